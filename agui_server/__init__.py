@@ -1,0 +1,51 @@
+"""agui-server: the AG-UI protocol server for Python, shipped as a Litestar plugin.
+
+.. code-block:: python
+
+    from litestar import Litestar
+    from agui_server import AGUIConfig, AGUIPlugin
+
+    async def agent(input, ctx):
+        yield "Hello from my agent!"
+
+    app = Litestar(plugins=[AGUIPlugin(AGUIConfig(agent=agent))])
+"""
+
+from __future__ import annotations
+
+from agui_server import protocol
+from agui_server.agents import (
+    Agent,
+    FunctionAgent,
+    OfflineAgent,
+    RunContext,
+    as_agent,
+    load_agent,
+    stream_text,
+    stream_tool_call,
+    tool_result,
+)
+from agui_server.http import AGUIConfig, AGUIPlugin, create_app
+from agui_server.protocol.types import RunAgentInput
+from agui_server.runs import ErrorCode
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "AGUIConfig",
+    "AGUIPlugin",
+    "Agent",
+    "ErrorCode",
+    "FunctionAgent",
+    "OfflineAgent",
+    "RunAgentInput",
+    "RunContext",
+    "__version__",
+    "as_agent",
+    "create_app",
+    "load_agent",
+    "protocol",
+    "stream_text",
+    "stream_tool_call",
+    "tool_result",
+)

@@ -1,0 +1,159 @@
+"""``agui-server``: the command line.
+
+    agui-server serve [--host H] [--port P] [--agent module:attr]
+
+Every option also comes from the environment or a ``.env`` file in the current directory
+(``AGUI_HOST``, ``AGUI_PORT``, ``AGUI_AGENT``, ``AGUI_ALLOWED_ORIGINS``, ``AGUI_KEEPALIVE``,
+``AGUI_PATH``, ``AGUI_LOG_LEVEL``); options on the command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ("build_parser", "main")
+
+_SERVE_HELP = """\
+Serve an agent over AG-UI: POST <path> with a RunAgentInput JSON body streams the run as
+Server-Sent Events.
+
+Without --agent, the built-in offline agent answers (no API key, no network), so you can try the
+server with curl right away:
+
+  curl -N -X POST http://127.0.0.1:8000/ag-ui -H 'content-type: application/json' \\
+    -d '{"threadId":"t","runId":"r","messages":[{"id":"m","role":"user","content":"hi"}]}'
+
+Your own agent is a plain async generator function, or an object with run(input, ctx):
+
+  # mypkg/mod.py
+  async def agent(input, ctx):
+      yield "Hello "          # a str is a piece of assistant text
+      yield "world!"
+
+  agui-server serve --agent mypkg.mod:agent
+
+Settings also come from the environment or a .env file in the current directory:
+AGUI_HOST, AGUI_PORT, AGUI_AGENT, AGUI_ALLOWED_ORIGINS (comma-separated, enables CORS),
+AGUI_KEEPALIVE, AGUI_PATH, AGUI_LOG_LEVEL. Command-line options win.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``agui-server`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="agui-server",
+        description="AG-UI protocol server: streams an agent's run to AG-UI clients (CopilotKit, @ag-ui/client).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve an agent over HTTP (AG-UI over Server-Sent Events)",
+        description=_SERVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1; AGUI_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000; AGUI_PORT)")
+    serve.add_argument(
+        "--agent",
+        metavar="MODULE:ATTR",
+        help="the agent to serve, e.g. mypkg.agents:agent (default: the offline agent; AGUI_AGENT)",
+    )
+    serve.add_argument("--path", help="where to mount the endpoint (default /ag-ui; AGUI_PATH)")
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        metavar="ORIGIN",
+        help="allow this browser origin through CORS; repeat for several (AGUI_ALLOWED_ORIGINS)",
+    )
+    serve.add_argument(
+        "--keepalive",
+        type=float,
+        metavar="SECONDS",
+        help="send a ': ping' comment after this many idle seconds (default 15; AGUI_KEEPALIVE)",
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="end a run with RUN_ERROR when the agent breaks an AG-UI rule (default: drop the event and log it)",
+    )
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
+    serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import uvicorn
+
+    from agui_server.agents.loader import AgentLoadError, load_agent
+    from agui_server.http.app import create_app
+    from agui_server.http.config import AGUIConfig
+    from agui_server.http.request_log import RequestLogMiddleware
+    from agui_server.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.load(dotenv=Path(args.env_file))
+    except SettingsError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    agent_ref = args.agent or settings.agent
+    log_level = args.log_level or settings.log_level
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    agent = None
+    if agent_ref:
+        try:
+            agent = load_agent(agent_ref)
+        except AgentLoadError as exc:
+            print(f"agui-server: {exc}", file=sys.stderr)
+            return 2
+    try:
+        config = AGUIConfig(
+            agent=agent,
+            path=args.path or settings.path,
+            keepalive_interval=args.keepalive if args.keepalive is not None else settings.keepalive,
+            allowed_origins=args.allowed_origins or settings.allowed_origins,
+            strict=args.strict,
+            log_requests=False,
+        )
+    except ValueError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
+    app = RequestLogMiddleware(create_app(config))
+    logging.getLogger("agui_server").info(
+        "serving %s at http://%s:%d%s", agent_ref or "the offline agent", host, port, config.path
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``agui-server`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

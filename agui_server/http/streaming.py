@@ -1,0 +1,128 @@
+"""The SSE response: follows a run's log and writes its frames.
+
+Frames that are ready together go out in one write. While the log is idle a ``: ping`` comment goes
+out every ``keepalive`` seconds. When the client goes away, ``on_disconnect`` is called (the run's
+disconnect policy decides what happens to the run); the run itself never depends on the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Final
+
+from litestar.response.base import ASGIResponse
+
+from agui_server.protocol.encoding import KEEPALIVE_FRAME, SSE_HEADERS, SSE_MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from litestar.types import Receive, Send
+
+    from agui_server.runs.log import RunLog
+
+__all__ = ("SSEResponse",)
+
+_HEADERS: Final = {"content-type": SSE_MEDIA_TYPE, **SSE_HEADERS}
+
+
+class SSEResponse(ASGIResponse):
+    """Streams ``log`` from after sequence number ``after``.
+
+    Args:
+        log: the run's event log.
+        after: the last sequence number the client already has.
+        keepalive: seconds of silence before a ``: ping`` comment.
+        on_disconnect: called once if the client disconnects before the run's end was sent.
+        prelude: bytes written before the first frame (``retry:`` hints).
+    """
+
+    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_disconnect", "prelude")
+    _should_set_content_length = False
+
+    def __init__(
+        self,
+        log: RunLog,
+        *,
+        after: int = 0,
+        keepalive: float = 15.0,
+        on_disconnect: Callable[[], object] | None = None,
+        prelude: bytes = b"",
+    ) -> None:
+        super().__init__(headers=_HEADERS, status_code=200, media_type=SSE_MEDIA_TYPE)
+        self.log = log
+        self.after = after
+        self.keepalive = keepalive
+        self.on_disconnect = on_disconnect
+        self.prelude = prelude
+        self._disconnected = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def _listen(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+                waiter = self._waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                return
+
+    def _client_gone(self) -> bool:
+        return self._disconnected
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        """Write frames until the run's log is complete or the client goes away."""
+        loop = asyncio.get_running_loop()
+        listener = loop.create_task(self._listen(receive))
+        completed = False
+        try:
+            completed = await self._pump(send, loop)
+        except OSError:  # the socket went away under a write
+            self._disconnected = True
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            if not completed and self.on_disconnect is not None:
+                self.on_disconnect()
+
+    async def _pump(self, send: Send, loop: asyncio.AbstractEventLoop) -> bool:
+        log = self.log
+        cursor = self.after
+        pending = self.prelude
+        while not self._client_gone():
+            frames = log.frames_after(cursor)
+            if frames:
+                cursor += len(frames)
+                body = b"".join(frames) if len(frames) > 1 else frames[0]
+                if pending:
+                    body, pending = pending + body, b""
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                continue
+            if log.closed:
+                if pending:
+                    await send({"type": "http.response.body", "body": pending, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return True
+            if pending:
+                await send({"type": "http.response.body", "body": pending, "more_body": True})
+                pending = b""
+            waiter = self._waiter = log.waiter()
+            timer = loop.call_later(self.keepalive, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            if self._client_gone():
+                break
+            if not log.closed and len(log) == cursor:
+                await send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
+        return False
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

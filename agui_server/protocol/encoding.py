@@ -1,0 +1,126 @@
+"""Turning events into bytes and request bodies into ``RunAgentInput``.
+
+SSE frames are ``id: <seq>\\ndata: <json>\\n\\n`` with ``\\n`` only: the official client splits the
+stream on ``\\n\\n`` and fails on ``\\r\\n`` framing. The JSON is compact, camelCase, with absent optionals
+left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from agui_server.protocol.events import Event
+from agui_server.protocol.types import RunAgentInput
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = (
+    "KEEPALIVE_FRAME",
+    "SSE_HEADERS",
+    "SSE_MEDIA_TYPE",
+    "InputError",
+    "decode_event",
+    "decode_input",
+    "encode_event",
+    "encode_json",
+    "sse_frame",
+    "sse_retry_frame",
+)
+
+SSE_MEDIA_TYPE: Final = "text/event-stream"
+SSE_HEADERS: Final[Mapping[str, str]] = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+KEEPALIVE_FRAME: Final = b": ping\n\n"
+
+_encoder: Final = msgspec.json.Encoder()
+_input_decoder: Final = msgspec.json.Decoder(RunAgentInput)
+_event_decoder: Final = msgspec.json.Decoder(Event)
+
+encode_json = _encoder.encode
+"""Encode any msgspec-encodable value as compact JSON bytes."""
+
+
+def encode_event(event: Event) -> bytes:
+    """The compact JSON of one event."""
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Parse one event's JSON with the 1.0 model. Raises ``msgspec.ValidationError`` or ``DecodeError``."""
+    return _event_decoder.decode(data)  # type: ignore[no-any-return]
+
+
+def sse_frame(seq: int, payload: bytes, event_type: str | None = None) -> bytes:
+    """One SSE frame carrying ``payload`` with id ``seq`` (and an ``event:`` line when asked)."""
+    if event_type is None:
+        return b"id: %d\ndata: %s\n\n" % (seq, payload)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), payload)
+
+
+def sse_retry_frame(milliseconds: int) -> bytes:
+    """A frame that tells an ``EventSource`` how long to wait before it reconnects."""
+    return b"retry: %d\n\n" % milliseconds
+
+
+@dataclass(frozen=True, slots=True)
+class InputError(Exception):
+    """A request body that is not a valid ``RunAgentInput``.
+
+    ``status`` is 400 for malformed JSON and 422 for a schema violation; ``field`` is the JSON path of
+    the offending field (``messages[0].role``), or ``None`` when the body as a whole is at fault.
+    """
+
+    status: int
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as it goes into a JSON error body."""
+        error: dict[str, Any] = {"message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return error
+
+
+_AT_PATH: Final = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+
+
+def _join_path(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def decode_input(body: bytes) -> RunAgentInput:
+    """Parse and validate a request body, raising :class:`InputError` with the failing field."""
+    try:
+        return _input_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        match = _AT_PATH.match(str(exc))
+        assert match is not None  # the pattern matches any text
+        message = match["message"]
+        path = (match["path"] or "").lstrip(".")
+        missing = _MISSING.match(message)
+        if missing:
+            path = _join_path(path, missing["name"])
+        if not path and message.startswith("Expected `object`"):
+            return _raise(422, "The request body must be a JSON object (a RunAgentInput).", None)
+        return _raise(422, message, path or None)
+    except msgspec.DecodeError as exc:
+        detail = str(exc)
+        if not body.strip():
+            detail = "The request body is empty; expected a RunAgentInput JSON object."
+        return _raise(400, detail, None)
+
+
+def _raise(status: int, message: str, field: str | None) -> RunAgentInput:
+    raise InputError(status, message, field)
