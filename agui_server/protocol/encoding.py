@@ -119,7 +119,11 @@ def decode_input(body: bytes) -> RunAgentInput:
         detail = str(exc)
         if not body.strip():
             detail = "The request body is empty; expected a RunAgentInput JSON object."
+        elif not detail.startswith("JSON is malformed"):
+            detail = f"JSON is malformed: {detail}"
         return _raise(400, detail, None)
+    except RecursionError:
+        return _raise(400, "JSON is nested too deeply.", None)
 
 
 def _raise(status: int, message: str, field: str | None) -> RunAgentInput:

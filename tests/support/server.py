@@ -62,7 +62,6 @@ def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
     port = free_port()
     command = [sys.executable, "-m", "agui_server", "serve", "--port", str(port), *args]
     full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd or ROOT), full_env.get("PYTHONPATH")]))
     process = subprocess.Popen(
         command, cwd=cwd or ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -15,7 +15,7 @@ async def collect_events(
     """POST ``body`` and read the whole stream: (response, decoded events, SSE ids)."""
     events: list[dict[str, Any]] = []
     ids: list[str] = []
-    async with aconnect_sse(client, "POST", url, json=body, headers=headers) as source:
+    async with aconnect_sse(client, "POST", url, json=body, headers=dict(headers or {})) as source:
         async for sse in source.aiter_sse():
             if sse.data:
                 events.append(json.loads(sse.data))
