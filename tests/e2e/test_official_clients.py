@@ -209,7 +209,13 @@ async def test_offline_agent_reply(client: str) -> None:
     assert message["content"] == reply_for(as_server_input(payload))
     assert not message.get("toolCalls")
     assert report["newMessages"] == added
-    assert set(report["events"]) == {"RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "RUN_FINISHED"}
+    assert set(report["events"]) == {
+        "RUN_STARTED",
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
+        "RUN_FINISHED",
+    }
     started = report["eventObjects"][0]
     assert (started["threadId"], started["runId"]) == (payload["threadId"], payload["runId"])
 
@@ -274,7 +280,7 @@ async def test_offline_agent_reads_tool_result_next_turn(client: str) -> None:
 
 
 async def test_unicode_round_trip(client: str) -> None:
-    text = "你好，世界！🌍🚀 Ünïcödé — 日本語テキスト 👩‍👩‍👧‍👦 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"
+    text = "你好，世界！🌍🚀 Ünïcödé — 日本語テキスト 👩‍👩‍👧‍👦 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"  # noqa: RUF001 (full-width, Fraktur on purpose)
     payload = user_input(text)
     report = await run_against(client, payload)
 
@@ -315,7 +321,7 @@ async def test_string_agent(client: str) -> None:
 
 async def test_string_agent_long_multibyte_text(client: str) -> None:
     """Many multi-byte pieces: the client's streaming UTF-8 decoding across network chunks."""
-    pieces = [f"第{i}段：你好🌏🎉́ é ß ✓ — " for i in range(1500)]
+    pieces = [f"第{i}段：你好🌏🎉́ é ß ✓ — " for i in range(1500)]  # noqa: RUF001 (full-width colon on purpose)
 
     async def agent(input: RunAgentInput) -> AsyncIterator[str]:
         for piece in pieces:
@@ -531,8 +537,9 @@ def _assert_agent_error(report: dict[str, Any]) -> None:
 
 async def test_agent_error_before_output(client: str, caplog: pytest.LogCaptureFixture) -> None:
     async def agent(input: RunAgentInput) -> AsyncIterator[str]:
-        raise RuntimeError(SECRET)
-        yield "unreachable"
+        if input.run_id:  # always: the agent fails before its first output
+            raise RuntimeError(SECRET)
+        yield "never sent"
 
     payload = user_input("fail please")
     report = await run_against(client, payload, agent)
