@@ -27,7 +27,7 @@ from agui_server.http.errors import error_response
 from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.http.streaming import SSEResponse
 from agui_server.protocol.encoding import InputError, decode_input
-from agui_server.runs.manager import Run, RunManager
+from agui_server.runs.manager import Run, RunConflict, RunManager
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -117,7 +117,15 @@ class AGUIPlugin(InitPlugin):
             code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
             detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
             return error_response(exc.status, code, detail, [exc.as_dict()])
-        run = self.runs.start(self.agent, run_input, agent_id=self.config.agent_id)
+        try:
+            run = self.runs.start(self.agent, run_input, agent_id=self.config.agent_id)
+        except RunConflict:
+            return error_response(
+                409,
+                "RUN_ID_CONFLICT",
+                "A run with this runId already exists on another thread or for another protocol version.",
+                [{"field": "runId", "message": "use a fresh runId for a new run"}],
+            )
         return SSEResponse(run.log, keepalive=self.config.keepalive_interval, on_disconnect=_cancel_on_disconnect(run))
 
 

@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
 
-__all__ = ("Run", "RunManager")
+__all__ = ("Run", "RunConflict", "RunManager")
 
 logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
+
+
+class RunConflict(Exception):
+    """A run with this ``runId`` exists and the request cannot be its retry (another thread or client)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -76,12 +80,16 @@ class RunManager:
     def start(self, agent: Agent, input: RunAgentInput, *, agent_id: str = "default") -> Run:
         """Start a run of ``agent`` on ``input``; returns at once, the run goes on in its own task.
 
-        A ``runId`` that is already known re-attaches to that run rather than starting another.
+        A ``runId`` that is already known re-attaches to that run rather than starting another (a retried
+        POST); it is a :class:`RunConflict` when the known run belongs to another thread or was encoded for
+        another protocol version.
         """
-        existing = self._runs.get(input.run_id)
-        if existing is not None and existing.thread_id == input.thread_id:
-            return existing
         legacy = is_legacy_client(input.protocol_version)
+        existing = self._runs.get(input.run_id)
+        if existing is not None:
+            if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
+                raise RunConflict(input.run_id)
+            return existing
         run = Run(run_id=input.run_id, thread_id=input.thread_id, agent_id=agent_id, legacy_client=legacy)
         ctx = RunContext(thread_id=input.thread_id, run_id=input.run_id, agent_id=agent_id, legacy_client=legacy)
         log = run.log

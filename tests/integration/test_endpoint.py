@@ -129,6 +129,15 @@ async def test_same_run_id_reattaches_instead_of_starting_again(client: httpx.As
     assert first.content == second.content
 
 
+async def test_same_run_id_on_another_thread_or_protocol_is_409(client: httpx.AsyncClient) -> None:
+    await client.post("/ag-ui", json=run_input(run_id="taken"))
+    other_thread = await client.post("/ag-ui", json=run_input(run_id="taken", thread_id="elsewhere"))
+    other_client = await client.post("/ag-ui", json=run_input(run_id="taken", protocolVersion="1.0"))
+    for response in (other_thread, other_client):
+        assert response.status_code == 409
+        assert response.json()["code"] == "RUN_ID_CONFLICT"
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "status", "code", "field"),
     [
