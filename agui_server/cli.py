@@ -1,6 +1,7 @@
 """``agui-server``: the command line.
 
     agui-server serve [--host H] [--port P] [--agent module:attr]
+    agui-server check URL [options]      (the conformance runner)
 
 Every option also comes from the environment or a ``.env`` file in the current directory
 (``AGUI_HOST``, ``AGUI_PORT``, ``AGUI_AGENT``, ``AGUI_ALLOWED_ORIGINS``, ``AGUI_KEEPALIVE``,
@@ -85,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
+
+    from conformance.cli import _DESCRIPTION, add_arguments
+
+    check = commands.add_parser(
+        "check",
+        help="judge any AG-UI endpoint (conformance runner)",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(check)
     return parser
 
 
@@ -151,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "check":
+        from conformance.cli import run_from_args
+
+        return run_from_args(args)
     parser.print_help()
     return 2
 

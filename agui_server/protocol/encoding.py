@@ -124,6 +124,8 @@ def decode_input(body: bytes) -> RunAgentInput:
         return _raise(400, detail, None)
     except RecursionError:
         return _raise(400, "JSON is nested too deeply.", None)
+    except UnicodeDecodeError as exc:
+        return _raise(400, f"The body is not valid UTF-8 (byte {exc.start} of a string).", None)
 
 
 def _raise(status: int, message: str, field: str | None) -> RunAgentInput:

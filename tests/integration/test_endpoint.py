@@ -144,6 +144,7 @@ async def test_same_run_id_on_another_thread_or_protocol_is_409(client: httpx.As
         (b'{"threadId": "t", "runId": ', "application/json", 400, "INVALID_JSON", None),
         (b"", "application/json", 400, "INVALID_JSON", None),
         (b"\xff\xfe\x00garbage", "application/json", 400, "INVALID_JSON", None),
+        (b'{"threadId": "\xff\xfe", "runId": "r", "messages": []}', "application/json", 400, "INVALID_JSON", None),
         (
             b'{"threadId": "t", "runId": "r", "messages": [], "state": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
             "application/json",
