@@ -38,6 +38,7 @@ async def capture_stream(
     """Send one request and read the whole answer (bounded by ``timeout``)."""
     result = Capture()
     deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
     try:
         async with client.stream(
             method, url, content=content, json=json, headers=headers, timeout=httpx.Timeout(timeout)
@@ -45,7 +46,6 @@ async def capture_stream(
             result.status = response.status_code
             result.headers = response.headers
             last = time.monotonic()
-            chunks: list[bytes] = []
             async for chunk in response.aiter_raw():
                 now = time.monotonic()
                 result.longest_gap = max(result.longest_gap, now - last)
@@ -56,9 +56,9 @@ async def capture_stream(
                 if now > deadline:
                     result.error = f"the stream did not end within {timeout:g} s"
                     break
-            result.body = b"".join(chunks)
     except httpx.TimeoutException:
         result.error = f"no answer within {timeout:g} s"
     except httpx.HTTPError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
+    result.body = b"".join(chunks)
     return result

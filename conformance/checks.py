@@ -76,16 +76,21 @@ def check_stream(
     if not frames and not framing:
         findings.append(Finding("run.empty", "the stream carries no event", name))
         return findings
-    findings += _check_events(frames, scenario, body)
+    findings += _check_events(frames, scenario, body, complete=capture.error is None)
     return findings
 
 
-def _check_events(frames: list[Any], scenario: Scenario, body: dict[str, Any]) -> list[Finding]:
+def _check_events(frames: list[Any], scenario: Scenario, body: dict[str, Any], *, complete: bool) -> list[Finding]:
     name = scenario.name
     findings: list[Finding] = []
     machine = OrderingMachine(strict=True, reasoning_rules=not scenario.legacy)
     run = _RunState(state=body.get("state") if body.get("state") is not None else {})
     for frame in frames:
+        kind = frame.event.get("type")
+        if scenario.legacy and kind not in LEGACY_EVENT_TYPES:
+            message = f"{kind!r} is unknown to @ag-ui/client 0.0.59, which fails the run on it"
+            findings.append(Finding("legacy.unknown-type", message, name, frame.index, frame.text))
+            return findings
         event, problems = check_event(frame.event)
         fatal = False
         for rule, message in problems:
@@ -98,6 +103,8 @@ def _check_events(frames: list[Any], scenario: Scenario, body: dict[str, Any]) -
             rule, message = problem
             findings.append(Finding(rule, message, name, frame.index, frame.text))
             return findings
+    if not complete:
+        return findings  # a cut stream: its end cannot be judged
     try:
         machine.finish()
     except OrderingViolation as violation:
@@ -117,7 +124,7 @@ def _check_one(
 ) -> tuple[str, str] | None:
     kind = raw["type"]
     if scenario.legacy:
-        problem = _legacy_problem(event, kind)
+        problem = _legacy_problem(event)
         if problem is not None:
             return problem
     try:
@@ -136,9 +143,7 @@ def _check_one(
     return _check_content(event, scenario, run)
 
 
-def _legacy_problem(event: ev.Event, kind: str) -> tuple[str, str] | None:
-    if kind not in LEGACY_EVENT_TYPES:
-        return "legacy.unknown-type", f"{kind} is unknown to @ag-ui/client 0.0.59"
+def _legacy_problem(event: ev.Event) -> tuple[str, str] | None:
     if isinstance(event, ev.RunFinishedEvent):
         outcome = event.outcome
         if isinstance(outcome, ev.CancelledOutcome):

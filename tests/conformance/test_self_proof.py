@@ -1,0 +1,106 @@
+"""The runner judged by a corpus of broken streams: each is flagged with its rule and nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from agui_server import AGUIConfig, create_app
+from agui_server.protocol.ordering import RULES as ORDERING_RULES
+from conformance import BUILTIN_SCENARIOS, RULES, Expectations, Scenario, run_conformance
+from conformance.probes import PROBES
+from tests.conformance.corpus import CASES, ORDERING_CASES, OTHER_CASES, corpus_app
+from tests.support.server import running_server
+
+_USER = [{"id": "u1", "role": "user", "content": "What's the weather in Tokyo?"}]
+_WEATHER = {
+    "name": "get_weather",
+    "description": "weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+SCENARIOS = {
+    "corpus": Scenario(
+        "corpus", "", {"threadId": "t", "runId": "r", "protocolVersion": "1.0", "messages": _USER}, Expectations(False)
+    ),
+    "corpus-tools": Scenario(
+        "corpus-tools",
+        "",
+        {"threadId": "t", "runId": "r", "protocolVersion": "1.0", "messages": _USER, "tools": [_WEATHER]},
+        Expectations(False),
+    ),
+    "corpus-state": Scenario(
+        "corpus-state",
+        "",
+        {"threadId": "t", "runId": "r", "protocolVersion": "1.0", "messages": _USER, "state": {"present": 1}},
+        Expectations(False),
+    ),
+    "corpus-legacy": Scenario("corpus-legacy", "", {"threadId": "t", "runId": "r", "messages": _USER}, Expectations(False)),
+    **{s.name: s for s in BUILTIN_SCENARIOS},
+}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_cut_stream(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="uvicorn.error")
+
+
+def test_every_ordering_rule_and_every_own_rule_has_a_broken_stream() -> None:
+    assert {f"order.{rule}" for rule in ORDERING_RULES} == {case.rule for case in ORDERING_CASES.values()}
+    stream_rules = {rule for rule in RULES if not rule.startswith(("order.", "probe."))}
+    assert stream_rules == {case.rule for case in OTHER_CASES.values()}
+    assert {p.rule for p in PROBES} | {"probe.disconnect"} == {r for r in RULES if r.startswith("probe.")}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_the_runner_flags_the_broken_stream_with_its_rule_only(name: str) -> None:
+    case = CASES[name]
+    async with running_server(corpus_app) as base:
+        report = await run_conformance(
+            f"{base}/case/{name}", [SCENARIOS[case.scenario]], probes=False, timeout=10, keepalive_window=0.3
+        )
+    rules = [finding.rule for finding in report.findings]
+    if case.rule is None:
+        assert rules == []
+        assert not report.failed
+    else:
+        assert set(rules) == {case.rule}, report.summary()
+        finding = report.findings[0]
+        assert finding.message
+        assert report.failed == (RULES[case.rule].severity == "error")
+
+
+async def _lax_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    """Answers every request, however broken, with a valid-looking 200 stream."""
+    if scope["type"] == "lifespan":
+        await corpus_app(scope, receive, send)
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'data: {"type":"RUN_ERROR","message":"x"}\n\n'})
+
+
+async def test_probes_flag_a_server_that_accepts_anything() -> None:
+    async with running_server(_lax_app) as base:
+        report = await run_conformance(f"{base}/ag-ui", [], probes=True, timeout=10, body_limit=64 * 1024)
+    assert {f.rule for f in report.findings} == {p.rule for p in PROBES}
+
+
+async def test_our_server_passes_every_scenario_and_probe() -> None:
+    app = create_app(AGUIConfig(strict=True, max_body_size=1024 * 1024))
+    async with running_server(app) as base:
+        report = await run_conformance(
+            f"{base}/ag-ui", BUILTIN_SCENARIOS, probes=True, timeout=20, body_limit=2 * 1024 * 1024
+        )
+    assert report.findings == [], report.summary()
+    assert len(report.results) == len(BUILTIN_SCENARIOS) + len(PROBES) + 1
+
+
+def test_rules_table_documents_every_rule() -> None:
+    from pathlib import Path
+
+    table = (Path(__file__).parents[2] / "conformance" / "RULES.md").read_text(encoding="utf-8")
+    for rule in RULES.values():
+        assert f"| `{rule.id}` | {rule.severity} | {rule.summary.replace('|', chr(92) + '|')} |" in table
