@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonpatch
 import jsonschema
+import msgspec
 
 from agui_server.protocol import events as ev
 from agui_server.protocol.ordering import OrderingMachine, OrderingViolation
@@ -187,7 +188,7 @@ def _check_content(event: ev.Event, scenario: Scenario, run: _RunState) -> tuple
         run.state = event.snapshot
     elif isinstance(event, ev.StateDeltaEvent):
         try:
-            run.state = jsonpatch.apply_patch(run.state, event.delta)
+            run.state = jsonpatch.apply_patch(run.state, msgspec.to_builtins(event.delta))
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError, TypeError) as exc:
             return "state.delta-apply", f"the patch does not apply to the current state: {exc}"
     elif isinstance(event, ev.RunFinishedEvent | ev.RunErrorEvent) and run.chunk_tool is not None:

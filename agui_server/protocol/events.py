@@ -8,11 +8,19 @@ in when the event is created, so they are always sent.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from agui_server.protocol.types import Interrupt, Message, RunAgentInput, TokenUsage, WireStruct
+from agui_server.protocol.types import (
+    Interrupt,
+    MediaPart,
+    Message,
+    RunAgentInput,
+    SafeInt,
+    TokenUsage,
+    WireStruct,
+)
 
 __all__ = (
     "ActivityDeltaEvent",
@@ -24,7 +32,15 @@ __all__ = (
     "EventType",
     "InterruptOutcome",
     "JsonPatch",
+    "JsonPointer",
     "MessagesSnapshotEvent",
+    "PatchAdd",
+    "PatchCopy",
+    "PatchMove",
+    "PatchOp",
+    "PatchRemove",
+    "PatchReplace",
+    "PatchTest",
     "RawEvent",
     "ReasoningEncryptedValueEvent",
     "ReasoningEndEvent",
@@ -97,8 +113,52 @@ class EventType(StrEnum):
     CUSTOM = "CUSTOM"
 
 
-JsonPatch = list[dict[str, Any]]
-"""An RFC 6902 JSON Patch: ``[{"op": "add", "path": "/a", "value": 1}, ...]``."""
+_POINTER: Final = r"^(/([^/~]|~[01])*)*$"
+JsonPointer = Annotated[str, msgspec.Meta(pattern=_POINTER)]
+"""An RFC 6901 JSON Pointer: empty, or ``/``-rooted."""
+
+
+class _PatchOp(WireStruct, tag_field="op", kw_only=True):
+    path: JsonPointer
+
+
+class PatchAdd(_PatchOp, tag="add"):
+    """``{"op": "add", "path": ..., "value": ...}``."""
+
+    value: Any
+
+
+class PatchRemove(_PatchOp, tag="remove"):
+    """``{"op": "remove", "path": ...}``."""
+
+
+class PatchReplace(_PatchOp, tag="replace"):
+    """``{"op": "replace", "path": ..., "value": ...}``."""
+
+    value: Any
+
+
+class PatchMove(_PatchOp, tag="move"):
+    """``{"op": "move", "from": ..., "path": ...}``."""
+
+    from_: JsonPointer = msgspec.field(name="from")
+
+
+class PatchCopy(_PatchOp, tag="copy"):
+    """``{"op": "copy", "from": ..., "path": ...}``."""
+
+    from_: JsonPointer = msgspec.field(name="from")
+
+
+class PatchTest(_PatchOp, tag="test"):
+    """``{"op": "test", "path": ..., "value": ...}``."""
+
+    value: Any
+
+
+PatchOp = PatchAdd | PatchRemove | PatchReplace | PatchMove | PatchCopy | PatchTest
+JsonPatch = list[PatchOp]
+"""An RFC 6902 JSON Patch. Plain dicts in the wire shape encode the same way."""
 
 TextRole = Literal["developer", "system", "assistant", "user"]
 
@@ -106,7 +166,7 @@ TextRole = Literal["developer", "system", "assistant", "user"]
 class BaseEvent(WireStruct, tag_field="type", kw_only=True):
     """Fields every event may carry. ``timestamp`` is integer milliseconds since the epoch."""
 
-    timestamp: int | None = None
+    timestamp: SafeInt | None = None
     raw_event: Any = None
     metadata: dict[str, Any] | None = None
 
@@ -133,7 +193,7 @@ class SuccessOutcome(_Outcome, tag="success"):
 class InterruptOutcome(_Outcome, tag="interrupt"):
     """The run stopped to ask the client something; the next run carries ``resume``."""
 
-    interrupts: list[Interrupt]
+    interrupts: Annotated[list[Interrupt], msgspec.Meta(min_length=1)]
 
 
 class CancelledOutcome(_Outcome, tag="cancelled"):
@@ -273,7 +333,7 @@ class ToolCallResultEvent(_AttributedEvent, tag="TOOL_CALL_RESULT"):
 
     message_id: str
     tool_call_id: str
-    content: str | list[Any]
+    content: str | list[MediaPart]
     role: Literal["tool"] | None = None
 
 

@@ -7,7 +7,7 @@ as the AG-UI schema asks of receivers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -18,6 +18,7 @@ __all__ = (
     "BinaryPart",
     "ContentPart",
     "Context",
+    "Count",
     "DataSource",
     "DeveloperMessage",
     "DocumentPart",
@@ -25,11 +26,13 @@ __all__ = (
     "FunctionCall",
     "ImagePart",
     "Interrupt",
+    "MediaPart",
     "Message",
     "PartSource",
     "ReasoningMessage",
     "ResumeEntry",
     "RunAgentInput",
+    "SafeInt",
     "SystemMessage",
     "TextPart",
     "TokenUsage",
@@ -44,6 +47,13 @@ __all__ = (
 
 class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
     """Base of every AG-UI object: camelCase keys, unset optionals omitted."""
+
+
+_SAFE: Final = 2**53 - 1
+SafeInt = Annotated[int, msgspec.Meta(ge=-_SAFE, le=_SAFE)]
+"""An integer JavaScript can hold exactly (the 1.0 schema's safe integer)."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=_SAFE)]
+"""A non-negative safe integer (token counts)."""
 
 
 # --- content parts -------------------------------------------------------------------------------
@@ -80,7 +90,7 @@ PartSource = DataSource | UrlSource | FileSource
 
 class _Part(WireStruct, tag_field="type", kw_only=True):
     id: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Any = None
 
 
 class TextPart(_Part, tag="text"):
@@ -122,7 +132,10 @@ class BinaryPart(_Part, tag="binary"):
     filename: str | None = None
 
 
+MediaPart = TextPart | ImagePart | AudioPart | VideoPart | DocumentPart
+"""A 1.0 content part (what the server sends)."""
 ContentPart = TextPart | ImagePart | AudioPart | VideoPart | DocumentPart | BinaryPart
+"""A content part as clients may send it, the pre-1.0 ``binary`` part included."""
 
 # --- tools, context ------------------------------------------------------------------------------
 
@@ -186,12 +199,12 @@ class TokenUsage(WireStruct):
 
     provider: str | None = None
     model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    cache_write_input_tokens: int | None = None
+    input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    total_tokens: Count | None = None
+    reasoning_tokens: Count | None = None
+    cached_input_tokens: Count | None = None
+    cache_write_input_tokens: Count | None = None
 
 
 # --- messages --------------------------------------------------------------------------------------

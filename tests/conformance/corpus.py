@@ -89,9 +89,7 @@ ORDERING_CASES: dict[str, Case] = {
     ),
     "tool.end-not-started": Case("order.tool.end-not-started", run({"type": "TOOL_CALL_END", "toolCallId": "c"})),
     "step.start-duplicate": Case("order.step.start-duplicate", run(*[{"type": "STEP_STARTED", "stepName": "a"}] * 2)),
-    "step.finish-not-started": Case(
-        "order.step.finish-not-started", run({"type": "STEP_FINISHED", "stepName": "a"})
-    ),
+    "step.finish-not-started": Case("order.step.finish-not-started", run({"type": "STEP_FINISHED", "stepName": "a"})),
     "step.finish-wrong-owner": Case(
         "order.step.finish-wrong-owner",
         run(
@@ -161,10 +159,18 @@ OTHER_CASES: dict[str, Case] = {
     "frame.crlf": Case("frame.crlf", list(_VALID), separator=b"\r\n\r\n"),
     "frame.utf8": Case(
         "frame.utf8",
-        [START, text()[0], b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":"m1","delta":"caf\xe9"}\n\n', text()[2], FINISH],
+        [
+            START,
+            text()[0],
+            b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":"m1","delta":"caf\xe9"}\n\n',
+            text()[2],
+            FINISH,
+        ],
     ),
     "frame.replacement-char": Case("frame.replacement-char", run(*text(delta="broken \ufffd text"))),
-    "frame.stray-line": Case("frame.stray-line", [START, b'{"type":"CUSTOM","name":"x","value":1}\n\n', *text(), FINISH]),
+    "frame.stray-line": Case(
+        "frame.stray-line", [START, b'{"type":"CUSTOM","name":"x","value":1}\n\n', *text(), FINISH]
+    ),
     "frame.json": Case("frame.json", [START, b"data: {not json\n\n", *text(), FINISH]),
     "frame.not-object": Case("frame.not-object", [START, b"data: [1, 2]\n\n", *text(), FINISH]),
     "frame.unterminated": Case("frame.unterminated", [*_VALID, b'data: {"type":"CUSTOM"']),
@@ -204,7 +210,9 @@ OTHER_CASES: dict[str, Case] = {
         run({"type": "STATE_DELTA", "delta": [{"op": "replace", "path": "/missing/deep", "value": 1}]}),
         scenario="corpus-state",
     ),
-    "legacy.outcome": Case("legacy.outcome", run(*text())[:-1] + [{**FINISH, "outcome": {"type": "cancelled"}}], "corpus-legacy"),
+    "legacy.outcome": Case(
+        "legacy.outcome", [*run(*text())[:-1], {**FINISH, "outcome": {"type": "cancelled"}}], "corpus-legacy"
+    ),
     "legacy.tool-result-content": Case(
         "legacy.tool-result-content",
         run(
@@ -220,7 +228,9 @@ OTHER_CASES: dict[str, Case] = {
     "legacy.unknown-type": Case("legacy.unknown-type", run({"type": "FOO_BAR"}), scenario="corpus-legacy"),
     "transport.keepalive": Case("transport.keepalive", list(_VALID), pause=0.5),
     "scenario.expectation": Case("scenario.expectation", [START, FINISH], scenario="plain-chat"),
-    "http.status": Case("http.status", [b'{"error": "boom"}'], status=500, headers={"content-type": "application/json"}),
+    "http.status": Case(
+        "http.status", [b'{"error": "boom"}'], status=500, headers={"content-type": "application/json"}
+    ),
     "http.content-type": Case(
         "http.content-type",
         list(_VALID),

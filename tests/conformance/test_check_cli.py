@@ -25,7 +25,13 @@ async def check(*args: str) -> tuple[int, str, str]:
 async def test_clean_report_against_our_server_with_json_and_junit(tmp_path: Path) -> None:
     with cli_server() as base:
         status, out, _ = await check(
-            base + "/ag-ui", "--body-limit", "2000000", "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml")
+            base + "/ag-ui",
+            "--body-limit",
+            "2000000",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--junit",
+            str(tmp_path / "r.xml"),
         )
     assert status == 0, out
     assert "0 failed (0 errors, 0 warnings)" in out

@@ -35,7 +35,9 @@ SCENARIOS = {
         {"threadId": "t", "runId": "r", "protocolVersion": "1.0", "messages": _USER, "state": {"present": 1}},
         Expectations(False),
     ),
-    "corpus-legacy": Scenario("corpus-legacy", "", {"threadId": "t", "runId": "r", "messages": _USER}, Expectations(False)),
+    "corpus-legacy": Scenario(
+        "corpus-legacy", "", {"threadId": "t", "runId": "r", "messages": _USER}, Expectations(False)
+    ),
     **{s.name: s for s in BUILTIN_SCENARIOS},
 }
 

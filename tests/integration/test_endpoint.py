@@ -37,7 +37,7 @@ async def test_stream_is_a_valid_run_with_sse_headers(client: httpx.AsyncClient)
     assert response.headers["cache-control"] == "no-cache"
     assert response.headers["x-accel-buffering"] == "no"
     names = types(events)
-    assert names[0] == "RUN_STARTED" and names[1] == "TEXT_MESSAGE_START"
+    assert names[:2] == ["RUN_STARTED", "TEXT_MESSAGE_START"]
     assert names[-2:] == ["TEXT_MESSAGE_END", "RUN_FINISHED"]
     assert names.count("TEXT_MESSAGE_CONTENT") > 3
     text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
@@ -97,7 +97,8 @@ async def test_tool_result_in_the_next_request_is_answered_in_text(client: httpx
     _, events, _ = await collect_events(client, "/ag-ui", body)
     assert "TOOL_CALL_START" not in types(events)
     text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
-    assert "change_background" in text and "background is red" in text
+    assert "change_background" in text
+    assert "background is red" in text
 
 
 async def test_legacy_client_gets_no_protocol_version_and_1_0_client_does(client: httpx.AsyncClient) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from httpx_sse import aconnect_sse
+
+if TYPE_CHECKING:
+    import httpx
 
 
 async def collect_events(

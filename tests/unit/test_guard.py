@@ -90,7 +90,8 @@ async def test_string_message_closes_before_the_next_event() -> None:
     events = await run_guard(agent, strict=True)
     assert types(events)[1:5] == ["TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "STEP_STARTED"]
     starts = [e["messageId"] for e in events if e["type"] == "TEXT_MESSAGE_START"]
-    assert len(starts) == 2 and len(set(starts)) == 2
+    assert len(starts) == 2
+    assert len(set(starts)) == 2
     assert_valid(events)
 
 
@@ -215,16 +216,17 @@ async def test_cancellation_ends_with_the_cancelled_outcome_and_runs_cleanup() -
 
 async def test_cancellation_for_a_legacy_client_is_a_run_error() -> None:
     out: list[dict[str, Any]] = []
+    working = asyncio.Event()
 
     async def agent(input, ctx):
         yield "working"
+        working.set()
         await asyncio.sleep(3600)
 
     ctx = RunContext(thread_id="t", run_id="r", legacy_client=True)
     guard = Guard(make_input(None), ctx, lambda data, _t: out.append(json.loads(data)))
     task = asyncio.create_task(guard.run(as_agent(agent)))
-    while len(out) < 3:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(working.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
