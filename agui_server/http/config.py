@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
-__all__ = ("AGUIConfig",)
+from agui_server.runs.manager import DisconnectPolicy
+
+__all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
+
+RESERVED_AGENT_IDS: Final = frozenset({"connect", "runs", "threads"})
+"""Path segments under ``path`` that are endpoints, so no agent may take them as its id."""
 
 
 @dataclass
@@ -13,12 +18,17 @@ class AGUIConfig:
     """Configuration of :class:`~agui_server.http.plugin.AGUIPlugin`."""
 
     agent: Any = None
-    """The agent to serve: an agent instance, an agent class or an async generator function.
+    """The default agent: an agent instance, an agent class or an async generator function.
     ``None`` serves the built-in offline agent."""
     agent_id: str = "default"
-    """The id the agent is served under."""
+    """The id the default agent is served under (also at ``<path>/<agent_id>``)."""
+    agents: dict[str, Any] = field(default_factory=dict)
+    """More agents by id, each served at ``<path>/<id>``."""
     path: str = "/ag-ui"
-    """Where the endpoint is mounted: ``POST <path>`` runs the agent."""
+    """Where the AG-UI endpoints are mounted: ``POST <path>`` runs the default agent."""
+    agents_path: str = "/agents"
+    """Where the subscription endpoints are mounted (``GET <agents_path>/<id>/sse``,
+    ``POST <agents_path>/<id>/messages``)."""
     keepalive_interval: float = 15.0
     """Seconds of silence after which a ``: ping`` comment is sent, so proxies keep the stream open."""
     max_body_size: int = 1024 * 1024
@@ -28,19 +38,49 @@ class AGUIConfig:
     When off, the offending event is dropped and logged. Turn it on in development and tests."""
     run_timeout: float | None = 600.0
     """Seconds a run may take before it ends with ``RUN_ERROR`` (``RUN_TIMEOUT``); ``None``: no limit."""
+    on_disconnect: str = "cancel"
+    """What a run does when its client disconnects early: ``cancel``, ``continue`` or
+    ``grace:SECONDS`` (continue for that long, then cancel unless a client resumed). A request may
+    choose its own with the ``X-AGUI-On-Disconnect`` header or the ``on_disconnect`` query parameter."""
+    busy_policy: Literal["reject", "supersede"] = "reject"
+    """A second run on a thread with a run in progress: ``reject`` (409 ``THREAD_BUSY``) or
+    ``supersede`` (the running one is cancelled)."""
+    thread_store: Any = None
+    """A :class:`~agui_server.runs.threads.ThreadStore`; default: in memory, or SQLite at ``threads_db``."""
+    threads_db: str | None = None
+    """A SQLite file for threads, so they survive a restart (used when ``thread_store`` is not given)."""
+    max_threads: int = 10_000
+    """Threads kept by the default stores."""
+    max_messages_per_thread: int = 1_000
+    """Messages kept per thread by the default stores."""
+    thread_max_age: float | None = 7 * 24 * 3600.0
+    """Seconds a thread is kept after its last run by the default stores."""
     run_retention: float = 300.0
-    """Seconds a finished run's events stay readable."""
+    """Seconds a finished run's events stay readable (resume, re-attach)."""
+    max_finished_runs: int = 1_000
+    """Finished runs kept readable at most."""
+    max_events_per_run: int = 250_000
+    """Events a run's log keeps; a resume from before them gets 410."""
+    retry_ms: int = 2_000
+    """The ``retry:`` hint sent on resumable streams (milliseconds before an ``EventSource`` reconnects)."""
     allowed_origins: list[str] = field(default_factory=list)
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True
-    """Log one line per request to the endpoint, with its status and duration."""
+    """Log one line per request to the endpoints, with its status and duration."""
 
     def __post_init__(self) -> None:
-        if not self.path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {self.path!r}")
+        for name in ("path", "agents_path"):
+            if not getattr(self, name).startswith("/"):
+                raise ValueError(f"{name} must start with '/', got {getattr(self, name)!r}")
         if self.keepalive_interval <= 0:
             raise ValueError("keepalive_interval must be positive")
         if self.max_body_size <= 0:
             raise ValueError("max_body_size must be positive")
         if self.run_timeout is not None and self.run_timeout <= 0:
             raise ValueError("run_timeout must be positive or None")
+        if self.busy_policy not in ("reject", "supersede"):
+            raise ValueError(f"busy_policy must be 'reject' or 'supersede', got {self.busy_policy!r}")
+        DisconnectPolicy.parse(self.on_disconnect)
+        for agent_id in (self.agent_id, *self.agents):
+            if agent_id in RESERVED_AGENT_IDS or not agent_id or "/" in agent_id:
+                raise ValueError(f"{agent_id!r} cannot be an agent id")

@@ -1,4 +1,4 @@
-"""``AGUIPlugin``: mounts the AG-UI endpoint on any Litestar app.
+"""``AGUIPlugin``: mounts the AG-UI endpoints on any Litestar app.
 
 .. code-block:: python
 
@@ -13,21 +13,20 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Router, post
+from litestar import Request, Router, get, post
 from litestar.config.cors import CORSConfig
-from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
+from litestar.params import FromPath  # noqa: TC002  (read at runtime by Litestar)
 from litestar.plugins import InitPlugin
 from litestar.types import ASGIApp  # noqa: TC002  (Litestar reads the handler annotations at runtime)
 
 from agui_server.agents.base import Agent, as_agent
 from agui_server.agents.offline import OfflineAgent
 from agui_server.http.config import AGUIConfig
-from agui_server.http.errors import error_response
+from agui_server.http.endpoints import Endpoints
 from agui_server.http.request_log import RequestLogMiddleware
-from agui_server.http.streaming import SSEResponse
-from agui_server.protocol.encoding import InputError, decode_input
-from agui_server.runs.manager import Run, RunConflict, RunManager
+from agui_server.runs.manager import DisconnectPolicy, RunLimits, RunManager
+from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -37,38 +36,58 @@ if TYPE_CHECKING:
 
 __all__ = ("AGUIPlugin",)
 
+_Req = Request[Any, Any, Any]
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return True  # lenient: plain `requests.post(data=...)` and some fetch readers send none
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+def _thread_store(config: AGUIConfig) -> ThreadStore:
+    if config.thread_store is not None:
+        if not isinstance(config.thread_store, ThreadStore):
+            raise TypeError("thread_store must implement agui_server.runs.threads.ThreadStore")
+        return config.thread_store
+    limits = ThreadLimits(
+        max_threads=config.max_threads, max_messages=config.max_messages_per_thread, max_age=config.thread_max_age
+    )
+    if config.threads_db:
+        from agui_server.runs.sqlite_threads import SQLiteThreadStore
+
+        return SQLiteThreadStore(config.threads_db, limits)
+    return MemoryThreadStore(limits)
 
 
 class AGUIPlugin(InitPlugin):
-    """Serves an agent over AG-UI at ``config.path`` (``POST /ag-ui`` by default)."""
+    """Serves agents over AG-UI at ``config.path`` (``POST /ag-ui`` by default)."""
 
-    __slots__ = ("agent", "config", "runs")
+    __slots__ = ("agents", "config", "endpoints", "runs")
 
     def __init__(self, config: AGUIConfig | None = None) -> None:
-        self.config = config or AGUIConfig()
-        self.agent: Agent = as_agent(self.config.agent) if self.config.agent is not None else OfflineAgent()
+        self.config = config = config or AGUIConfig()
+        default: Agent = as_agent(config.agent) if config.agent is not None else OfflineAgent()
+        self.agents: dict[str, Agent] = {config.agent_id: default}
+        self.agents.update({agent_id: as_agent(agent) for agent_id, agent in config.agents.items()})
         self.runs = RunManager(
-            strict=self.config.strict,
-            retention=self.config.run_retention,
-            run_timeout=self.config.run_timeout,
+            threads=_thread_store(config),
+            strict=config.strict,
+            run_timeout=config.run_timeout,
+            busy_policy=config.busy_policy,
+            disconnect_policy=DisconnectPolicy.parse(config.on_disconnect),
+            limits=RunLimits(
+                retention=config.run_retention,
+                max_finished_runs=config.max_finished_runs,
+                max_events_per_run=config.max_events_per_run,
+            ),
         )
+        self.endpoints = Endpoints(config, self.agents, self.runs)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Add the AG-UI router, run shutdown and (when asked) CORS to the app."""
-        app_config.route_handlers.append(self._router())
+        """Add the AG-UI routers, run shutdown and (when asked) CORS to the app."""
+        app_config.route_handlers.extend(self._routers())
         app_config.lifespan.append(self._lifespan)
         if self.config.allowed_origins and app_config.cors_config is None:
             app_config.cors_config = CORSConfig(
                 allow_origins=list(self.config.allowed_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["content-type", "accept", "authorization", "last-event-id"],
-                expose_headers=["content-type"],
+                allow_headers=["content-type", "accept", "authorization", "last-event-id", "x-agui-on-disconnect"],
+                expose_headers=["content-type", "content-location"],
             )
         return app_config
 
@@ -79,58 +98,54 @@ class AGUIPlugin(InitPlugin):
         finally:
             await self.runs.shutdown()
 
-    def _router(self) -> Router:
+    def _routers(self) -> list[Router]:
         config = self.config
-        plugin = self
+        endpoints = self.endpoints
+        default_id = config.agent_id
+        limit = config.max_body_size
 
-        @post(
-            "/",
-            status_code=200,
-            name="agui:run",
-            request_max_body_size=config.max_body_size,
-            summary="Run the agent and stream AG-UI events (Server-Sent Events)",
-        )
-        async def run_agent(request: Request[Any, Any, Any]) -> ASGIApp:
-            return await plugin._run_agent(request)
+        @post("/", status_code=200, name="agui:run", request_max_body_size=limit)
+        async def run_default(request: _Req) -> ASGIApp:
+            return await endpoints.run(request, default_id)
+
+        @post("/{agent_id:str}", status_code=200, name="agui:run-agent", request_max_body_size=limit)
+        async def run_agent(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.run(request, agent_id)
+
+        @get("/{agent_id:str}/stream", name="agui:stream")
+        async def stream(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.stream_get(request, agent_id)
+
+        @get("/runs/{run_id:str}/events", name="agui:resume")
+        async def resume(request: _Req, run_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.resume(request, run_id)
+
+        @post("/runs/{run_id:str}/stop", status_code=200, name="agui:stop")
+        async def stop(run_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.stop(run_id)
+
+        @post("/connect", status_code=200, name="agui:connect", request_max_body_size=limit)
+        async def connect(request: _Req) -> ASGIApp:
+            return await endpoints.connect(request)
+
+        @get("/threads/{thread_id:str}", name="agui:thread")
+        async def thread(thread_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.thread(thread_id)
+
+        @get("/{agent_id:str}/sse", name="agui:subscribe")
+        async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.subscribe(request, agent_id)
+
+        @post("/{agent_id:str}/messages", status_code=202, name="agui:message", request_max_body_size=limit)
+        async def send_message(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
+            return await endpoints.send_message(request, agent_id)
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
-        return Router(path=config.path, route_handlers=[run_agent], middleware=middleware)
-
-    async def _run_agent(self, request: Request[Any, Any, Any]) -> ASGIApp:
-        if not _is_json(request.headers.get("content-type")):
-            return error_response(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "The request body must be JSON (Content-Type: application/json).",
-            )
-        try:
-            body = await request.body()
-        except HTTPException as exc:
-            if exc.status_code == 413:
-                return error_response(
-                    413, "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
-                )
-            raise
-        try:
-            run_input = decode_input(body)
-        except InputError as exc:
-            code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
-            detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
-            return error_response(exc.status, code, detail, [exc.as_dict()])
-        try:
-            run = self.runs.start(self.agent, run_input, agent_id=self.config.agent_id)
-        except RunConflict:
-            return error_response(
-                409,
-                "RUN_ID_CONFLICT",
-                "A run with this runId already exists on another thread or for another protocol version.",
-                [{"field": "runId", "message": "use a fresh runId for a new run"}],
-            )
-        return SSEResponse(run.log, keepalive=self.config.keepalive_interval, on_disconnect=_cancel_on_disconnect(run))
-
-
-def _cancel_on_disconnect(run: Run) -> Any:
-    def cancel() -> None:
-        run.cancel()
-
-    return cancel
+        return [
+            Router(
+                path=config.path,
+                route_handlers=[run_default, run_agent, stream, resume, stop, connect, thread],
+                middleware=middleware,
+            ),
+            Router(path=config.agents_path, route_handlers=[subscribe, send_message], middleware=middleware),
+        ]

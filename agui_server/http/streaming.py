@@ -1,8 +1,9 @@
 """The SSE response: follows a run's log and writes its frames.
 
 Frames that are ready together go out in one write. While the log is idle a ``: ping`` comment goes
-out every ``keepalive`` seconds. When the client goes away, ``on_disconnect`` is called (the run's
-disconnect policy decides what happens to the run); the run itself never depends on the response.
+out every ``keepalive`` seconds. When the response ends, ``on_close`` says whether the client saw it
+all or went away (the run's disconnect policy decides what happens then); the run itself never depends
+on the response.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from litestar.types import Receive, Send
 
-    from agui_server.runs.log import RunLog
+    from agui_server.runs.log import RunLog, ThreadFeed
 
 __all__ = ("SSEResponse",)
 
@@ -34,27 +35,29 @@ class SSEResponse(ASGIResponse):
         log: the run's event log.
         after: the last sequence number the client already has.
         keepalive: seconds of silence before a ``: ping`` comment.
-        on_disconnect: called once if the client disconnects before the run's end was sent.
-        prelude: bytes written before the first frame (``retry:`` hints).
+        on_close: called once when the response ends, with ``True`` when the whole log was sent and
+            ``False`` when the client went away first.
+        prelude: bytes written before the first frame (``retry:`` hints, a connect prelude).
     """
 
-    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_disconnect", "prelude")
+    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_close", "prelude")
     _should_set_content_length = False
 
     def __init__(
         self,
-        log: RunLog,
+        log: RunLog | ThreadFeed,
         *,
         after: int = 0,
         keepalive: float = 15.0,
-        on_disconnect: Callable[[], object] | None = None,
+        on_close: Callable[[bool], object] | None = None,
         prelude: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(headers=_HEADERS, status_code=200, media_type=SSE_MEDIA_TYPE)
+        super().__init__(headers={**_HEADERS, **(headers or {})}, status_code=200, media_type=SSE_MEDIA_TYPE)
         self.log = log
         self.after = after
         self.keepalive = keepalive
-        self.on_disconnect = on_disconnect
+        self.on_close = on_close
         self.prelude = prelude
         self._disconnected = False
         self._waiter: asyncio.Future[None] | None = None
@@ -85,8 +88,8 @@ class SSEResponse(ASGIResponse):
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            if not completed and self.on_disconnect is not None:
-                self.on_disconnect()
+            if self.on_close is not None:
+                self.on_close(completed)
 
     async def _pump(self, send: Send, loop: asyncio.AbstractEventLoop) -> bool:
         log = self.log
@@ -116,6 +119,7 @@ class SSEResponse(ASGIResponse):
             finally:
                 timer.cancel()
                 self._waiter = None
+                log.forget(waiter)
             if self._client_gone():
                 break
             if not log.closed and len(log) == cursor:

@@ -1,66 +1,42 @@
-"""The event log of one run: SSE frames in order, numbered from 1, with followers waiting for more.
+"""Event logs: SSE frames in order, numbered from 1, with followers waiting for more.
 
-The run writes here and HTTP responses read from here, so a response can fall behind, send keepalives
-or go away without touching the run. Frames are encoded once, when they are appended, with their
-sequence number as the SSE ``id:``; that number is the cursor a client resumes from.
+A run writes into its :class:`RunLog` and HTTP responses read from it, so a response can fall behind,
+send keepalives or go away without touching the run. Frames are encoded once, when they are appended,
+with their sequence number as the SSE ``id:``; that number is the cursor a client resumes from.
+
+A log keeps at most ``max_frames`` frames: past that the oldest are dropped, and a cursor that points
+before what is kept raises :class:`CursorExpired` (HTTP 410).
+
+:class:`ThreadFeed` numbers every event of every run of a thread in one sequence, for subscribers that
+follow a thread rather than a run; it shares the runs' frames rather than copying them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Final
 
 from agui_server.protocol.encoding import sse_frame
 
-__all__ = ("RunLog",)
+__all__ = ("CursorExpired", "RunLog", "ThreadFeed")
 
 _MAX_BATCH: Final = 1024
 
 
-class RunLog:
-    """Append-only frames of one run. Not thread-safe: one event loop owns it."""
+class CursorExpired(Exception):
+    """The cursor points before the oldest frame still kept."""
 
-    __slots__ = ("_frames", "_types", "_waiters", "closed")
+
+class _Followable:
+    """Waiters woken at each append and at close."""
+
+    __slots__ = ("_waiters", "closed")
 
     def __init__(self) -> None:
-        self._frames: list[bytes] = []
-        self._types: list[str] = []
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
-        """True once the run has ended: no frame will be appended after that."""
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    @property
-    def last_seq(self) -> int:
-        """The sequence number of the newest frame (0 when empty)."""
-        return len(self._frames)
-
-    def append(self, payload: bytes, event_type: str) -> int:
-        """Add one event's JSON; returns its sequence number."""
-        if self.closed:
-            raise RuntimeError("the run log is closed")
-        frames = self._frames
-        seq = len(frames) + 1
-        frames.append(sse_frame(seq, payload))
-        self._types.append(event_type)
-        if self._waiters:
-            self._wake()
-        return seq
-
-    def close(self) -> None:
-        """Mark the run as ended and wake every follower."""
-        self.closed = True
-        self._wake()
-
-    def frames_after(self, seq: int, limit: int = _MAX_BATCH) -> list[bytes]:
-        """Up to ``limit`` frames that come after sequence number ``seq``."""
-        return self._frames[seq : seq + limit]
-
-    def type_of(self, seq: int) -> str:
-        """The event type of frame ``seq``."""
-        return self._types[seq - 1]
+        """True once nothing more will be appended."""
 
     def waiter(self) -> asyncio.Future[None]:
         """A future that completes at the next append or at close."""
@@ -71,8 +47,126 @@ class RunLog:
             self._waiters.append(future)
         return future
 
+    def forget(self, future: asyncio.Future[None]) -> None:
+        """Stop tracking a waiter its owner no longer waits on."""
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(future)
+
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for future in waiters:
             if not future.done():
                 future.set_result(None)
+
+    def close(self) -> None:
+        """Mark the end and wake every follower."""
+        self.closed = True
+        self._wake()
+
+
+class RunLog(_Followable):
+    """Append-only frames of one run. Not thread-safe: one event loop owns it."""
+
+    __slots__ = ("_base", "_frames", "_types", "max_frames")
+
+    def __init__(self, max_frames: int = 250_000) -> None:
+        super().__init__()
+        self._frames: list[bytes] = []
+        self._types: list[str] = []
+        self._base = 0  # frames dropped from the front
+        self.max_frames = max_frames
+
+    def __len__(self) -> int:
+        return self._base + len(self._frames)
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest frame (0 when empty)."""
+        return self._base + len(self._frames)
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the oldest frame still kept (``last_seq + 1`` when empty)."""
+        return self._base + 1
+
+    def append(self, payload: bytes, event_type: str) -> int:
+        """Add one event's JSON; returns its sequence number."""
+        if self.closed:
+            raise RuntimeError("the run log is closed")
+        frames = self._frames
+        seq = self._base + len(frames) + 1
+        frames.append(sse_frame(seq, payload))
+        self._types.append(event_type)
+        if len(frames) > self.max_frames:
+            drop = max(1, self.max_frames // 10)
+            del frames[:drop]
+            del self._types[:drop]
+            self._base += drop
+        if self._waiters:
+            self._wake()
+        return seq
+
+    def frames_after(self, seq: int, limit: int = _MAX_BATCH) -> list[bytes]:
+        """Up to ``limit`` frames that come after sequence number ``seq``.
+
+        Raises:
+            CursorExpired: frames after ``seq`` were already dropped.
+        """
+        start = seq - self._base
+        if start < 0:
+            raise CursorExpired(seq)
+        return self._frames[start : start + limit]
+
+    def entry(self, seq: int) -> tuple[str, bytes]:
+        """The event type and frame of sequence number ``seq`` (which must still be kept)."""
+        n = seq - self._base - 1
+        return self._types[n], self._frames[n]
+
+
+def _data_part(frame: bytes) -> bytes:
+    return frame[frame.index(b"\ndata: ") + 1 :]
+
+
+class ThreadFeed(_Followable):
+    """Every event of every run of one thread, numbered in one sequence; frames carry ``event:`` lines."""
+
+    __slots__ = ("_base", "_entries", "max_events")
+
+    def __init__(self, max_events: int = 2_000) -> None:
+        super().__init__()
+        self._entries: list[tuple[str, bytes]] = []
+        self._base = 0
+        self.max_events = max_events
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest event (0 when empty)."""
+        return self._base + len(self._entries)
+
+    def append(self, event_type: str, run_frame: bytes) -> None:
+        """Add one event, given its frame in its run's log (shared, not copied)."""
+        entries = self._entries
+        entries.append((event_type, run_frame))
+        if len(entries) > self.max_events:
+            drop = max(1, self.max_events // 10)
+            del entries[:drop]
+            self._base += drop
+        if self._waiters:
+            self._wake()
+
+    def frames_after(self, seq: int, limit: int = _MAX_BATCH) -> list[bytes]:
+        """Up to ``limit`` frames after thread sequence number ``seq``, each with its ``event:`` line.
+
+        Raises:
+            CursorExpired: events after ``seq`` were already dropped.
+        """
+        start = seq - self._base
+        if start < 0:
+            raise CursorExpired(seq)
+        return [
+            b"id: %d\nevent: %s\n%s" % (self._base + start + n + 1, event_type.encode(), _data_part(frame))
+            for n, (event_type, frame) in enumerate(self._entries[start : start + limit])
+        ]
+
+    def __len__(self) -> int:
+        return self.last_seq

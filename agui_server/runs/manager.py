@@ -1,7 +1,17 @@
-"""Runs apart from HTTP: each run is a task that writes into its :class:`RunLog`.
+"""Runs apart from HTTP: each run is a task that writes into its event log.
 
-The HTTP layer starts a run and follows its log; it never runs the agent itself. A finished run's log
-is kept for ``retention`` seconds, so a client can still read it, then dropped.
+The HTTP layer starts a run and follows its log; it never runs the agent itself. The manager also
+
+- merges the thread's stored history with the request's messages (a client may send only the new
+  message) and stores what the run produced when it ends;
+- admits one run per thread at a time (``reject`` a second one with :class:`ThreadBusy`, or
+  ``supersede`` the running one);
+- applies the disconnect policy when the last follower of a run goes away (``cancel``, ``continue``,
+  or continue for a ``grace`` period);
+- keeps every thread's events in a :class:`~agui_server.runs.log.ThreadFeed` for subscribers;
+- keeps finished runs readable for ``retention`` seconds (and at most ``max_finished_runs`` of them).
+
+This is the in-process backend: one event loop, no external service.
 """
 
 from __future__ import annotations
@@ -9,43 +19,148 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
+
+import msgspec
 
 from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
+from agui_server.protocol.encoding import decode_event
 from agui_server.runs.guard import Guard
-from agui_server.runs.log import RunLog
+from agui_server.runs.log import RunLog, ThreadFeed
+from agui_server.runs.reducer import ThreadFold, merge_messages
+from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
 
-__all__ = ("Run", "RunConflict", "RunManager")
+__all__ = (
+    "BusyPolicy",
+    "DisconnectPolicy",
+    "Run",
+    "RunConflict",
+    "RunLimits",
+    "RunManager",
+    "ThreadBusy",
+)
 
 logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
+_SETTLE_TIMEOUT: Final = 10.0
+_TERMINAL: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
+_FOLDED: Final = frozenset(
+    {
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_CHUNK",
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "TOOL_CALL_CHUNK",
+        "TOOL_CALL_RESULT",
+        "STATE_SNAPSHOT",
+        "STATE_DELTA",
+        "MESSAGES_SNAPSHOT",
+        "ACTIVITY_SNAPSHOT",
+        "ACTIVITY_DELTA",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CHUNK",
+        "REASONING_ENCRYPTED_VALUE",
+    }
+)
+"""The event types that change a thread's messages or state."""
+
+BusyPolicy = Literal["reject", "supersede"]
 
 
 class RunConflict(Exception):
     """A run with this ``runId`` exists and the request cannot be its retry (another thread or client)."""
 
 
+class ThreadBusy(Exception):
+    """The thread already has a run in progress (policy ``reject``)."""
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} is busy with run {run_id!r}")
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectPolicy:
+    """What a run does when its last follower disconnects before the end.
+
+    ``cancel``: stop the run at once. ``continue``: let it finish (a client may resume it).
+    ``grace``: let it go on for ``grace`` seconds, then stop it unless a client came back.
+    """
+
+    mode: Literal["cancel", "continue", "grace"] = "cancel"
+    grace: float = 30.0
+
+    @classmethod
+    def parse(cls, text: str) -> DisconnectPolicy:
+        """``cancel``, ``continue``, ``grace`` or ``grace:SECONDS``.
+
+        Raises:
+            ValueError: anything else.
+        """
+        mode, _, seconds = text.strip().lower().partition(":")
+        if mode in ("cancel", "continue") and not seconds:
+            return cls(mode)  # type: ignore[arg-type]
+        if mode == "grace":
+            try:
+                grace = float(seconds) if seconds else 30.0
+            except ValueError:
+                raise ValueError(f"grace wants seconds, got {seconds!r}") from None
+            if grace < 0:
+                raise ValueError("grace seconds must not be negative")
+            return cls("grace", grace)
+        raise ValueError(f"disconnect policy must be cancel, continue or grace[:SECONDS], got {text!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """Bounds on what runs keep in memory."""
+
+    retention: float = 300.0
+    """Seconds a finished run stays readable (resume, re-attach)."""
+    max_finished_runs: int = 1_000
+    """Finished runs kept at most; the oldest go first."""
+    max_events_per_run: int = 250_000
+    """Frames a run's log keeps; past that the oldest are dropped (a resume from there gets 410)."""
+    max_events_per_thread: int = 2_000
+    """Events a thread's feed keeps for subscribers."""
+    max_feeds: int = 10_000
+    """Thread feeds kept; the least recently used go first."""
+
+
 @dataclass(slots=True, eq=False)
 class Run:
-    """One run: its ids, its log and the task that executes it."""
+    """One run: its ids, its input (with the merged history), its log and the task that executes it."""
 
     run_id: str
     thread_id: str
     agent_id: str
     legacy_client: bool
-    log: RunLog = field(default_factory=RunLog)
+    input: RunAgentInput
+    policy: DisconnectPolicy
+    log: RunLog
     task: asyncio.Task[None] | None = None
+    followers: int = 0
+    terminal_seen: bool = False
+    folded: list[tuple[str, bytes]] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    _grace: asyncio.TimerHandle | None = None
 
     @property
     def finished(self) -> bool:
-        """Whether the run has ended (its log is complete)."""
+        """Whether the run has ended and its log is complete."""
         return self.log.closed
 
     def cancel(self) -> bool:
@@ -56,33 +171,84 @@ class Run:
 
 
 class RunManager:
-    """Starts runs, keeps them findable by id while they run and for ``retention`` seconds after.
+    """Starts runs and keeps them, their threads and their feeds.
 
     Args:
+        threads: where thread histories live (default: in memory).
         strict: guards end a run on the agent's first protocol violation.
-        retention: seconds a finished run's log stays readable.
         run_timeout: seconds a run may take (``None``: no limit).
+        busy_policy: what a second run on a busy thread does: ``reject`` or ``supersede``.
+        disconnect_policy: the default policy when a run's last follower disconnects.
+        limits: memory bounds.
     """
 
-    def __init__(self, *, strict: bool = False, retention: float = 300.0, run_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threads: ThreadStore | None = None,
+        strict: bool = False,
+        run_timeout: float | None = None,
+        busy_policy: BusyPolicy = "reject",
+        disconnect_policy: DisconnectPolicy | None = None,
+        limits: RunLimits | None = None,
+    ) -> None:
+        self.threads: ThreadStore = threads if threads is not None else MemoryThreadStore()
         self.strict = strict
-        self.retention = retention
         self.run_timeout = run_timeout
+        self.busy_policy = busy_policy
+        self.disconnect_policy = disconnect_policy or DisconnectPolicy()
+        self.limits = limits or RunLimits()
         self._runs: dict[str, Run] = {}
+        self._finished: OrderedDict[str, float] = OrderedDict()
+        self._active: dict[str, Run] = {}
+        self._feeds: OrderedDict[str, ThreadFeed] = OrderedDict()
+        self._starting: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._runs)
+
+    # -- lookups --------------------------------------------------------------------------------
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, if it is running or still retained."""
         return self._runs.get(run_id)
 
-    def start(self, agent: Agent, input: RunAgentInput, *, agent_id: str = "default") -> Run:
+    def active_run(self, thread_id: str) -> Run | None:
+        """The thread's run in progress, if any."""
+        return self._active.get(thread_id)
+
+    def feed(self, thread_id: str) -> ThreadFeed:
+        """The thread's feed of events (created on first use)."""
+        feed = self._feeds.get(thread_id)
+        if feed is None:
+            feed = self._feeds[thread_id] = ThreadFeed(self.limits.max_events_per_thread)
+            while len(self._feeds) > self.limits.max_feeds:
+                self._feeds.popitem(last=False)
+        else:
+            self._feeds.move_to_end(thread_id)
+        return feed
+
+    async def thread(self, thread_id: str) -> Thread | None:
+        """The stored thread."""
+        return await self.threads.get(thread_id)
+
+    # -- starting -------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        agent: Agent,
+        input: RunAgentInput,
+        *,
+        agent_id: str = "default",
+        policy: DisconnectPolicy | None = None,
+    ) -> Run:
         """Start a run of ``agent`` on ``input``; returns at once, the run goes on in its own task.
 
-        A ``runId`` that is already known re-attaches to that run rather than starting another (a retried
-        POST); it is a :class:`RunConflict` when the known run belongs to another thread or was encoded for
-        another protocol version.
+        A ``runId`` that is already known re-attaches to that run (a retried POST).
+
+        Raises:
+            RunConflict: the ``runId`` belongs to another thread or was encoded for another protocol.
+            ThreadBusy: the thread has a run in progress and the busy policy is ``reject``.
         """
         legacy = is_legacy_client(input.protocol_version)
         existing = self._runs.get(input.run_id)
@@ -90,29 +256,149 @@ class RunManager:
             if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             return existing
-        run = Run(run_id=input.run_id, thread_id=input.thread_id, agent_id=agent_id, legacy_client=legacy)
+        thread_id = input.thread_id
+        await self._admit(thread_id, input.run_id)
+        self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
+        try:
+            stored = await self.threads.get(thread_id)
+            if stored is not None:
+                state = input.state if input.state not in (None, {}) else stored.state
+                input = msgspec.structs.replace(
+                    input, messages=merge_messages(stored.messages, input.messages), state=state
+                )
+            return self._launch(agent, input, agent_id=agent_id, legacy=legacy, policy=policy)
+        finally:
+            self._starting.discard(thread_id)
+
+    async def _admit(self, thread_id: str, run_id: str) -> None:
+        """Return when the thread is free; raise :class:`ThreadBusy` when it is not and will not be."""
+        while True:
+            if thread_id in self._starting:
+                raise ThreadBusy(thread_id, "(starting)")
+            active = self._active.get(thread_id)
+            if active is None:
+                return
+            if not active.terminal_seen:
+                if self.busy_policy == "reject":
+                    raise ThreadBusy(thread_id, active.run_id)
+                logger.info("run %s supersedes run %s on thread %s", run_id, active.run_id, thread_id)
+                active.cancel()
+            # the run has sent (or is sending) its terminal event: wait, bounded, until it is stored
+            try:
+                async with asyncio.timeout(_SETTLE_TIMEOUT):
+                    await active.done.wait()
+            except TimeoutError:
+                raise ThreadBusy(thread_id, active.run_id) from None
+
+    def _launch(
+        self, agent: Agent, input: RunAgentInput, *, agent_id: str, legacy: bool, policy: DisconnectPolicy | None
+    ) -> Run:
+        log = RunLog(self.limits.max_events_per_run)
+        run = Run(
+            run_id=input.run_id,
+            thread_id=input.thread_id,
+            agent_id=agent_id,
+            legacy_client=legacy,
+            input=input,
+            policy=policy or self.disconnect_policy,
+            log=log,
+        )
+        feed = self.feed(input.thread_id)
+        folded = run.folded
+        append = log.append
+
+        def sink(payload: bytes, event_type: str) -> None:
+            seq = append(payload, event_type)
+            feed.append(event_type, log.entry(seq)[1])
+            if event_type in _FOLDED:
+                folded.append((event_type, payload))
+            elif event_type in _TERMINAL:
+                run.terminal_seen = True
+
         ctx = RunContext(thread_id=input.thread_id, run_id=input.run_id, agent_id=agent_id, legacy_client=legacy)
-        log = run.log
-        guard = Guard(input, ctx, log.append, strict=self.strict, run_timeout=self.run_timeout)
+        guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
         self._runs[run.run_id] = run
-        run.task = asyncio.get_running_loop().create_task(guard.run(agent), name=f"agui-run-{run.run_id}")
-        run.task.add_done_callback(lambda _task: self._ended(run))
+        self._active[run.thread_id] = run
+        run.task = asyncio.get_running_loop().create_task(
+            self._execute(run, guard, agent), name=f"agui-run-{run.run_id}"
+        )
         return run
 
+    async def _execute(self, run: Run, guard: Guard, agent: Agent) -> None:
+        try:
+            await guard.run(agent)
+        finally:
+            try:
+                await asyncio.shield(self._persist(run))
+            except Exception:
+                logger.exception("storing thread %s after run %s failed", run.thread_id, run.run_id)
+            finally:
+                self._ended(run)
+
+    async def _persist(self, run: Run) -> None:
+        fold = ThreadFold(run.input.messages, run.input.state)
+        for _event_type, payload in run.folded:
+            fold.apply(decode_event(payload))
+        run.folded = []
+        await self.threads.save(Thread(thread_id=run.thread_id, messages=fold.messages, state=fold.state))
+
     def _ended(self, run: Run) -> None:
+        if self._active.get(run.thread_id) is run:
+            del self._active[run.thread_id]
+        if run._grace is not None:
+            run._grace.cancel()
         run.log.close()
-        task = run.task
-        if task is not None and not task.cancelled() and task.exception() is not None:
-            logger.error("run %s ended with an unexpected error", run.run_id, exc_info=task.exception())
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.retention, self._forget, run)
+        run.done.set()
+        self._finished[run.run_id] = time.monotonic()
+        while len(self._finished) > self.limits.max_finished_runs:
+            oldest, _ = self._finished.popitem(last=False)
+            self._runs.pop(oldest, None)
+        asyncio.get_running_loop().call_later(self.limits.retention, self._forget, run)
 
     def _forget(self, run: Run) -> None:
         if self._runs.get(run.run_id) is run:
             del self._runs[run.run_id]
+            self._finished.pop(run.run_id, None)
+
+    # -- followers and stopping -----------------------------------------------------------------
+
+    def follow(self, run: Run) -> None:
+        """A client starts following the run (it stops any grace countdown)."""
+        run.followers += 1
+        if run._grace is not None:
+            run._grace.cancel()
+            run._grace = None
+
+    def unfollow(self, run: Run, completed: bool) -> None:
+        """A client stops following; if it left early and no one else follows, apply the policy."""
+        run.followers -= 1
+        if completed or run.followers > 0 or run.finished:
+            return
+        policy = run.policy
+        if policy.mode == "cancel":
+            run.cancel()
+        elif policy.mode == "grace":
+            run._grace = asyncio.get_running_loop().call_later(policy.grace, self._grace_expired, run)
+
+    def _grace_expired(self, run: Run) -> None:
+        run._grace = None
+        if run.followers == 0 and not run.finished:
+            logger.info("run %s: no client came back within its grace period; cancelling it", run.run_id)
+            run.cancel()
+
+    async def stop(self, run_id: str, timeout: float = _SETTLE_TIMEOUT) -> Run | None:
+        """Stop a run and wait (bounded) until it has ended; ``None`` if the run is unknown."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return None
+        run.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await run.done.wait()
+        return run
 
     async def shutdown(self) -> None:
-        """Cancel every run and wait (bounded) for their cleanup."""
+        """Cancel every run, wait (bounded) for their cleanup, close the thread store."""
         tasks = [run.task for run in self._runs.values() if run.task is not None and not run.task.done()]
         for task in tasks:
             task.cancel()
@@ -121,3 +407,5 @@ class RunManager:
                 async with asyncio.timeout(_SHUTDOWN_TIMEOUT):
                     await asyncio.gather(*tasks, return_exceptions=True)
         self._runs.clear()
+        self._active.clear()
+        await self.threads.close()

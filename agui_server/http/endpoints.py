@@ -1,0 +1,321 @@
+"""The HTTP endpoints, over a :class:`~agui_server.runs.manager.RunManager`.
+
+Under ``<path>`` (default ``/ag-ui``):
+
+- ``POST <path>`` and ``POST <path>/{agentId}``: run an agent on a ``RunAgentInput``; SSE.
+- ``GET <path>/{agentId}/stream?message=…&threadId=…``: one turn for clients that can only GET; SSE.
+- ``GET <path>/runs/{runId}/events``: resume a run after ``Last-Event-ID`` (or ``?after=``); SSE,
+  204 when there is nothing more, 410 when the cursor is too old, 404 for an unknown run.
+- ``POST <path>/runs/{runId}/stop``: stop a run.
+- ``POST <path>/connect``: a thread's messages and state, then its active run's live tail; SSE.
+- ``GET <path>/threads/{threadId}``: the stored thread as JSON.
+
+Under ``<agents_path>`` (default ``/agents``), for ``EventSource`` and plain REST clients:
+
+- ``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of every run on the thread.
+- ``POST <agents_path>/{agentId}/messages``: ``{"thread_id", "message"}`` starts a run; 202.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar.exceptions import HTTPException
+from litestar.response.base import ASGIResponse
+
+from agui_server.http.errors import error_response
+from agui_server.http.streaming import SSEResponse
+from agui_server.protocol import events as ev
+from agui_server.protocol.compat import downgrade, is_legacy_client
+from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
+from agui_server.protocol.types import RunAgentInput, UserMessage
+from agui_server.runs.log import CursorExpired, RunLog
+from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
+
+if TYPE_CHECKING:
+    from litestar import Request
+
+    from agui_server.agents.base import Agent
+    from agui_server.http.config import AGUIConfig
+    from agui_server.runs.manager import Run, RunManager
+
+__all__ = ("Endpoints",)
+
+_DISCONNECT_HEADER = "x-agui-on-disconnect"
+
+
+class _MessageBody(msgspec.Struct):
+    thread_id: str
+    message: str
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # lenient: plain `requests.post(data=...)` and some fetch readers send none
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _not_found(what: str, value: str) -> ASGIResponse:
+    code = {"agent": "UNKNOWN_AGENT", "run": "UNKNOWN_RUN", "thread": "UNKNOWN_THREAD"}[what]
+    return error_response(404, code, f"No {what} with id {value!r}.")
+
+
+class Endpoints:
+    """What the routes do; one instance per plugin."""
+
+    def __init__(self, config: AGUIConfig, agents: dict[str, Agent], runs: RunManager) -> None:
+        self.config = config
+        self.agents = agents
+        self.runs = runs
+
+    # -- request parsing ------------------------------------------------------------------------
+
+    async def _body(self, request: Request[Any, Any, Any]) -> bytes | ASGIResponse:
+        if not _is_json(request.headers.get("content-type")):
+            return error_response(
+                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json)."
+            )
+        try:
+            return await request.body()
+        except HTTPException as exc:
+            if exc.status_code == 413:
+                return error_response(
+                    413, "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
+                )
+            raise
+
+    def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | ASGIResponse | None:
+        text = request.query_params.get("on_disconnect") or request.headers.get(_DISCONNECT_HEADER)
+        if text is None:
+            return None
+        try:
+            return DisconnectPolicy.parse(text)
+        except ValueError as exc:
+            return error_response(400, "INVALID_DISCONNECT_POLICY", str(exc), [{"field": "on_disconnect"}])
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+        """``POST <path>[/{agentId}]``."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return _not_found("agent", agent_id)
+        body = await self._body(request)
+        if isinstance(body, ASGIResponse):
+            return body
+        try:
+            run_input = decode_input(body)
+        except InputError as exc:
+            code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
+            detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
+            return error_response(exc.status, code, detail, [exc.as_dict()])
+        policy = self._policy(request)
+        if isinstance(policy, ASGIResponse):
+            return policy
+        return await self._start_and_stream(agent, run_input, agent_id, policy)
+
+    async def _start(
+        self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
+    ) -> Run | ASGIResponse:
+        try:
+            return await self.runs.start(agent, run_input, agent_id=agent_id, policy=policy)
+        except RunConflict:
+            return error_response(
+                409,
+                "RUN_ID_CONFLICT",
+                "A run with this runId already exists on another thread or for another protocol version.",
+                [{"field": "runId", "message": "use a fresh runId for a new run"}],
+            )
+        except ThreadBusy as exc:
+            return error_response(
+                409,
+                "THREAD_BUSY",
+                f"Thread {exc.thread_id!r} has a run in progress ({exc.run_id}); wait for it or stop it.",
+                [{"field": "threadId", "message": "one run per thread at a time"}],
+            )
+
+    async def _start_and_stream(
+        self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
+    ) -> ASGIResponse:
+        run = await self._start(agent, run_input, agent_id, policy)
+        if isinstance(run, ASGIResponse):
+            return run
+        return self._follow(run, after=0)
+
+    def _follow(self, run: Run, *, after: int, prelude: bytes = b"") -> SSEResponse:
+        self.runs.follow(run)
+        runs = self.runs
+
+        def closed(completed: bool) -> None:
+            runs.unfollow(run, completed)
+
+        return SSEResponse(
+            run.log,
+            after=after,
+            keepalive=self.config.keepalive_interval,
+            on_close=closed,
+            prelude=prelude,
+            headers={"content-location": f"{self.config.path}/runs/{run.run_id}/events"},
+        )
+
+    async def stream_get(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+        """``GET <path>/{agentId}/stream?message=…&threadId=…``: one turn, with the thread's history."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return _not_found("agent", agent_id)
+        message = request.query_params.get("message")
+        if message is None:
+            return error_response(422, "INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
+        thread_id = request.query_params.get("threadId") or request.query_params.get("thread_id") or uuid.uuid4().hex
+        policy = self._policy(request)
+        if isinstance(policy, ASGIResponse):
+            return policy
+        run_input = self._turn(thread_id, message)
+        return await self._start_and_stream(agent, run_input, agent_id, policy)
+
+    @staticmethod
+    def _turn(thread_id: str, message: str) -> RunAgentInput:
+        return RunAgentInput(
+            thread_id=thread_id,
+            run_id=f"run-{uuid.uuid4().hex}",
+            messages=[UserMessage(id=f"msg-{uuid.uuid4().hex}", content=message)],
+            protocol_version="1.0",
+        )
+
+    # -- resume and stop ------------------------------------------------------------------------
+
+    async def resume(self, request: Request[Any, Any, Any], run_id: str) -> ASGIResponse:
+        """``GET <path>/runs/{runId}/events`` with ``Last-Event-ID`` or ``?after=``."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return _not_found("run", run_id)
+        raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+        try:
+            after = int(raw)
+            if after < 0:
+                raise ValueError
+        except ValueError:
+            return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
+        log = run.log
+        if after > log.last_seq and not (not log.closed and after == log.last_seq):
+            return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
+        try:
+            log.frames_after(after, limit=1)
+        except CursorExpired:
+            return error_response(
+                410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.", []
+            )
+        if log.closed and after >= log.last_seq:
+            return ASGIResponse(status_code=204)
+        return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms))
+
+    async def stop(self, run_id: str) -> ASGIResponse:
+        """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return _not_found("run", run_id)
+        was_running = not run.finished
+        await self.runs.stop(run_id)
+        body = {"runId": run_id, "status": "cancelled" if was_running else "finished"}
+        return ASGIResponse(body=encode_json(body), media_type="application/json")
+
+    # -- threads --------------------------------------------------------------------------------
+
+    async def thread(self, thread_id: str) -> ASGIResponse:
+        """``GET <path>/threads/{threadId}``."""
+        thread = await self.runs.thread(thread_id)
+        if thread is None:
+            return _not_found("thread", thread_id)
+        return ASGIResponse(body=encode_json(thread.public()), media_type="application/json")
+
+    async def connect(self, request: Request[Any, Any, Any]) -> ASGIResponse:
+        """``POST <path>/connect``: the thread as snapshots, then its active run's tail, then a terminal."""
+        body = await self._body(request)
+        if isinstance(body, ASGIResponse):
+            return body
+        try:
+            fields = msgspec.json.decode(body or b"{}")
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+        thread_id = fields.get("threadId") if isinstance(fields, dict) else None
+        if not isinstance(thread_id, str) or not thread_id:
+            return error_response(422, "INVALID_INPUT", "connect needs a threadId.", [{"field": "threadId"}])
+        legacy = is_legacy_client(fields.get("protocolVersion"))
+        active = self.runs.active_run(thread_id)
+        if active is not None and not active.finished:
+            prelude = self._snapshot_prelude(
+                thread_id, active.run_id, active.input.messages, active.input.state, legacy
+            )
+            return SSEResponse(active.log, after=1, keepalive=self.config.keepalive_interval, prelude=prelude)
+        thread = await self.runs.thread(thread_id)
+        run_id = str(fields.get("runId") or f"connect-{uuid.uuid4().hex}")
+        messages = thread.messages if thread else []
+        state = thread.state if thread else None
+        prelude = self._snapshot_prelude(thread_id, run_id, messages, state, legacy)
+        log = RunLog()
+        log.append(encode_event(ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id)), "RUN_FINISHED")
+        log.close()
+        return SSEResponse(log, keepalive=self.config.keepalive_interval, prelude=prelude)
+
+    @staticmethod
+    def _snapshot_prelude(thread_id: str, run_id: str, messages: list[Any], state: Any, legacy: bool) -> bytes:
+        events: list[ev.Event] = [
+            ev.RunStartedEvent(thread_id=thread_id, run_id=run_id, protocol_version=None if legacy else "1.0"),
+            ev.MessagesSnapshotEvent(messages=[m for m in messages if m.__struct_config__.tag != "activity"]),
+            ev.StateSnapshotEvent(snapshot=state if state is not None else {}),
+        ]
+        if legacy:
+            events = [downgrade(e) for e in events]
+        return b"".join(b"data: %s\n\n" % encode_event(e) for e in events)
+
+    # -- the /agents API ------------------------------------------------------------------------
+
+    async def subscribe(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+        """``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of the thread, live."""
+        if agent_id not in self.agents:
+            return _not_found("agent", agent_id)
+        thread_id = request.query_params.get("thread_id") or request.query_params.get("threadId")
+        if not thread_id:
+            return error_response(422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
+        feed = self.runs.feed(thread_id)
+        raw = request.headers.get("last-event-id") or request.query_params.get("after")
+        after = feed.last_seq
+        if raw is not None:
+            try:
+                after = int(raw)
+                if after < 0:
+                    raise ValueError
+            except ValueError:
+                return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
+            try:
+                feed.frames_after(after, limit=1)
+            except CursorExpired:
+                return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+        return SSEResponse(
+            feed, after=after, keepalive=self.config.keepalive_interval, prelude=sse_retry_frame(self.config.retry_ms)
+        )
+
+    async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+        """``POST <agents_path>/{agentId}/messages``: start a run on the thread; 202 with its id."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return _not_found("agent", agent_id)
+        body = await self._body(request)
+        if isinstance(body, ASGIResponse):
+            return body
+        try:
+            message = msgspec.json.decode(body, type=_MessageBody)
+        except msgspec.ValidationError as exc:
+            return error_response(422, "INVALID_INPUT", str(exc))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+        run = await self._start(
+            agent, self._turn(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
+        )
+        if isinstance(run, ASGIResponse):
+            return run
+        body_out = {"status": "success", "message": "Message sent to agent.", "runId": run.run_id}
+        return ASGIResponse(body=encode_json(body_out), status_code=202, media_type="application/json")

@@ -1,0 +1,111 @@
+"""Thread stores: each thread's messages and state, kept on the server.
+
+:class:`ThreadStore` is the small protocol every backend implements (memory here, SQLite in
+:mod:`agui_server.runs.sqlite_threads`, Redis later). Stores are bounded: a number of threads (the least
+recently updated go first), a number of messages per thread (the oldest go first), and an age.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from agui_server.protocol.types import Message
+
+__all__ = ("MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
+
+
+class Thread(msgspec.Struct, kw_only=True):
+    """A thread as the server keeps it."""
+
+    thread_id: str
+    messages: list[Message] = msgspec.field(default_factory=list)
+    state: Any = None
+    updated_at: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        """The thread as ``GET /threads/{id}`` shows it: AG-UI message shapes, camelCase."""
+        return {
+            "threadId": self.thread_id,
+            "messages": self.messages,
+            "state": self.state if self.state is not None else {},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadLimits:
+    """Bounds of a thread store."""
+
+    max_threads: int = 10_000
+    """Threads kept; the least recently updated are dropped first."""
+    max_messages: int = 1_000
+    """Messages kept per thread; the oldest are dropped first."""
+    max_age: float | None = 7 * 24 * 3600.0
+    """Seconds a thread is kept after its last update (``None``: no limit)."""
+
+    def trim(self, thread: Thread) -> Thread:
+        """``thread`` with its messages within the limit."""
+        if len(thread.messages) > self.max_messages:
+            thread.messages = thread.messages[-self.max_messages :]
+        return thread
+
+
+@runtime_checkable
+class ThreadStore(Protocol):
+    """Where threads live."""
+
+    async def get(self, thread_id: str) -> Thread | None:
+        """The thread, or ``None`` if it is unknown (or expired)."""
+        ...
+
+    async def save(self, thread: Thread) -> None:
+        """Store the thread (replacing what was there) and stamp ``updated_at``."""
+        ...
+
+    async def delete(self, thread_id: str) -> None:
+        """Forget the thread."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the store holds open."""
+        ...
+
+
+class MemoryThreadStore:
+    """Threads in this process's memory: the default, gone at restart."""
+
+    def __init__(self, limits: ThreadLimits | None = None) -> None:
+        self.limits = limits or ThreadLimits()
+        self._threads: OrderedDict[str, Thread] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._threads)
+
+    async def get(self, thread_id: str) -> Thread | None:
+        """The thread, unless it is unknown or older than ``max_age``."""
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            return None
+        if self.limits.max_age is not None and time.time() - thread.updated_at > self.limits.max_age:
+            del self._threads[thread_id]
+            return None
+        return thread
+
+    async def save(self, thread: Thread) -> None:
+        """Store the thread; drop the least recently updated ones over ``max_threads``."""
+        thread.updated_at = time.time()
+        self._threads[thread.thread_id] = self.limits.trim(thread)
+        self._threads.move_to_end(thread.thread_id)
+        while len(self._threads) > self.limits.max_threads:
+            self._threads.popitem(last=False)
+
+    async def delete(self, thread_id: str) -> None:
+        """Forget the thread."""
+        self._threads.pop(thread_id, None)
+
+    async def close(self) -> None:
+        """Nothing to release."""
