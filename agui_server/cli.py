@@ -41,7 +41,7 @@ Your own agent is a plain async generator function, or an object with run(input,
 
 Settings also come from the environment or a .env file in the current directory:
 AGUI_HOST, AGUI_PORT, AGUI_AGENT, AGUI_ALLOWED_ORIGINS (comma-separated, enables CORS),
-AGUI_KEEPALIVE, AGUI_PATH, AGUI_LOG_LEVEL. Command-line options win.
+AGUI_KEEPALIVE, AGUI_PATH, AGUI_THREADS_DB, AGUI_ON_DISCONNECT, AGUI_LOG_LEVEL. Command-line options win.
 """
 
 
@@ -78,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="send a ': ping' comment after this many idle seconds (default 15; AGUI_KEEPALIVE)",
+    )
+    serve.add_argument(
+        "--threads-db",
+        metavar="FILE",
+        help="keep threads in this SQLite file so they survive a restart (default: in memory; AGUI_THREADS_DB)",
+    )
+    serve.add_argument(
+        "--on-disconnect",
+        metavar="POLICY",
+        help="what a run does when its client disconnects: cancel (default), continue, or grace:SECONDS "
+        "(AGUI_ON_DISCONNECT)",
+    )
+    serve.add_argument(
+        "--busy-policy",
+        choices=["reject", "supersede"],
+        help="a second run on a busy thread: reject with 409 (default) or supersede the running one",
     )
     serve.add_argument(
         "--strict",
@@ -134,6 +150,9 @@ def _serve(args: argparse.Namespace) -> int:
             path=args.path or settings.path,
             keepalive_interval=args.keepalive if args.keepalive is not None else settings.keepalive,
             allowed_origins=args.allowed_origins or settings.allowed_origins,
+            threads_db=args.threads_db or settings.threads_db,
+            on_disconnect=args.on_disconnect or settings.on_disconnect,
+            busy_policy=args.busy_policy or "reject",
             strict=args.strict,
             log_requests=False,
         )

@@ -57,6 +57,8 @@ class Settings:
     keepalive: float = 15.0
     path: str = "/ag-ui"
     log_level: str = "info"
+    threads_db: str | None = None
+    on_disconnect: str = "cancel"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -76,6 +78,10 @@ class Settings:
             settings.keepalive = _number(merged, "AGUI_KEEPALIVE", float)
         if "AGUI_PATH" in merged:
             settings.path = merged["AGUI_PATH"]
+        if merged.get("AGUI_THREADS_DB"):
+            settings.threads_db = merged["AGUI_THREADS_DB"]
+        if merged.get("AGUI_ON_DISCONNECT"):
+            settings.on_disconnect = merged["AGUI_ON_DISCONNECT"]
         if "AGUI_LOG_LEVEL" in merged:
             settings.log_level = merged["AGUI_LOG_LEVEL"].lower()
         return settings

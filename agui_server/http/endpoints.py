@@ -294,8 +294,14 @@ class Endpoints:
                 feed.frames_after(after, limit=1)
             except CursorExpired:
                 return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+        self.runs.subscribe(thread_id)
+        runs = self.runs
         return SSEResponse(
-            feed, after=after, keepalive=self.config.keepalive_interval, prelude=sse_retry_frame(self.config.retry_ms)
+            feed,
+            after=after,
+            keepalive=self.config.keepalive_interval,
+            prelude=sse_retry_frame(self.config.retry_ms),
+            on_close=lambda _completed: runs.unsubscribe(feed),
         )
 
     async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:

@@ -130,13 +130,15 @@ def _data_part(frame: bytes) -> bytes:
 class ThreadFeed(_Followable):
     """Every event of every run of one thread, numbered in one sequence; frames carry ``event:`` lines."""
 
-    __slots__ = ("_base", "_entries", "max_events")
+    __slots__ = ("_base", "_entries", "max_events", "subscribers")
 
-    def __init__(self, max_events: int = 2_000) -> None:
+    def __init__(self, max_events: int = 1_000) -> None:
         super().__init__()
         self._entries: list[tuple[str, bytes]] = []
         self._base = 0
         self.max_events = max_events
+        self.subscribers = 0
+        """Clients following the feed now (a feed with none may be dropped once its runs are forgotten)."""
 
     @property
     def last_seq(self) -> int:

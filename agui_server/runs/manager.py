@@ -134,10 +134,11 @@ class RunLimits:
     """Finished runs kept at most; the oldest go first."""
     max_events_per_run: int = 250_000
     """Frames a run's log keeps; past that the oldest are dropped (a resume from there gets 410)."""
-    max_events_per_thread: int = 2_000
+    max_events_per_thread: int = 1_000
     """Events a thread's feed keeps for subscribers."""
-    max_feeds: int = 10_000
-    """Thread feeds kept; the least recently used go first."""
+    max_feeds: int = 1_000
+    """Thread feeds kept; the least recently used go first. A feed with no subscriber is dropped when
+    its thread's last run is forgotten."""
 
 
 @dataclass(slots=True, eq=False)
@@ -157,6 +158,7 @@ class Run:
     folded: list[tuple[str, bytes]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _grace: asyncio.TimerHandle | None = None
+    _expiry: asyncio.TimerHandle | None = None
 
     @property
     def finished(self) -> bool:
@@ -227,6 +229,16 @@ class RunManager:
         else:
             self._feeds.move_to_end(thread_id)
         return feed
+
+    def subscribe(self, thread_id: str) -> ThreadFeed:
+        """A client starts following the thread's feed."""
+        feed = self.feed(thread_id)
+        feed.subscribers += 1
+        return feed
+
+    def unsubscribe(self, feed: ThreadFeed) -> None:
+        """A client stops following a feed."""
+        feed.subscribers -= 1
 
     async def thread(self, thread_id: str) -> Thread | None:
         """The stored thread."""
@@ -352,13 +364,22 @@ class RunManager:
         self._finished[run.run_id] = time.monotonic()
         while len(self._finished) > self.limits.max_finished_runs:
             oldest, _ = self._finished.popitem(last=False)
-            self._runs.pop(oldest, None)
-        asyncio.get_running_loop().call_later(self.limits.retention, self._forget, run)
+            forgotten = self._runs.get(oldest)
+            if forgotten is not None:
+                self._forget(forgotten)
+        if self._runs.get(run.run_id) is run:
+            run._expiry = asyncio.get_running_loop().call_later(self.limits.retention, self._forget, run)
 
     def _forget(self, run: Run) -> None:
+        if run._expiry is not None:
+            run._expiry.cancel()
+            run._expiry = None
         if self._runs.get(run.run_id) is run:
             del self._runs[run.run_id]
             self._finished.pop(run.run_id, None)
+        feed = self._feeds.get(run.thread_id)
+        if feed is not None and feed.subscribers == 0 and run.thread_id not in self._active:
+            del self._feeds[run.thread_id]
 
     # -- followers and stopping -----------------------------------------------------------------
 
