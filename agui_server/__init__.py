@@ -27,7 +27,7 @@ from agui_server.agents import (
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
 from agui_server.protocol.types import RunAgentInput
-from agui_server.runs import ErrorCode
+from agui_server.runs import DisconnectPolicy, ErrorCode, MemoryThreadStore, SQLiteThreadStore, ThreadStore
 
 __version__ = "0.1.0"
 
@@ -35,11 +35,15 @@ __all__ = (
     "AGUIConfig",
     "AGUIPlugin",
     "Agent",
+    "DisconnectPolicy",
     "ErrorCode",
     "FunctionAgent",
+    "MemoryThreadStore",
     "OfflineAgent",
     "RunAgentInput",
     "RunContext",
+    "SQLiteThreadStore",
+    "ThreadStore",
     "__version__",
     "as_agent",
     "create_app",

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
     from agui_server.agents.base import Agent
     from agui_server.http.config import AGUIConfig
-    from agui_server.runs.manager import Run, RunManager
+    from agui_server.runs.backend import RunBackend
+    from agui_server.runs.manager import Run
 
 __all__ = ("Endpoints",)
 
@@ -66,7 +67,7 @@ def _not_found(what: str, value: str) -> ASGIResponse:
 class Endpoints:
     """What the routes do; one instance per plugin."""
 
-    def __init__(self, config: AGUIConfig, agents: dict[str, Agent], runs: RunManager) -> None:
+    def __init__(self, config: AGUIConfig, agents: dict[str, Agent], runs: RunBackend) -> None:
         self.config = config
         self.agents = agents
         self.runs = runs

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from litestar.types import Receive, Send
 
-    from agui_server.runs.log import RunLog, ThreadFeed
+    from agui_server.runs.backend import FrameSource
 
 __all__ = ("SSEResponse",)
 
@@ -45,7 +45,7 @@ class SSEResponse(ASGIResponse):
 
     def __init__(
         self,
-        log: RunLog | ThreadFeed,
+        log: FrameSource,
         *,
         after: int = 0,
         keepalive: float = 15.0,

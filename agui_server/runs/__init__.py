@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+from agui_server.runs.backend import FrameSource, RunBackend
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.guard import Guard, coerce_event
-from agui_server.runs.log import RunLog
-from agui_server.runs.manager import Run, RunManager
+from agui_server.runs.log import CursorExpired, RunLog, ThreadFeed
+from agui_server.runs.manager import (
+    BusyPolicy,
+    DisconnectPolicy,
+    Run,
+    RunConflict,
+    RunLimits,
+    RunManager,
+    ThreadBusy,
+)
+from agui_server.runs.reducer import ThreadFold, merge_messages
+from agui_server.runs.sqlite_threads import SQLiteThreadStore
+from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadLimits, ThreadStore
 
-__all__ = ("ErrorCode", "Guard", "Run", "RunLog", "RunManager", "coerce_event")
+__all__ = (
+    "BusyPolicy",
+    "CursorExpired",
+    "DisconnectPolicy",
+    "ErrorCode",
+    "FrameSource",
+    "Guard",
+    "MemoryThreadStore",
+    "Run",
+    "RunBackend",
+    "RunConflict",
+    "RunLimits",
+    "RunLog",
+    "RunManager",
+    "SQLiteThreadStore",
+    "Thread",
+    "ThreadBusy",
+    "ThreadFeed",
+    "ThreadFold",
+    "ThreadLimits",
+    "ThreadStore",
+    "coerce_event",
+    "merge_messages",
+)

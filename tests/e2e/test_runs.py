@@ -372,6 +372,10 @@ async def test_agents_are_served_by_id_and_by_get() -> None:
     assert unknown.json()["code"] == "UNKNOWN_AGENT"
     assert got.headers["content-type"] == "text/event-stream"
     assert parse(got.content)[-1][1]["type"] == "RUN_FINISHED"
+    started = parse(got.content)[0][1]
+    scenario = Scenario("get-stream", "", {"protocolVersion": "1.0", "messages": []}, Expectations(assistant_text=True))
+    capture = Capture(status=200, headers=got.headers, body=got.content)
+    assert check_stream(capture, scenario, {"threadId": "g", "runId": started["runId"]}) == []
     assert parse(got_again.content)[-1][1]["type"] == "RUN_FINISHED"
     assert [m["content"] for m in thread["messages"]] == ["hi", "echo agent on echo", "again", "echo agent on echo"]
     assert no_message.status_code == 422

@@ -1,0 +1,38 @@
+"""The public API is what ``__all__`` says, sorted, and every name in it exists."""
+
+from __future__ import annotations
+
+import agui_server
+import agui_server.agents
+import agui_server.http
+import agui_server.protocol
+import agui_server.runs
+import conformance
+from agui_server.runs import FrameSource, RunBackend, RunLog, RunManager, ThreadFeed, ThreadStore
+from agui_server.runs.sqlite_threads import SQLiteThreadStore
+from agui_server.runs.threads import MemoryThreadStore
+
+
+def test_public_names_exist() -> None:
+    for module in (
+        agui_server,
+        agui_server.agents,
+        agui_server.http,
+        agui_server.protocol,
+        agui_server.runs,
+        conformance,
+    ):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_top_level_all_is_sorted() -> None:
+    assert list(agui_server.__all__) == sorted(agui_server.__all__)
+
+
+def test_backends_implement_the_interfaces(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(RunManager(), RunBackend)
+    assert isinstance(RunLog(), FrameSource)
+    assert isinstance(ThreadFeed(), FrameSource)
+    assert isinstance(MemoryThreadStore(), ThreadStore)
+    assert isinstance(SQLiteThreadStore(tmp_path / "t.db"), ThreadStore)
