@@ -31,6 +31,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
 from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
 from agui_server.protocol.types import RunAgentInput, UserMessage
+from agui_server.runs.backend import BackendUnavailable
 from agui_server.runs.log import CursorExpired, RunLog
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 
@@ -39,8 +40,7 @@ if TYPE_CHECKING:
 
     from agui_server.agents.base import Agent
     from agui_server.http.config import AGUIConfig
-    from agui_server.runs.backend import RunBackend
-    from agui_server.runs.manager import Run
+    from agui_server.runs.backend import RunBackend, RunHandle
 
 __all__ = ("Endpoints",)
 
@@ -120,7 +120,7 @@ class Endpoints:
 
     async def _start(
         self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
-    ) -> Run | ASGIResponse:
+    ) -> RunHandle | ASGIResponse:
         try:
             return await self.runs.start(agent, run_input, agent_id=agent_id, policy=policy)
         except RunConflict:
@@ -129,6 +129,13 @@ class Endpoints:
                 "RUN_ID_CONFLICT",
                 "A run with this runId already exists on another thread or for another protocol version.",
                 [{"field": "runId", "message": "use a fresh runId for a new run"}],
+            )
+        except BackendUnavailable as exc:
+            return error_response(
+                503,
+                "BACKEND_UNAVAILABLE",
+                f"The server cannot take runs right now: {exc}",
+                headers={"retry-after": str(exc.retry_after)},
             )
         except ThreadBusy as exc:
             return error_response(
@@ -146,15 +153,16 @@ class Endpoints:
             return run
         return self._follow(run, after=0)
 
-    def _follow(self, run: Run, *, after: int, prelude: bytes = b"") -> SSEResponse:
-        self.runs.follow(run)
+    def _follow(self, run: RunHandle, *, after: int, prelude: bytes = b"") -> SSEResponse:
         runs = self.runs
+        source = runs.open(run, after)
+        runs.follow(run)
 
         def closed(completed: bool) -> None:
             runs.unfollow(run, completed)
 
         return SSEResponse(
-            run.log,
+            source,
             after=after,
             keepalive=self.config.keepalive_interval,
             on_close=closed,
@@ -190,7 +198,7 @@ class Endpoints:
 
     async def resume(self, request: Request[Any, Any, Any], run_id: str) -> ASGIResponse:
         """``GET <path>/runs/{runId}/events`` with ``Last-Event-ID`` or ``?after=``."""
-        run = self.runs.get(run_id)
+        run = await self.runs.get(run_id)
         if run is None:
             return _not_found("run", run_id)
         raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
@@ -200,27 +208,21 @@ class Endpoints:
                 raise ValueError
         except ValueError:
             return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
-        log = run.log
-        if after > log.last_seq and not (not log.closed and after == log.last_seq):
+        state = await self.runs.cursor_state(run, after)
+        if state == "ahead":
             return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
-        try:
-            log.frames_after(after, limit=1)
-        except CursorExpired:
-            return error_response(
-                410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.", []
-            )
-        if log.closed and after >= log.last_seq:
+        if state == "expired":
+            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
+        if state == "drained":
             return ASGIResponse(status_code=204)
         return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms))
 
     async def stop(self, run_id: str) -> ASGIResponse:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
-        run = self.runs.get(run_id)
-        if run is None:
+        status = await self.runs.stop(run_id)
+        if status is None:
             return _not_found("run", run_id)
-        was_running = not run.finished
-        await self.runs.stop(run_id)
-        body = {"runId": run_id, "status": "cancelled" if was_running else "finished"}
+        body = {"runId": run_id, "status": status}
         return ASGIResponse(body=encode_json(body), media_type="application/json")
 
     # -- threads --------------------------------------------------------------------------------
@@ -245,12 +247,13 @@ class Endpoints:
         if not isinstance(thread_id, str) or not thread_id:
             return error_response(422, "INVALID_INPUT", "connect needs a threadId.", [{"field": "threadId"}])
         legacy = is_legacy_client(fields.get("protocolVersion"))
-        active = self.runs.active_run(thread_id)
-        if active is not None and not active.finished:
+        active = await self.runs.active_run(thread_id)
+        if active is not None:
             prelude = self._snapshot_prelude(
                 thread_id, active.run_id, active.input.messages, active.input.state, legacy
             )
-            return SSEResponse(active.log, after=1, keepalive=self.config.keepalive_interval, prelude=prelude)
+            source = self.runs.open(active, 1)
+            return SSEResponse(source, after=1, keepalive=self.config.keepalive_interval, prelude=prelude)
         thread = await self.runs.thread(thread_id)
         run_id = str(fields.get("runId") or f"connect-{uuid.uuid4().hex}")
         messages = thread.messages if thread else []
@@ -281,9 +284,8 @@ class Endpoints:
         thread_id = request.query_params.get("thread_id") or request.query_params.get("threadId")
         if not thread_id:
             return error_response(422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
-        feed = self.runs.feed(thread_id)
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
-        after = feed.last_seq
+        after: int | None = None
         if raw is not None:
             try:
                 after = int(raw)
@@ -291,15 +293,14 @@ class Endpoints:
                     raise ValueError
             except ValueError:
                 return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
-            try:
-                feed.frames_after(after, limit=1)
-            except CursorExpired:
-                return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
-        self.runs.subscribe(thread_id)
+        try:
+            feed = await self.runs.subscribe(thread_id, after)
+        except CursorExpired:
+            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
         runs = self.runs
         return SSEResponse(
             feed,
-            after=after,
+            after=len(feed) if after is None else after,
             keepalive=self.config.keepalive_interval,
             prelude=sse_retry_frame(self.config.retry_ms),
             on_close=lambda _completed: runs.unsubscribe(feed),

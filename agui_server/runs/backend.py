@@ -11,18 +11,17 @@ A thread store (:class:`~agui_server.runs.threads.ThreadStore`) is the third int
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import asyncio
 
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
-    from agui_server.runs.log import ThreadFeed
-    from agui_server.runs.manager import DisconnectPolicy, Run
+    from agui_server.runs.manager import DisconnectPolicy
     from agui_server.runs.threads import Thread
 
-__all__ = ("FrameSource", "RunBackend")
+__all__ = ("BackendUnavailable", "CursorState", "FrameSource", "RunBackend", "RunHandle")
 
 
 @runtime_checkable
@@ -49,52 +48,82 @@ class FrameSource(Protocol):
         ...
 
 
+class RunHandle(Protocol):
+    """What the HTTP layer knows of a run."""
+
+    run_id: str
+    thread_id: str
+    agent_id: str
+    legacy_client: bool
+    input: RunAgentInput
+    """The run's input, with the thread's stored history merged in."""
+
+
+CursorState = Literal["ok", "drained", "expired", "ahead"]
+"""Where a resume cursor stands: events follow it; the run ended and nothing follows; the events after
+it are no longer kept; it points past the newest event."""
+
+
 @runtime_checkable
 class RunBackend(Protocol):
     """Where runs are admitted, executed, followed, stopped and remembered."""
 
     async def start(
         self, agent: Agent, input: RunAgentInput, *, agent_id: str = ..., policy: DisconnectPolicy | None = ...
-    ) -> Run:
-        """Admit and start a run (or re-attach to it); raises ``RunConflict`` or ``ThreadBusy``."""
+    ) -> RunHandle:
+        """Admit and start a run (or re-attach to it); raises ``RunConflict``, ``ThreadBusy`` or
+        ``BackendUnavailable``."""
         ...
 
-    def get(self, run_id: str) -> Run | None:
+    async def get(self, run_id: str) -> RunHandle | None:
         """A running or retained run."""
         ...
 
-    def active_run(self, thread_id: str) -> Run | None:
+    async def active_run(self, thread_id: str) -> RunHandle | None:
         """The thread's run in progress."""
         ...
 
-    def follow(self, run: Run) -> None:
+    async def cursor_state(self, run: RunHandle, after: int) -> CursorState:
+        """Where a resume cursor stands."""
+        ...
+
+    def open(self, run: RunHandle, after: int) -> FrameSource:
+        """The run's frames after ``after``, for one follower (a shared log, or a mirror of one)."""
+        ...
+
+    def follow(self, run: RunHandle) -> None:
         """A client starts following ``run``."""
         ...
 
-    def unfollow(self, run: Run, completed: bool) -> None:
+    def unfollow(self, run: RunHandle, completed: bool) -> None:
         """A client stopped following ``run``; ``completed`` says whether it saw the end."""
         ...
 
-    async def stop(self, run_id: str, timeout: float = ...) -> Run | None:
-        """Stop a run and wait (bounded) for its end."""
+    async def stop(self, run_id: str) -> Literal["cancelled", "finished"] | None:
+        """Stop a run and wait (bounded) for its end: whether it was stopped or had already ended;
+        ``None`` for an unknown run."""
         ...
 
     async def thread(self, thread_id: str) -> Thread | None:
         """The stored thread."""
         ...
 
-    def feed(self, thread_id: str) -> ThreadFeed:
-        """The thread's event feed."""
+    async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
+        """Follow every event of the thread after ``after`` (``None``: from now); raises ``CursorExpired``."""
         ...
 
-    def subscribe(self, thread_id: str) -> ThreadFeed:
-        """A client starts following the thread's feed."""
-        ...
-
-    def unsubscribe(self, feed: ThreadFeed) -> None:
-        """A client stops following a feed."""
+    def unsubscribe(self, source: FrameSource) -> None:
+        """A client stops following a thread."""
         ...
 
     async def shutdown(self) -> None:
         """Stop everything, bounded."""
         ...
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot take a run now (e.g. Redis is unreachable); ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

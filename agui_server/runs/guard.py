@@ -188,8 +188,11 @@ class Guard:
             assert isinstance(event, ev.RunFinishedEvent)
             event.thread_id = self.input.thread_id
             event.run_id = self.input.run_id
-            self._close_open()
-            self._check_and_emit(event)
+            try:
+                self._close_open()
+                self._check_and_emit(event)
+            except OrderingViolation as violation:
+                raise _AgentProtocolError(f"{violation.message} [{violation.rule}]") from None
             self.terminated = True
             return True
         try:
@@ -225,15 +228,26 @@ class Guard:
     # -- endings --------------------------------------------------------------------------------
 
     def _close_open(self) -> None:
-        """Close, innermost first, whatever the agent left open."""
+        """Close, innermost first, whatever the agent left open.
+
+        A stream the agent sent as chunks is left to the client, which closes it itself (on the next event
+        of the same owner, at the latest on ``RUN_FINISHED``); an explicit ``*_END`` would then find nothing
+        open. Each item is looked up again before it is closed, as closing one may close a chunk stream.
+        """
         self._close_str_message()
         machine = self._machine
-        for call_id, owner in list(machine.tools.items()):
-            self._check_and_emit(ev.ToolCallEndEvent(tool_call_id=call_id, subagent_run_id=owner))
-        for message_id, owner in list(machine.text.items()):
-            self._check_and_emit(ev.TextMessageEndEvent(message_id=message_id, subagent_run_id=owner))
-        for message_id, owner in list(machine.reasoning_messages.items()):
-            self._check_and_emit(ev.ReasoningMessageEndEvent(message_id=message_id, subagent_run_id=owner))
+        for call_id in list(machine.tools):
+            if call_id in machine.tools and not machine.in_chunk_lane("tool", call_id):
+                owner = machine.tools[call_id]
+                self._check_and_emit(ev.ToolCallEndEvent(tool_call_id=call_id, subagent_run_id=owner))
+        for message_id in list(machine.text):
+            if message_id in machine.text and not machine.in_chunk_lane("text", message_id):
+                owner = machine.text[message_id]
+                self._check_and_emit(ev.TextMessageEndEvent(message_id=message_id, subagent_run_id=owner))
+        for message_id in list(machine.reasoning_messages):
+            if message_id in machine.reasoning_messages and not machine.in_chunk_lane("reasoning", message_id):
+                owner = machine.reasoning_messages[message_id]
+                self._check_and_emit(ev.ReasoningMessageEndEvent(message_id=message_id, subagent_run_id=owner))
         for message_id, owner in list(machine.reasoning_spans.items()):
             self._check_and_emit(ev.ReasoningEndEvent(message_id=message_id, subagent_run_id=owner))
         for owner, name in list(reversed(machine.steps)):
@@ -244,17 +258,48 @@ class Guard:
     def _finish(self, outcome: ev.RunOutcome | None) -> None:
         if self.terminated:
             return
+        try:
+            self._close_open()
+            self._check_and_emit(
+                ev.RunFinishedEvent(thread_id=self.input.thread_id, run_id=self.input.run_id, outcome=outcome)
+            )
+        except OrderingViolation as violation:
+            # Only a stream the agent left unclosable gets here (a chunk stream it also ended explicitly
+            # under another owner, whose END the client synthesizes and then rejects).
+            reference = uuid.uuid4().hex[:12]
+            logger.error(
+                "agent broke the AG-UI protocol (ref %s, thread %s, run %s): %s [%s]",
+                reference,
+                self.input.thread_id,
+                self.input.run_id,
+                violation.message,
+                violation.rule,
+            )
+            self._fail(
+                ErrorCode.AGENT_PROTOCOL_ERROR,
+                f"The agent broke the AG-UI protocol: {violation.message} [{violation.rule}] (ref {reference})",
+            )
+            return
         self.terminated = True
-        self._close_open()
-        self._check_and_emit(
-            ev.RunFinishedEvent(thread_id=self.input.thread_id, run_id=self.input.run_id, outcome=outcome)
-        )
 
     def _fail(self, code: ErrorCode, message: str) -> None:
         if self.terminated:
             return
         self.terminated = True
-        self._check_and_emit(ev.RunErrorEvent(message=message, code=code.value))
+        event = ev.RunErrorEvent(message=message, code=code.value)
+        try:
+            self._machine.feed(event)
+        except OrderingViolation as violation:
+            # The client closes its chunk streams before RUN_ERROR; one the agent left unclosable fails there.
+            # The run must still end, so RUN_ERROR goes out regardless.
+            logger.error(
+                "the run's RUN_ERROR breaks the AG-UI protocol (thread %s, run %s): %s [%s]",
+                self.input.thread_id,
+                self.input.run_id,
+                violation.message,
+                violation.rule,
+            )
+        self._emit(event)
 
     async def _close_agent(self, stream: AsyncIterator[Any]) -> None:
         aclose = getattr(stream, "aclose", None)

@@ -37,6 +37,7 @@ from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
+    from agui_server.runs.backend import CursorState, FrameSource, RunHandle
 
 __all__ = (
     "BusyPolicy",
@@ -211,13 +212,29 @@ class RunManager:
 
     # -- lookups --------------------------------------------------------------------------------
 
-    def get(self, run_id: str) -> Run | None:
+    async def get(self, run_id: str) -> Run | None:
         """The run with this id, if it is running or still retained."""
         return self._runs.get(run_id)
 
-    def active_run(self, thread_id: str) -> Run | None:
+    async def active_run(self, thread_id: str) -> Run | None:
         """The thread's run in progress, if any."""
         return self._active.get(thread_id)
+
+    async def cursor_state(self, run: RunHandle, after: int) -> CursorState:
+        """Where a resume cursor stands in the run's log."""
+        log = self._runs[run.run_id].log if run.run_id in self._runs else None
+        if log is None or after < log.first_seq - 1:
+            return "expired"
+        if after > log.last_seq:
+            return "ahead"
+        if log.closed and after == log.last_seq:
+            return "drained"
+        return "ok"
+
+    def open(self, run: RunHandle, after: int) -> RunLog:
+        """The run's shared log (followers read it at their own pace)."""
+        assert isinstance(run, Run)
+        return run.log
 
     def feed(self, thread_id: str) -> ThreadFeed:
         """The thread's feed of events (created on first use)."""
@@ -230,15 +247,22 @@ class RunManager:
             self._feeds.move_to_end(thread_id)
         return feed
 
-    def subscribe(self, thread_id: str) -> ThreadFeed:
-        """A client starts following the thread's feed."""
+    async def subscribe(self, thread_id: str, after: int | None) -> ThreadFeed:
+        """A client starts following the thread's feed after ``after`` (``None``: from now).
+
+        Raises:
+            CursorExpired: the events after ``after`` are no longer kept.
+        """
         feed = self.feed(thread_id)
+        if after is not None:
+            feed.frames_after(after, limit=1)
         feed.subscribers += 1
         return feed
 
-    def unsubscribe(self, feed: ThreadFeed) -> None:
+    def unsubscribe(self, source: FrameSource) -> None:
         """A client stops following a feed."""
-        feed.subscribers -= 1
+        if isinstance(source, ThreadFeed):
+            source.subscribers -= 1
 
     async def thread(self, thread_id: str) -> Thread | None:
         """The stored thread."""
@@ -383,15 +407,17 @@ class RunManager:
 
     # -- followers and stopping -----------------------------------------------------------------
 
-    def follow(self, run: Run) -> None:
+    def follow(self, run: RunHandle) -> None:
         """A client starts following the run (it stops any grace countdown)."""
+        assert isinstance(run, Run)
         run.followers += 1
         if run._grace is not None:
             run._grace.cancel()
             run._grace = None
 
-    def unfollow(self, run: Run, completed: bool) -> None:
+    def unfollow(self, run: RunHandle, completed: bool) -> None:
         """A client stops following; if it left early and no one else follows, apply the policy."""
+        assert isinstance(run, Run)
         run.followers -= 1
         if completed or run.followers > 0 or run.finished:
             return
@@ -407,16 +433,16 @@ class RunManager:
             logger.info("run %s: no client came back within its grace period; cancelling it", run.run_id)
             run.cancel()
 
-    async def stop(self, run_id: str, timeout: float = _SETTLE_TIMEOUT) -> Run | None:
+    async def stop(self, run_id: str, timeout: float = _SETTLE_TIMEOUT) -> Literal["cancelled", "finished"] | None:
         """Stop a run and wait (bounded) until it has ended; ``None`` if the run is unknown."""
         run = self._runs.get(run_id)
         if run is None:
             return None
-        run.cancel()
+        stopped = run.cancel()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await run.done.wait()
-        return run
+        return "cancelled" if stopped else "finished"
 
     async def shutdown(self) -> None:
         """Cancel every run, wait (bounded) for their cleanup, close the thread store."""

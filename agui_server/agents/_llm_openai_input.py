@@ -1,0 +1,133 @@
+"""AG-UI history → OpenAI Chat Completions ``messages`` and ``tools``.
+
+The mapping aims at what every OpenAI-compatible server accepts (vLLM, Ollama, llama.cpp, LM Studio,
+OpenRouter, Groq...), not only api.openai.com:
+
+- ``system`` and ``developer`` messages become ``system`` messages (OpenAI treats them alike for its
+  reasoning models; several compatible servers know no ``developer``), ``context`` one more after them;
+- a user message that is all text becomes a string; media become ``image_url``, ``input_audio`` or
+  ``file`` parts, and what Chat Completions cannot take (video, a document by URL) a short note;
+- an assistant message keeps its text and ``tool_calls``; tool results follow it (see ``_llm_history``);
+- reasoning messages are not sent back (Chat Completions has no field for them across requests);
+- activity messages are frontend-only and dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from agui_server.agents._llm_history import context_text, media_of, normalized, text_of, unsupported_note
+from agui_server.protocol.types import (
+    AssistantMessage,
+    DeveloperMessage,
+    SystemMessage,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from agui_server.agents._llm_history import Media
+    from agui_server.agents.tools import BackendTool
+    from agui_server.protocol.types import ContentPart, RunAgentInput, Tool
+
+__all__ = ("openai_messages", "openai_tools")
+
+_PROVIDER: Final = "the OpenAI Chat Completions API"
+_AUDIO_FORMATS: Final = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+}
+_EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def _media_part(media: Media) -> dict[str, Any]:
+    if media.kind == "image" and (media.data is not None or media.url is not None):
+        return {"type": "image_url", "image_url": {"url": media.data_url()}}
+    if media.kind == "audio" and media.data is not None and (media.mime_type or "").lower() in _AUDIO_FORMATS:
+        fmt = _AUDIO_FORMATS[(media.mime_type or "").lower()]
+        return {"type": "input_audio", "input_audio": {"data": media.data, "format": fmt}}
+    if media.kind == "document" and media.data is not None:
+        return {"type": "file", "file": {"file_data": media.data_url(), "filename": "document"}}
+    if media.kind == "document" and media.file_id is not None:
+        return {"type": "file", "file": {"file_id": media.file_id}}
+    return {"type": "text", "text": unsupported_note(media, _PROVIDER)}
+
+
+def _user_content(content: str | Sequence[ContentPart]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    if all(isinstance(part, TextPart) for part in content):
+        return text_of(content)
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        media = media_of(part)
+        if isinstance(part, TextPart) or media is None:
+            parts.append({"type": "text", "text": text_of([part])})
+        else:
+            parts.append(_media_part(media))
+    return parts
+
+
+def _tool_content(message: ToolMessage) -> str:
+    text = text_of(message.content)
+    if message.error:
+        return f"Error: {message.error}" + (f"\n{text}" if text else "")
+    return text
+
+
+def openai_messages(input: RunAgentInput, instructions: str | None = None) -> list[dict[str, Any]]:
+    """The ``messages`` of a Chat Completions request for this run."""
+    out: list[dict[str, Any]] = []
+    if instructions:
+        out.append({"role": "system", "content": instructions})
+    context = context_text(input.context)
+    if context:
+        out.append({"role": "system", "content": context})
+    for message in normalized(input.messages):
+        if isinstance(message, SystemMessage | DeveloperMessage):
+            out.append({"role": "system", "content": message.content})
+        elif isinstance(message, UserMessage):
+            out.append({"role": "user", "content": _user_content(message.content)})
+        elif isinstance(message, AssistantMessage):
+            entry: dict[str, Any] = {"role": "assistant", "content": message.content or None}
+            if message.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.function.name, "arguments": call.function.arguments or "{}"},
+                    }
+                    for call in message.tool_calls
+                ]
+            elif not message.content:
+                continue  # an empty assistant message says nothing and some servers reject it
+            out.append(entry)
+        elif isinstance(message, ToolMessage):
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": _tool_content(message)})
+    return out
+
+
+def openai_tools(backend: Sequence[BackendTool], frontend: Sequence[Tool]) -> list[dict[str, Any]]:
+    """The ``tools`` of a Chat Completions request: backend tools, then the client's."""
+    tools = [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in backend
+    ]
+    tools += [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.parameters if isinstance(t.parameters, dict) else _EMPTY_SCHEMA,
+            },
+        }
+        for t in frontend
+    ]
+    return tools
