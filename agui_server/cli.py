@@ -1,6 +1,7 @@
 """``agui-server``: the command line.
 
     agui-server serve [--host H] [--port P] [--agent module:attr]
+    agui-server worker --redis URL [--agent ID=module:attr]   (executes runs queued in Redis)
     agui-server check URL [options]      (the conformance runner)
 
 Every option also comes from the environment or a ``.env`` file in the current directory
@@ -96,12 +97,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="a second run on a busy thread: reject with 409 (default) or supersede the running one",
     )
     serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="keep runs, threads and feeds in Redis so several processes share them (AGUI_REDIS_URL)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --redis: runs this process executes at once (default 4); 0 = web only, run "
+        "`agui-server worker` for the agents",
+    )
+    serve.add_argument(
         "--strict",
         action="store_true",
         help="end a run with RUN_ERROR when the agent breaks an AG-UI rule (default: drop the event and log it)",
     )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
+
+    worker = commands.add_parser(
+        "worker",
+        help="execute runs queued in Redis (with `agui-server serve --redis URL --workers 0`)",
+        description="Claim runs from the Redis queue and execute them; any web process streams them.",
+    )
+    worker.add_argument("--redis", metavar="URL", help="the Redis URL (AGUI_REDIS_URL)")
+    worker.add_argument(
+        "--agent",
+        action="append",
+        metavar="[ID=]MODULE:ATTR",
+        help="an agent to execute, as id=module:attr (repeatable); a bare module:attr is the default agent "
+        "(default: the offline agent; AGUI_AGENT)",
+    )
+    worker.add_argument("--slots", type=int, default=4, metavar="N", help="runs executed at once (default 4)")
+    worker.add_argument("--lease", type=float, default=10.0, metavar="SECONDS", help="claim lease (default 10)")
+    worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
+    worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
+    worker.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
     from conformance.cli import _DESCRIPTION, add_arguments
 
@@ -151,6 +183,8 @@ def _serve(args: argparse.Namespace) -> int:
             keepalive_interval=args.keepalive if args.keepalive is not None else settings.keepalive,
             allowed_origins=args.allowed_origins or settings.allowed_origins,
             threads_db=args.threads_db or settings.threads_db,
+            redis_url=args.redis or settings.redis_url,
+            worker_slots=args.workers if args.workers is not None else 4,
             on_disconnect=args.on_disconnect or settings.on_disconnect,
             busy_policy=args.busy_policy or "reject",
             strict=args.strict,
@@ -175,12 +209,64 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_agents(references: list[str]) -> dict[str, object]:
+    from agui_server.agents.loader import load_agent
+
+    agents: dict[str, object] = {}
+    for reference in references:
+        agent_id, sep, target = reference.partition("=")
+        if not sep:
+            agent_id, target = "default", reference
+        agents[agent_id] = load_agent(target)
+    return agents
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from agui_server.agents.base import as_agent
+    from agui_server.agents.loader import AgentLoadError
+    from agui_server.agents.offline import OfflineAgent
+    from agui_server.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.load(dotenv=Path(args.env_file))
+    except SettingsError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
+    url = args.redis or settings.redis_url
+    if not url:
+        print("agui-server worker: --redis URL (or AGUI_REDIS_URL) is required", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=(args.log_level or settings.log_level).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    references = args.agent or ([settings.agent] if settings.agent else [])
+    try:
+        loaded = _load_agents(references)
+    except AgentLoadError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
+    agents = {agent_id: as_agent(agent) for agent_id, agent in loaded.items()}
+    agents.setdefault("default", OfflineAgent())
+    from agui_server.runs.redis.process import run_worker
+    from agui_server.runs.redis.worker import WorkerSettings
+
+    asyncio.run(
+        run_worker(url, agents, slots=args.slots, settings=WorkerSettings(lease=args.lease, strict=args.strict))
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agui-server`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "worker":
+        return _worker(args)
     if args.command == "check":
         from conformance.cli import run_from_args
 

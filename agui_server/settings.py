@@ -58,6 +58,7 @@ class Settings:
     path: str = "/ag-ui"
     log_level: str = "info"
     threads_db: str | None = None
+    redis_url: str | None = None
     on_disconnect: str = "cancel"
 
     @classmethod
@@ -78,6 +79,8 @@ class Settings:
             settings.keepalive = _number(merged, "AGUI_KEEPALIVE", float)
         if "AGUI_PATH" in merged:
             settings.path = merged["AGUI_PATH"]
+        if merged.get("AGUI_REDIS_URL"):
+            settings.redis_url = merged["AGUI_REDIS_URL"]
         if merged.get("AGUI_THREADS_DB"):
             settings.threads_db = merged["AGUI_THREADS_DB"]
         if merged.get("AGUI_ON_DISCONNECT"):

@@ -63,6 +63,18 @@ class AGUIConfig:
     """Events a run's log keeps; a resume from before them gets 410."""
     retry_ms: int = 2_000
     """The ``retry:`` hint sent on resumable streams (milliseconds before an ``EventSource`` reconnects)."""
+    redis_url: str | None = None
+    """Keep runs, threads and feeds in Redis (``redis://host:6379/0``), so several web and worker processes
+    share them. ``None``: everything stays in this process. Needs ``agui-server[redis]``."""
+    worker_slots: int = 4
+    """With Redis: runs this process executes at once; 0 makes it a web process only (run
+    ``agui-server worker`` for the agents)."""
+    redis_prefix: str = "agui"
+    """With Redis: the prefix of every key, to share one Redis between deployments."""
+    lease: float = 10.0
+    """With Redis: seconds a worker's claim lasts without renewal (a dead worker is found within this)."""
+    start_timeout: float = 30.0
+    """With Redis: seconds a run may wait for a worker before it fails with ``NO_WORKER``."""
     allowed_origins: list[str] = field(default_factory=list)
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True

@@ -64,6 +64,16 @@ def _not_found(what: str, value: str) -> ASGIResponse:
     return error_response(404, code, f"No {what} with id {value!r}.")
 
 
+def unavailable(exc: BackendUnavailable) -> ASGIResponse:
+    """503 with ``Retry-After``: the backend (Redis) cannot be reached now."""
+    return error_response(
+        503,
+        "BACKEND_UNAVAILABLE",
+        f"The server cannot reach its run store right now: {exc}",
+        headers={"retry-after": str(exc.retry_after)},
+    )
+
+
 class Endpoints:
     """What the routes do; one instance per plugin."""
 
@@ -131,12 +141,7 @@ class Endpoints:
                 [{"field": "runId", "message": "use a fresh runId for a new run"}],
             )
         except BackendUnavailable as exc:
-            return error_response(
-                503,
-                "BACKEND_UNAVAILABLE",
-                f"The server cannot take runs right now: {exc}",
-                headers={"retry-after": str(exc.retry_after)},
-            )
+            return unavailable(exc)
         except ThreadBusy as exc:
             return error_response(
                 409,

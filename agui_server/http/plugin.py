@@ -23,13 +23,14 @@ from litestar.types import ASGIApp  # noqa: TC002  (Litestar reads the handler a
 from agui_server.agents.base import Agent, as_agent
 from agui_server.agents.offline import OfflineAgent
 from agui_server.http.config import AGUIConfig
-from agui_server.http.endpoints import Endpoints
+from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.request_log import RequestLogMiddleware
+from agui_server.runs.backend import BackendUnavailable, RunBackend
 from agui_server.runs.manager import DisconnectPolicy, RunLimits, RunManager
 from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable
 
     from litestar import Litestar
     from litestar.config.app import AppConfig
@@ -54,6 +55,55 @@ def _thread_store(config: AGUIConfig) -> ThreadStore:
     return MemoryThreadStore(limits)
 
 
+def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
+    policy = DisconnectPolicy.parse(config.on_disconnect)
+    thread_limits = ThreadLimits(
+        max_threads=config.max_threads, max_messages=config.max_messages_per_thread, max_age=config.thread_max_age
+    )
+    if config.redis_url:
+        try:
+            from agui_server.runs.redis import RedisRunBackend, WorkerSettings
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ImportError('Redis runs need the redis extra: pip install "agui-server[redis]"') from exc
+        return RedisRunBackend(
+            config.redis_url,
+            agents=agents,
+            worker_slots=config.worker_slots,
+            prefix=config.redis_prefix,
+            settings=WorkerSettings(
+                lease=config.lease,
+                start_timeout=config.start_timeout,
+                retention=config.run_retention,
+                max_events_per_run=config.max_events_per_run,
+                strict=config.strict,
+                run_timeout=config.run_timeout,
+            ),
+            busy_policy=config.busy_policy,
+            disconnect_policy=policy,
+            thread_limits=thread_limits,
+        )
+    return RunManager(
+        threads=_thread_store(config),
+        strict=config.strict,
+        run_timeout=config.run_timeout,
+        busy_policy=config.busy_policy,
+        disconnect_policy=policy,
+        limits=RunLimits(
+            retention=config.run_retention,
+            max_finished_runs=config.max_finished_runs,
+            max_events_per_run=config.max_events_per_run,
+        ),
+    )
+
+
+async def _answer(pending: Awaitable[ASGIApp]) -> ASGIApp:
+    """The endpoint's answer, or 503 when the run store cannot be reached."""
+    try:
+        return await pending
+    except BackendUnavailable as exc:
+        return unavailable(exc)
+
+
 class AGUIPlugin(InitPlugin):
     """Serves agents over AG-UI at ``config.path`` (``POST /ag-ui`` by default)."""
 
@@ -64,18 +114,7 @@ class AGUIPlugin(InitPlugin):
         default: Agent = as_agent(config.agent) if config.agent is not None else OfflineAgent()
         self.agents: dict[str, Agent] = {config.agent_id: default}
         self.agents.update({agent_id: as_agent(agent) for agent_id, agent in config.agents.items()})
-        self.runs = RunManager(
-            threads=_thread_store(config),
-            strict=config.strict,
-            run_timeout=config.run_timeout,
-            busy_policy=config.busy_policy,
-            disconnect_policy=DisconnectPolicy.parse(config.on_disconnect),
-            limits=RunLimits(
-                retention=config.run_retention,
-                max_finished_runs=config.max_finished_runs,
-                max_events_per_run=config.max_events_per_run,
-            ),
-        )
+        self.runs: RunBackend = _backend(config, self.agents)
         self.endpoints = Endpoints(config, self.agents, self.runs)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
@@ -93,6 +132,9 @@ class AGUIPlugin(InitPlugin):
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        startup = getattr(self.runs, "startup", None)
+        if startup is not None:
+            await startup()
         try:
             yield
         finally:
@@ -106,39 +148,39 @@ class AGUIPlugin(InitPlugin):
 
         @post("/", status_code=200, name="agui:run", request_max_body_size=limit)
         async def run_default(request: _Req) -> ASGIApp:
-            return await endpoints.run(request, default_id)
+            return await _answer(endpoints.run(request, default_id))
 
         @post("/{agent_id:str}", status_code=200, name="agui:run-agent", request_max_body_size=limit)
         async def run_agent(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.run(request, agent_id)
+            return await _answer(endpoints.run(request, agent_id))
 
         @get("/{agent_id:str}/stream", name="agui:stream")
         async def stream(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.stream_get(request, agent_id)
+            return await _answer(endpoints.stream_get(request, agent_id))
 
         @get("/runs/{run_id:str}/events", name="agui:resume")
         async def resume(request: _Req, run_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.resume(request, run_id)
+            return await _answer(endpoints.resume(request, run_id))
 
         @post("/runs/{run_id:str}/stop", status_code=200, name="agui:stop")
         async def stop(run_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.stop(run_id)
+            return await _answer(endpoints.stop(run_id))
 
         @post("/connect", status_code=200, name="agui:connect", request_max_body_size=limit)
         async def connect(request: _Req) -> ASGIApp:
-            return await endpoints.connect(request)
+            return await _answer(endpoints.connect(request))
 
         @get("/threads/{thread_id:str}", name="agui:thread")
         async def thread(thread_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.thread(thread_id)
+            return await _answer(endpoints.thread(thread_id))
 
         @get("/{agent_id:str}/sse", name="agui:subscribe")
         async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.subscribe(request, agent_id)
+            return await _answer(endpoints.subscribe(request, agent_id))
 
         @post("/{agent_id:str}/messages", status_code=202, name="agui:message", request_max_body_size=limit)
         async def send_message(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await endpoints.send_message(request, agent_id)
+            return await _answer(endpoints.send_message(request, agent_id))
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
         return [

@@ -88,6 +88,7 @@ class SSEResponse(ASGIResponse):
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            self.log.release()
             if self.on_close is not None:
                 self.on_close(completed)
 

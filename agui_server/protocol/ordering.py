@@ -74,9 +74,9 @@ RULES: Final[dict[str, str]] = {
     "chunk.ambiguous": "A chunk with neither its id nor a subagentRunId while several lanes have a stream of its kind.",
     "chunk.owner-mismatch": "A chunk names an open chunk stream but another subagentRunId than the lane holding it.",
     "chunk.field-mismatch": "(1.0) A continuation chunk contradicts its opener's role, name or tool call fields.",
-    "subagent.missing-id": "SUBAGENT_* needs a subagentRunId.",
-    "subagent.missing-name": "SUBAGENT_STARTED needs a name.",
-    "subagent.missing-message": "SUBAGENT_ERROR needs a message.",
+    "subagent.missing-id": "SUBAGENT_* needs a subagentRunId (any string: the empty one is a legal id).",
+    "subagent.missing-name": "SUBAGENT_STARTED needs a name (any string).",
+    "subagent.missing-message": "SUBAGENT_ERROR needs a message (any string).",
     "subagent.already-active": "SUBAGENT_STARTED for a subagent that is already active.",
     "subagent.reused": "SUBAGENT_STARTED for a subagent id that already finished in this run.",
     "subagent.unknown-parent": "SUBAGENT_STARTED names a parentSubagentRunId that was not started.",
@@ -333,12 +333,6 @@ class OrderingMachine:
             )
         return None
 
-    def _continuing(self, kind: LaneKind, owner: str | None, entity_id: str | None) -> _Lane | None:
-        lane = self.lanes.get(owner)
-        if lane is not None and lane.kind == kind and (entity_id is None or entity_id == lane.entity_id):
-            return lane
-        return None
-
     @staticmethod
     def _agree(what: str, entity_id: str, name: str, incoming: str | None, established: str | None) -> None:
         """A continuation chunk may repeat a field of its opener, with the same value only (1.0)."""
@@ -350,91 +344,98 @@ class OrderingMachine:
                 f"stream's {name} {shown}.",
             )
 
-    def _emits_continuation(self, event: Any) -> bool:
+    def _emits_content(self, event: Any) -> bool:
         """Whether a continuation chunk synthesizes a content event (transform.ts; 0.0.59 ignores rawEvent)."""
-        if event.delta is not None or event.metadata is not None:
-            return True
-        return self.reasoning_rules and event.raw_event is not None
+        return (
+            event.delta is not None
+            or event.metadata is not None
+            or (self.reasoning_rules and event.raw_event is not None)
+        )
 
     def _text_chunk(self, event: ev.TextMessageChunkEvent) -> None:
         message_id, tag = event.message_id, event.subagent_run_id
-        owner = self._resolve_lane(_TEXT, message_id, tag, "TEXT_MESSAGE_CHUNK", "text message") if self.lanes else tag
-        lane = self._continuing(_TEXT, owner, message_id)
-        if lane is not None:
-            if self.reasoning_rules:
-                self._agree("text message", lane.entity_id, "role", event.role, lane.role)
-                self._agree("text message", lane.entity_id, "name", event.name, lane.name)
-            if self._emits_continuation(event):
-                self._check_text_continue("TEXT_MESSAGE_CONTENT", lane.entity_id, tag if tag is not None else owner)
+        lanes = self.lanes
+        owner = self._resolve_lane(_TEXT, message_id, tag, "TEXT_MESSAGE_CHUNK", "text message") if lanes else tag
+        lane = lanes.get(owner)
+        if lane is not None and lane.kind == _TEXT and (message_id is None or message_id == lane.entity_id):
+            entity_id = lane.entity_id
+            if self.reasoning_rules and (event.role is not None or event.name is not None):
+                self._agree("text message", entity_id, "role", event.role, lane.role)
+                self._agree("text message", entity_id, "name", event.name, lane.name)
+            if self._emits_content(event):
+                content_owner = tag if tag is not None else owner
+                if content_owner is not None or entity_id not in self.text:
+                    self._check_text_continue("TEXT_MESSAGE_CONTENT", entity_id, content_owner)
             return
         if message_id is None:
             raise OrderingViolation("chunk.text-missing-id", "First TEXT_MESSAGE_CHUNK must have a messageId")
-        closed = self.lanes.get(owner)
-        if closed is not None:
-            self._check_lane_end(closed, owner)
+        if lane is not None:
+            self._check_lane_end(lane, owner)
         if self.phase != _ACTIVE:
             self._admit(ev.TextMessageStartEvent)
         self._check_text_start(message_id, tag)
-        if closed is not None:
-            del self.lanes[owner]
-            self._commit_lane_end(closed)
+        if lane is not None:
+            del lanes[owner]
+            self._commit_lane_end(lane)
         self._commit_text_start(message_id, tag)
-        self.lanes[owner] = _Lane(_TEXT, message_id, name=event.name, role=event.role or "assistant")
+        lanes[owner] = _Lane(_TEXT, message_id, name=event.name, role=event.role or "assistant")
 
     def _tool_chunk(self, event: ev.ToolCallChunkEvent) -> None:
         call_id, tag = event.tool_call_id, event.subagent_run_id
-        owner = self._resolve_lane(_TOOL, call_id, tag, "TOOL_CALL_CHUNK", "tool call") if self.lanes else tag
-        lane = self._continuing(_TOOL, owner, call_id)
-        if lane is not None:
-            if self.reasoning_rules:
-                self._agree("tool call", lane.entity_id, "toolCallName", event.tool_call_name, lane.name)
-                self._agree("tool call", lane.entity_id, "parentMessageId", event.parent_message_id, lane.parent)
-            if self._emits_continuation(event):
-                self._check_tool_continue("TOOL_CALL_ARGS", lane.entity_id, tag if tag is not None else owner)
+        lanes = self.lanes
+        owner = self._resolve_lane(_TOOL, call_id, tag, "TOOL_CALL_CHUNK", "tool call") if lanes else tag
+        lane = lanes.get(owner)
+        if lane is not None and lane.kind == _TOOL and (call_id is None or call_id == lane.entity_id):
+            entity_id = lane.entity_id
+            if self.reasoning_rules and (event.tool_call_name is not None or event.parent_message_id is not None):
+                self._agree("tool call", entity_id, "toolCallName", event.tool_call_name, lane.name)
+                self._agree("tool call", entity_id, "parentMessageId", event.parent_message_id, lane.parent)
+            if self._emits_content(event):
+                args_owner = tag if tag is not None else owner
+                if args_owner is not None or entity_id not in self.tools:
+                    self._check_tool_continue("TOOL_CALL_ARGS", entity_id, args_owner)
             return
         if call_id is None:
             raise OrderingViolation("chunk.tool-missing-id", "First TOOL_CALL_CHUNK must have a toolCallId")
         if event.tool_call_name is None:
             raise OrderingViolation("chunk.tool-missing-name", "First TOOL_CALL_CHUNK must have a toolCallName")
-        closed = self.lanes.get(owner)
-        if closed is not None:
-            self._check_lane_end(closed, owner)
+        if lane is not None:
+            self._check_lane_end(lane, owner)
         if self.phase != _ACTIVE:
             self._admit(ev.ToolCallStartEvent)
         record = self._check_tool_start(call_id, tag, event.parent_message_id)
-        if closed is not None:
-            del self.lanes[owner]
-            self._commit_lane_end(closed)
+        if lane is not None:
+            del lanes[owner]
+            self._commit_lane_end(lane)
         self._commit_tool_start(call_id, record)
-        self.lanes[owner] = _Lane(_TOOL, call_id, name=event.tool_call_name, parent=event.parent_message_id)
+        lanes[owner] = _Lane(_TOOL, call_id, name=event.tool_call_name, parent=event.parent_message_id)
 
     def _reasoning_chunk(self, event: ev.ReasoningMessageChunkEvent) -> None:
         message_id, tag = event.message_id, event.subagent_run_id
+        lanes = self.lanes
         owner = (
             self._resolve_lane(_REASONING, message_id, tag, "REASONING_MESSAGE_CHUNK", "reasoning message")
-            if self.lanes
+            if lanes
             else tag
         )
-        lane = self._continuing(_REASONING, owner, message_id)
-        if lane is not None:
-            if self._emits_continuation(event):
-                self._check_reasoning_message_continue(
-                    "REASONING_MESSAGE_CONTENT", lane.entity_id, tag if tag is not None else owner
-                )
+        lane = lanes.get(owner)
+        if lane is not None and lane.kind == _REASONING and (message_id is None or message_id == lane.entity_id):
+            if self._emits_content(event):
+                content_owner = tag if tag is not None else owner
+                self._check_reasoning_message_continue("REASONING_MESSAGE_CONTENT", lane.entity_id, content_owner)
             return
         if message_id is None:
             raise OrderingViolation("chunk.reasoning-missing-id", "First REASONING_MESSAGE_CHUNK must have a messageId")
-        closed = self.lanes.get(owner)
-        if closed is not None:
-            self._check_lane_end(closed, owner)
+        if lane is not None:
+            self._check_lane_end(lane, owner)
         if self.phase != _ACTIVE:
             self._admit(ev.ReasoningMessageStartEvent)
         self._check_reasoning_start("REASONING_MESSAGE_START", message_id, tag)
-        if closed is not None:
-            del self.lanes[owner]
-            self._commit_lane_end(closed)
+        if lane is not None:
+            del lanes[owner]
+            self._commit_lane_end(lane)
         self._commit_reasoning_start(self.reasoning_messages, message_id, tag)
-        self.lanes[owner] = _Lane(_REASONING, message_id)
+        lanes[owner] = _Lane(_REASONING, message_id)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ class FrameSource(Protocol):
         """Drop a waiter its owner no longer waits on."""
         ...
 
+    def release(self) -> None:
+        """The follower is done with it (a mirror stops reading; a shared log does nothing)."""
+        ...
+
 
 class RunHandle(Protocol):
     """What the HTTP layer knows of a run."""

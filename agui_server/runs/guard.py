@@ -117,8 +117,8 @@ class Guard:
 
     # -- the run --------------------------------------------------------------------------------
 
-    async def run(self, agent: Agent) -> None:
-        """Run the agent to its end, its failure or its cancellation; always emit one terminal event."""
+    def start(self) -> None:
+        """Emit ``RUN_STARTED`` (the first thing of every run)."""
         self._check_and_emit(
             ev.RunStartedEvent(
                 thread_id=self.input.thread_id,
@@ -127,6 +127,46 @@ class Guard:
                 protocol_version=None if self.legacy else "1.0",
             )
         )
+
+    def push(self, item: Any) -> bool:
+        """Check and emit one thing an agent produced (an event or a ``str`` of text).
+
+        Returns True when it ended the run (the agent's own terminal event).
+
+        Raises:
+            TypeError: ``item`` is not an event.
+            OrderingViolation: strict mode, and the event breaks an AG-UI rule.
+        """
+        if self.terminated:
+            return True
+        if isinstance(item, str):
+            self._text_piece(item)
+            return False
+        event = coerce_event(item)
+        if self._open_text is not None:
+            self._close_str_message()
+        try:
+            return self._accept(event)
+        except _AgentProtocolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OrderingViolation):
+                raise cause from None
+            raise
+
+    def finish(self, outcome: ev.RunOutcome | None = None) -> None:
+        """Close what is open and emit ``RUN_FINISHED`` (no-op after a terminal event)."""
+        self._finish(outcome)
+
+    def fail(self, code: str, message: str) -> None:
+        """Emit ``RUN_ERROR`` (no-op after a terminal event)."""
+        if self.terminated:
+            return
+        self.terminated = True
+        self._check_and_emit(ev.RunErrorEvent(message=message, code=code))
+
+    async def run(self, agent: Agent) -> None:
+        """Run the agent to its end, its failure or its cancellation; always emit one terminal event."""
+        self.start()
         stream = agent.run(self.input, self.ctx)
         try:
             if self.run_timeout is None:
@@ -199,7 +239,7 @@ class Guard:
             self._machine.feed(event)
         except OrderingViolation as violation:
             if self.strict:
-                raise _AgentProtocolError(f"{violation.message} [{violation.rule}]") from None
+                raise _AgentProtocolError(f"{violation.message} [{violation.rule}]") from violation
             logger.warning(
                 "dropped an event that breaks the AG-UI protocol (thread %s, run %s, rule %s): %s",
                 self.input.thread_id,

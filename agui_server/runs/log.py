@@ -52,6 +52,9 @@ class _Followable:
         with contextlib.suppress(ValueError):
             self._waiters.remove(future)
 
+    def release(self) -> None:
+        """A follower is done with it; shared logs keep going."""
+
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for future in waiters:

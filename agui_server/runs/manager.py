@@ -31,7 +31,7 @@ from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_event
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
-from agui_server.runs.reducer import ThreadFold, merge_messages
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold, merge_messages
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
@@ -54,28 +54,7 @@ logger = logging.getLogger("agui_server.runs")
 _SHUTDOWN_TIMEOUT: Final = 10.0
 _SETTLE_TIMEOUT: Final = 10.0
 _TERMINAL: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
-_FOLDED: Final = frozenset(
-    {
-        "TEXT_MESSAGE_START",
-        "TEXT_MESSAGE_CONTENT",
-        "TEXT_MESSAGE_CHUNK",
-        "TOOL_CALL_START",
-        "TOOL_CALL_ARGS",
-        "TOOL_CALL_END",
-        "TOOL_CALL_CHUNK",
-        "TOOL_CALL_RESULT",
-        "STATE_SNAPSHOT",
-        "STATE_DELTA",
-        "MESSAGES_SNAPSHOT",
-        "ACTIVITY_SNAPSHOT",
-        "ACTIVITY_DELTA",
-        "REASONING_MESSAGE_START",
-        "REASONING_MESSAGE_CONTENT",
-        "REASONING_MESSAGE_CHUNK",
-        "REASONING_ENCRYPTED_VALUE",
-    }
-)
-"""The event types that change a thread's messages or state."""
+_FOLDED: Final = FOLDED_EVENT_TYPES
 
 BusyPolicy = Literal["reject", "supersede"]
 

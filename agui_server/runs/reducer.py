@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import jsonpatch
 import msgspec
@@ -35,9 +35,32 @@ if TYPE_CHECKING:
 
     from agui_server.protocol.types import Message
 
-__all__ = ("ThreadFold", "merge_messages")
+__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "merge_messages")
 
 logger = logging.getLogger("agui_server.runs")
+
+FOLDED_EVENT_TYPES: Final = frozenset(
+    {
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_CHUNK",
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "TOOL_CALL_CHUNK",
+        "TOOL_CALL_RESULT",
+        "STATE_SNAPSHOT",
+        "STATE_DELTA",
+        "MESSAGES_SNAPSHOT",
+        "ACTIVITY_SNAPSHOT",
+        "ACTIVITY_DELTA",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CHUNK",
+        "REASONING_ENCRYPTED_VALUE",
+    }
+)
+"""The event types that change a thread's messages or state (the rest need not be kept for folding)."""
 
 
 def merge_messages(stored: list[Message], incoming: list[Message]) -> list[Message]:

@@ -1,0 +1,382 @@
+"""The Redis run backend for web processes: admit and enqueue runs, stream their logs from any process.
+
+One Redis Stream per run is the single source of truth; live delivery and replay read the same log
+(:class:`~agui_server.runs.redis.mirror.StreamMirror`). With ``worker_slots > 0`` the web process also
+executes runs (all-in-one); with 0 it only admits and streams, and ``agui-server worker`` processes run
+the agents. Every process runs the reaper (one at a time, through a lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from agui_server.protocol.compat import is_legacy_client
+from agui_server.protocol.encoding import decode_input
+from agui_server.runs.backend import BackendUnavailable
+from agui_server.runs.log import CursorExpired
+from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
+from agui_server.runs.redis import scripts
+from agui_server.runs.redis.keys import Keys
+from agui_server.runs.redis.mirror import StreamMirror
+from agui_server.runs.redis.threads import RedisThreadStore
+from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
+from agui_server.runs.reducer import merge_messages
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from agui_server.agents.base import Agent
+    from agui_server.protocol.types import RunAgentInput
+    from agui_server.runs.backend import CursorState, FrameSource, RunHandle
+    from agui_server.runs.threads import Thread, ThreadLimits
+
+__all__ = ("RedisRun", "RedisRunBackend")
+
+logger = logging.getLogger("agui_server.runs.redis")
+
+_ENDED: Final = frozenset({b"finished", b"failed", b"cancelled"})
+_SETTLE: Final = 10.0
+_encoder: Final = msgspec.json.Encoder()
+
+
+@dataclass(slots=True, eq=False)
+class RedisRun:
+    """A run as the web side knows it."""
+
+    run_id: str
+    thread_id: str
+    agent_id: str
+    legacy_client: bool
+    input: RunAgentInput
+    policy: DisconnectPolicy
+    followers: int = 0
+    grace: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+def _unavailable(exc: BaseException) -> BackendUnavailable:
+    return BackendUnavailable(f"Redis is unreachable ({type(exc).__name__})", retry_after=5)
+
+
+class RedisRunBackend:
+    """Runs in Redis.
+
+    Args:
+        url: the Redis URL (``redis://host:6379/0``).
+        agents: the agents this process can execute (used by its worker slots).
+        worker_slots: runs this process executes at once (0: a web process only).
+        prefix: the key prefix, to share one Redis between deployments.
+        settings: leases, deadlines, retention, bounds.
+        busy_policy: a second run on a busy thread: ``reject`` or ``supersede``.
+        disconnect_policy: the default policy when a run's last local follower disconnects.
+        thread_limits: bounds of the thread store.
+        socket_timeout: seconds before a Redis command gives up.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        agents: dict[str, Agent] | None = None,
+        worker_slots: int = 4,
+        prefix: str = "agui",
+        settings: WorkerSettings | None = None,
+        busy_policy: Literal["reject", "supersede"] = "reject",
+        disconnect_policy: DisconnectPolicy | None = None,
+        thread_limits: ThreadLimits | None = None,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.keys = Keys(prefix)
+        self.settings = settings or WorkerSettings()
+        self.busy_policy = busy_policy
+        self.disconnect_policy = disconnect_policy or DisconnectPolicy()
+        options: dict[str, Any] = {
+            "socket_connect_timeout": 2.0,
+            "health_check_interval": 15,
+            "retry_on_timeout": False,
+        }
+        # redis-py types replies as bytes | str (it cannot know decode_responses): the clients are Any here
+        self.redis: Any = Redis.from_url(url, socket_timeout=socket_timeout, **options)
+        self.blocking: Any = Redis.from_url(url, socket_timeout=socket_timeout + 2.0, **options)
+        self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
+        self._submit = self.redis.register_script(scripts.SUBMIT)
+        self.worker = (
+            RedisWorker(
+                self.redis, self.keys, dict(agents or {}), self.threads, slots=worker_slots, settings=self.settings
+            )
+            if worker_slots > 0
+            else None
+        )
+        self.reaper = Reaper(self.redis, self.keys, self.settings)
+        self._local: dict[str, RedisRun] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Start this process's worker slots and reaper."""
+        if self.worker is not None:
+            await self.worker.start()
+        self.reaper.start()
+
+    async def shutdown(self) -> None:
+        """Stop the worker slots (their runs end ``cancelled``), the reaper, and close the clients."""
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.reaper.stop()
+        for task in list(self._background):
+            task.cancel()
+        await self.redis.aclose()
+        await self.blocking.aclose()
+
+    # -- admission ------------------------------------------------------------------------------
+
+    async def start(
+        self, agent: Agent, input: RunAgentInput, *, agent_id: str = "default", policy: DisconnectPolicy | None = None
+    ) -> RedisRun:
+        """Admit and enqueue a run (or re-attach to it)."""
+        try:
+            return await self._start(input, agent_id, policy or self.disconnect_policy)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def _start(self, input: RunAgentInput, agent_id: str, policy: DisconnectPolicy) -> RedisRun:
+        keys = self.keys
+        legacy = is_legacy_client(input.protocol_version)
+        existing = await self._handle(input.run_id)
+        if existing is not None:
+            if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
+                raise RunConflict(input.run_id)
+            return existing
+        await self._admit(input.thread_id, input.run_id)
+        stored = await self.threads.get(input.thread_id)
+        if stored is not None:
+            state = input.state if input.state not in (None, {}) else stored.state
+            input = msgspec.structs.replace(
+                input, messages=merge_messages(stored.messages, input.messages), state=state
+            )
+        policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
+        result = await self._submit(
+            keys=[keys.meta(input.run_id), keys.queue, keys.queued],
+            args=[
+                input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
+                self.settings.lock_ms,
+            ],
+        )  # fmt: skip
+        if result == b"exists":
+            handle = await self._handle(input.run_id)
+            if handle is None:
+                raise RunConflict(input.run_id)
+            return handle
+        run = RedisRun(input.run_id, input.thread_id, agent_id, legacy, input, policy)
+        self._local[run.run_id] = run
+        return run
+
+    async def _admit(self, thread_id: str, run_id: str) -> None:
+        """Take the thread's lock, waiting (bounded) for a run that already sent its terminal event."""
+        key = self.keys.active(thread_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SETTLE
+        superseded = False
+        while True:
+            if await self.redis.set(key, run_id, nx=True, px=self.settings.lock_ms):
+                return
+            holder = await self.redis.get(key)
+            if holder is None or holder.decode() == run_id:
+                if holder is not None:
+                    return
+                continue
+            holder_id = holder.decode()
+            status, terminal = await self.redis.hmget(self.keys.meta(holder_id), "status", "terminal")
+            ending = status is None or status in _ENDED or terminal == b"1"
+            if not ending:
+                if self.busy_policy == "reject":
+                    raise ThreadBusy(thread_id, holder_id)
+                if not superseded:
+                    logger.info("run %s supersedes run %s on thread %s", run_id, holder_id, thread_id)
+                    await self._request_cancel(holder_id)
+                    superseded = True
+            if status is None:
+                # the holder vanished (expired): free the lock if it is still its
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    if await pipe.get(key) == holder:
+                        pipe.multi()
+                        pipe.delete(key)
+                        await pipe.execute()
+                continue
+            if loop.time() > deadline:
+                raise ThreadBusy(thread_id, holder_id)
+            await asyncio.sleep(0.02)
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    async def _handle(self, run_id: str) -> RedisRun | None:
+        local = self._local.get(run_id)
+        fields = await self.redis.hmget(self.keys.meta(run_id), "thread_id", "agent_id", "legacy", "input", "policy")
+        thread_id, agent_id, legacy, raw_input, policy = fields
+        if thread_id is None or raw_input is None:
+            self._local.pop(run_id, None)
+            return None
+        if local is not None:
+            return local
+        return RedisRun(
+            run_id=run_id,
+            thread_id=thread_id.decode(),
+            agent_id=(agent_id or b"default").decode(),
+            legacy_client=legacy == b"1",
+            input=decode_input(raw_input),
+            policy=DisconnectPolicy.parse((policy or b"cancel").decode()),
+        )
+
+    async def get(self, run_id: str) -> RedisRun | None:
+        """A running or retained run."""
+        try:
+            return await self._handle(run_id)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def active_run(self, thread_id: str) -> RedisRun | None:
+        """The thread's run in progress."""
+        try:
+            holder = await self.redis.get(self.keys.active(thread_id))
+            if holder is None:
+                return None
+            status = await self.redis.hget(self.keys.meta(holder.decode()), "status")
+            if status is None or status in _ENDED:
+                return None
+            return await self._handle(holder.decode())
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def cursor_state(self, run: RunHandle, after: int) -> CursorState:
+        """Where a resume cursor stands in the run's log."""
+        try:
+            status, seq = await self.redis.hmget(self.keys.meta(run.run_id), "status", "seq")
+            if status is None:
+                return "expired"
+            last = int(seq or 0)
+            if after > last:
+                return "ahead"
+            first = await self.redis.xrange(self.keys.log(run.run_id), "-", "+", count=1)
+            first_seq = int(first[0][0].split(b"-", 1)[1]) if first else last + 1
+            if after < first_seq - 1:
+                return "expired"
+            if status in _ENDED and after == last:
+                return "drained"
+            return "ok"
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    def _ended_check(self, run_id: str) -> Callable[[], Awaitable[bool]]:
+        meta = self.keys.meta(run_id)
+
+        async def is_over() -> bool:
+            status = await self.redis.hget(meta, "status")
+            return status is None or status in _ENDED
+
+        return is_over
+
+    def open(self, run: RunHandle, after: int) -> FrameSource:
+        """A mirror of the run's log after ``after`` for one follower."""
+        return StreamMirror(self.blocking, self.keys.log(run.run_id), after, is_over=self._ended_check(run.run_id))
+
+    # -- followers, stop ------------------------------------------------------------------------
+
+    def follow(self, run: RunHandle) -> None:
+        """A local client follows the run."""
+        assert isinstance(run, RedisRun)
+        self._local.setdefault(run.run_id, run)
+        run.followers += 1
+        if run.grace is not None:
+            run.grace.cancel()
+            run.grace = None
+
+    def unfollow(self, run: RunHandle, completed: bool) -> None:
+        """A local client left; apply the run's policy when it left early and was the last here."""
+        assert isinstance(run, RedisRun)
+        run.followers -= 1
+        if run.followers <= 0 and run.grace is None:
+            self._local.pop(run.run_id, None)
+        if completed or run.followers > 0:
+            return
+        if run.policy.mode == "cancel":
+            self._spawn(self._request_cancel(run.run_id))
+        elif run.policy.mode == "grace":
+            self._local[run.run_id] = run
+            run.grace = asyncio.get_running_loop().call_later(run.policy.grace, self._grace_expired, run)
+
+    def _grace_expired(self, run: RedisRun) -> None:
+        run.grace = None
+        if run.followers <= 0:
+            self._local.pop(run.run_id, None)
+            self._spawn(self._request_cancel(run.run_id))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _request_cancel(self, run_id: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            if await self.redis.hset(self.keys.meta(run_id), "cancel", 1) is not None:
+                await self.redis.publish(self.keys.cancel, run_id)
+
+    async def stop(self, run_id: str) -> Literal["cancelled", "finished"] | None:
+        """Cancel the run on whatever worker holds it; answer once it has ended (bounded)."""
+        try:
+            meta = self.keys.meta(run_id)
+            status = await self.redis.hget(meta, "status")
+            if status is None:
+                return None
+            if status in _ENDED:
+                return "finished"
+            await self.redis.hset(meta, "cancel", 1)
+            await self.redis.publish(self.keys.cancel, run_id)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + _SETTLE
+            while loop.time() < deadline:
+                status = await self.redis.hget(meta, "status")
+                if status is None or status in _ENDED:
+                    break
+                await asyncio.sleep(0.02)
+            return "cancelled"
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    # -- threads --------------------------------------------------------------------------------
+
+    async def thread(self, thread_id: str) -> Thread | None:
+        """The stored thread."""
+        try:
+            return await self.threads.get(thread_id)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
+        """Follow every event of the thread after ``after`` (``None``: from now)."""
+        keys = self.keys
+        try:
+            last = int(await self.redis.get(keys.feed_seq(thread_id)) or 0)
+            if after is None:
+                after = last
+            elif after < last:
+                first = await self.redis.xrange(keys.feed(thread_id), "-", "+", count=1)
+                first_seq = int(first[0][0].split(b"-", 1)[1]) if first else last + 1
+                if after < first_seq - 1:
+                    raise CursorExpired(after)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        return StreamMirror(self.blocking, keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
+
+    def unsubscribe(self, source: FrameSource) -> None:
+        """The mirror stops when its follower releases it."""
+        source.release()

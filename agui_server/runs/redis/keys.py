@@ -1,0 +1,82 @@
+"""Key names of the Redis backend (DISTRIBUTED.md §5.3), all under one prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ("Keys",)
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Where everything lives in Redis.
+
+    Per run: ``meta`` (hash: status, thread, owner token, lease, cancel flag, seq, input) and ``log``
+    (stream; entry ids ``0-<seq>`` so the SSE id is the entry id's sequence). Per thread: the admission
+    lock ``active``, the stored thread, and the ``feed`` stream of every event of every run. Shared: the
+    work ``queue`` (a stream with consumer group ``workers``), the ``leases`` and ``queued`` indexes
+    (sorted sets), the ``threads`` index and the ``cancel`` channel.
+    """
+
+    prefix: str = "agui"
+
+    def meta(self, run_id: str) -> str:
+        """A run's status hash."""
+        return f"{self.prefix}:run:{run_id}:meta"
+
+    def log(self, run_id: str) -> str:
+        """A run's event log (a stream)."""
+        return f"{self.prefix}:run:{run_id}:log"
+
+    def active(self, thread_id: str) -> str:
+        """A thread's admission lock: the id of its run in progress."""
+        return f"{self.prefix}:thread:{thread_id}:active"
+
+    def thread(self, thread_id: str) -> str:
+        """A stored thread (JSON)."""
+        return f"{self.prefix}:thread:{thread_id}:data"
+
+    def feed(self, thread_id: str) -> str:
+        """Every event of every run of a thread (a stream)."""
+        return f"{self.prefix}:thread:{thread_id}:feed"
+
+    def feed_seq(self, thread_id: str) -> str:
+        """The last sequence number of a thread's feed."""
+        return f"{self.prefix}:thread:{thread_id}:feedseq"
+
+    @property
+    def queue(self) -> str:
+        """Runs waiting for a worker (a stream; consumer group ``workers``)."""
+        return f"{self.prefix}:queue"
+
+    @property
+    def leases(self) -> str:
+        """Running runs by lease deadline (ms)."""
+        return f"{self.prefix}:leases"
+
+    @property
+    def queued(self) -> str:
+        """Queued runs by submission time (ms)."""
+        return f"{self.prefix}:queued"
+
+    @property
+    def threads(self) -> str:
+        """Stored threads by last update (ms)."""
+        return f"{self.prefix}:threads"
+
+    @property
+    def cancel(self) -> str:
+        """The channel that pokes workers to cancel a run."""
+        return f"{self.prefix}:cancel"
+
+    @property
+    def reaper(self) -> str:
+        """The lock one reaper at a time holds."""
+        return f"{self.prefix}:reaper"
+
+    @property
+    def workers(self) -> str:
+        """Live workers by last heartbeat (ms)."""
+        return f"{self.prefix}:workers"
+
+    GROUP = "workers"

@@ -1,0 +1,57 @@
+"""``agui-server worker``: a process that only executes runs, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+
+from agui_server.runs.redis.keys import Keys
+from agui_server.runs.redis.threads import RedisThreadStore
+from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
+
+if TYPE_CHECKING:
+    from agui_server.agents.base import Agent
+    from agui_server.runs.threads import ThreadLimits
+
+__all__ = ("run_worker",)
+
+logger = logging.getLogger("agui_server.runs.redis")
+
+
+async def run_worker(
+    url: str,
+    agents: dict[str, Agent],
+    *,
+    slots: int = 4,
+    prefix: str = "agui",
+    settings: WorkerSettings | None = None,
+    thread_limits: ThreadLimits | None = None,
+) -> None:
+    """Execute queued runs until the process is told to stop; then cancel what runs, bounded."""
+    settings = settings or WorkerSettings()
+    redis: Any = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=15)
+    keys = Keys(prefix)
+    worker = RedisWorker(
+        redis, keys, agents, RedisThreadStore(redis, keys, thread_limits), slots=slots, settings=settings
+    )
+    reaper = Reaper(redis, keys, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await worker.start()
+    reaper.start()
+    logger.info("worker %s: %d slots, agents %s, on %s", worker.worker_id, slots, sorted(agents), prefix)
+    try:
+        await stop.wait()
+    finally:
+        logger.info("worker %s: stopping", worker.worker_id)
+        await worker.stop()
+        await reaper.stop()
+        await redis.aclose()

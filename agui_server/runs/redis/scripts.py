@@ -1,0 +1,168 @@
+"""The Lua scripts of the Redis backend. Each one is atomic; writes into a run are fenced by its owner token.
+
+Status moves ``queued -> running -> finished | failed | cancelled`` by compare-and-set. A worker that
+lost its lease (the reaper ended the run, or it was claimed elsewhere) finds its token no longer matches
+and cannot write into the run.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "SUBMIT")
+
+_NOW: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_APPEND_ONE: Final = """
+local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload)
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, '0-' .. seq, 't', etype, 'd', payload)
+  local fs = redis.call('INCR', feedseq)
+  redis.call('XADD', feed, 'MAXLEN', '~', feedmax, '0-' .. fs, 't', etype, 'd', payload)
+  if etype == 'RUN_FINISHED' or etype == 'RUN_ERROR' then
+    redis.call('HSET', meta, 'terminal', 1)
+  end
+  return seq
+end
+"""
+
+SUBMIT: Final = (
+    """
+-- KEYS: meta, queue, queued ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, ttl_ms
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 'exists'
+end
+"""
+    + _NOW
+    + """
+redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
+  'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'run', ARGV[1])
+return 'queued'
+"""
+)
+
+CLAIM: Final = (
+    """
+-- KEYS: meta, leases, queued ; ARGV: token, lease_ms, worker_id, run_id
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
+  return false
+end
+"""
+    + _NOW
+    + """
+redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1], 'lease_until', now + ARGV[2], 'worker', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+return redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy')
+"""
+)
+
+APPEND: Final = (
+    _APPEND_ONE
+    + """
+-- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, (type, payload)...
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return -1
+end
+local seq = 0
+for i = 5, #ARGV, 2 do
+  seq = append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1])
+end
+for _, key in ipairs(KEYS) do
+  redis.call('PEXPIRE', key, ARGV[4])
+end
+return seq
+"""
+)
+
+HEARTBEAT: Final = (
+    """
+-- KEYS: meta, leases, active ; ARGV: token, lease_ms, run_id, lock_ms
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return -1
+end
+"""
+    + _NOW
+    + """
+redis.call('HSET', KEYS[1], 'lease_until', now + ARGV[2])
+redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[3])
+if redis.call('GET', KEYS[3]) == ARGV[3] then
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
+"""
+)
+
+FINISH: Final = """
+-- KEYS: meta, log, leases, active ; ARGV: token, status, retention_ms, run_id
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return -1
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'owner', '')
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('GET', KEYS[4]) == ARGV[4] then
+  redis.call('DEL', KEYS[4])
+end
+return 1
+"""
+
+EXPIRE: Final = (
+    _APPEND_ONE
+    + """
+-- KEYS: meta, log, feed, feedseq, leases, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return 0
+end
+"""
+    + _NOW
+    + """
+if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then
+  return 0
+end
+if redis.call('HGET', KEYS[1], 'terminal') ~= '1' then
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'owner', '')
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('GET', KEYS[6]) == ARGV[1] then
+  redis.call('DEL', KEYS[6])
+end
+return 1
+"""
+)
+
+NO_WORKER: Final = (
+    _APPEND_ONE
+    + """
+-- KEYS: meta, log, feed, feedseq, queued, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax, deadline_ms
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return 0
+end
+if tonumber(redis.call('HGET', KEYS[1], 'created_ms')) > tonumber(ARGV[6]) then
+  return 0
+end
+append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'failed')
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('GET', KEYS[6]) == ARGV[1] then
+  redis.call('DEL', KEYS[6])
+end
+return 1
+"""
+)

@@ -1,0 +1,440 @@
+"""Workers: claim queued runs, execute them under the guard, append their events to Redis, finish them.
+
+A worker reads the queue with a consumer group, acknowledges each entry at once and claims the run by
+compare-and-set (``queued -> running``) with a fresh owner token. While the run executes it renews its
+lease every ``lease / 3`` seconds; the renewal also tells it when the run was cancelled. Events go to
+Redis in batches: while one append is in flight the next batch gathers. Writes are fenced by the token,
+so a worker that lost its lease cannot write into the run the reaper already ended.
+
+The :class:`Reaper` (run by every process, one at a time through a lock) ends runs whose lease expired
+with ``RUN_ERROR`` ``WORKER_LOST`` and runs nobody claimed in time with ``NO_WORKER``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from redis.exceptions import RedisError, ResponseError
+
+from agui_server.agents.base import RunContext
+from agui_server.protocol import events as ev
+from agui_server.protocol.encoding import decode_event, decode_input, encode_event
+from agui_server.runs.guard import Guard
+from agui_server.runs.redis import scripts
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold
+from agui_server.runs.threads import Thread
+
+if TYPE_CHECKING:
+    from agui_server.agents.base import Agent
+    from agui_server.runs.redis.keys import Keys
+    from agui_server.runs.redis.threads import RedisThreadStore
+
+__all__ = ("Reaper", "RedisWorker", "WorkerSettings", "status_of_terminal")
+
+logger = logging.getLogger("agui_server.runs.redis")
+
+_BATCH: Final = 256
+NO_WORKER_CODE: Final = "NO_WORKER"
+WORKER_LOST_CODE: Final = "WORKER_LOST"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Timing and bounds shared by workers, the reaper and the web side."""
+
+    lease: float = 10.0
+    """Seconds a worker's claim on a run lasts without renewal; a dead worker is found within this."""
+    start_timeout: float = 30.0
+    """Seconds a run may wait in the queue before it fails with ``NO_WORKER``."""
+    retention: float = 300.0
+    """Seconds a finished run's log and status stay in Redis."""
+    max_events_per_run: int = 250_000
+    """``MAXLEN`` of a run's log."""
+    max_events_per_thread: int = 1_000
+    """``MAXLEN`` of a thread's feed."""
+    strict: bool = False
+    """Guards end a run on the agent's first protocol violation."""
+    run_timeout: float | None = 600.0
+    """Seconds a run may take."""
+    reap_interval: float = 1.0
+    """Seconds between reaper passes."""
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.lease * 1000)
+
+    @property
+    def lock_ms(self) -> int:
+        """How long a thread's admission lock lives without renewal."""
+        return int(max(self.lease, self.start_timeout) * 2000)
+
+
+def status_of_terminal(event_type: str, payload: bytes) -> str:
+    """The run status a terminal event means."""
+    event = decode_event(payload)
+    if isinstance(event, ev.RunFinishedEvent):
+        return "cancelled" if isinstance(event.outcome, ev.CancelledOutcome) else "finished"
+    if isinstance(event, ev.RunErrorEvent) and event.code == "CANCELLED":
+        return "cancelled"
+    return "failed" if event_type == "RUN_ERROR" else "finished"
+
+
+class _Execution:
+    """One claimed run on this worker."""
+
+    def __init__(self, worker: RedisWorker, run_id: str, token: str, claim: list[Any]) -> None:
+        self.worker = worker
+        self.run_id = run_id
+        self.token = token
+        raw_input, agent_id, legacy, thread_id, cancel, _policy = claim
+        self.input = decode_input(raw_input)
+        self.agent_id = agent_id.decode()
+        self.legacy = legacy == b"1"
+        self.thread_id = thread_id.decode()
+        self.cancel_requested = cancel == b"1"
+        self.buffer: list[bytes | str] = []
+        self.folded: list[bytes] = []
+        self.terminal: tuple[str, bytes] | None = None
+        self.lost = False
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def sink(self, payload: bytes, event_type: str) -> None:
+        self.buffer += (event_type, payload)
+        if event_type in ("RUN_FINISHED", "RUN_ERROR"):
+            self.terminal = (event_type, payload)
+        elif event_type in FOLDED_EVENT_TYPES:
+            self.folded.append(payload)
+        self.wake.set()
+
+    async def run(self) -> None:
+        worker = self.worker
+        keys = worker.keys
+        settings = worker.settings
+        ctx = RunContext(
+            thread_id=self.thread_id, run_id=self.run_id, agent_id=self.agent_id, legacy_client=self.legacy
+        )
+        guard = Guard(self.input, ctx, self.sink, strict=settings.strict, run_timeout=settings.run_timeout)
+        agent = worker.agents.get(self.agent_id)
+        if agent is None:
+            guard.start()
+            guard.fail("UNKNOWN_AGENT", f"No agent with id {self.agent_id!r} on this worker.")
+            self.task = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+        else:
+            self.task = asyncio.get_running_loop().create_task(guard.run(agent), name=f"agui-run-{self.run_id}")
+        if self.cancel_requested:
+            self.task.cancel()
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
+        try:
+            await self._flush_until_done()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        if self.lost or self.terminal is None:
+            return
+        try:
+            await self._persist()
+        except Exception:
+            logger.exception("storing thread %s after run %s failed", self.thread_id, self.run_id)
+        status = status_of_terminal(*self.terminal)
+        await worker.scripts["finish"](
+            keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
+            args=[self.token, status, int(settings.retention * 1000), self.run_id],
+        )
+
+    async def _flush_until_done(self) -> None:
+        assert self.task is not None
+        keys = self.worker.keys
+        settings = self.worker.settings
+        append = self.worker.scripts["append"]
+        append_keys = [
+            keys.meta(self.run_id),
+            keys.log(self.run_id),
+            keys.feed(self.thread_id),
+            keys.feed_seq(self.thread_id),
+        ]
+        fixed = [
+            self.token,
+            settings.max_events_per_run,
+            settings.max_events_per_thread,
+            int(settings.retention * 1000),
+        ]
+        while True:
+            if not self.buffer:
+                if self.task.done():
+                    return
+                self.wake.clear()
+                waiter = asyncio.ensure_future(self.wake.wait())
+                await asyncio.wait({waiter, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                continue
+            batch = self.buffer[: 2 * _BATCH]
+            del self.buffer[: len(batch)]
+            result = await append(keys=append_keys, args=[*fixed, *batch])
+            if int(result) < 0:
+                logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
+                self.lost = True
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self.task
+                return
+
+    async def _heartbeat(self) -> None:
+        keys = self.worker.keys
+        settings = self.worker.settings
+        beat = self.worker.scripts["heartbeat"]
+        while True:
+            await asyncio.sleep(settings.lease / 3)
+            try:
+                result = int(
+                    await beat(
+                        keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
+                        args=[self.token, settings.lease_ms, self.run_id, settings.lock_ms],
+                    )
+                )
+            except (RedisError, OSError) as exc:
+                logger.warning("run %s: heartbeat failed: %s", self.run_id, exc)
+                continue
+            if result < 0:
+                self.lost = True
+                if self.task is not None:
+                    self.task.cancel()
+                return
+            if result == 1 and self.task is not None and not self.task.done():
+                self.task.cancel()
+
+    async def _persist(self) -> None:
+        fold = ThreadFold(self.input.messages, self.input.state)
+        for payload in self.folded:
+            fold.apply(decode_event(payload))
+        await self.worker.threads.save(Thread(thread_id=self.thread_id, messages=fold.messages, state=fold.state))
+
+
+class RedisWorker:
+    """Executes queued runs with up to ``slots`` at once."""
+
+    def __init__(
+        self,
+        redis: Any,
+        keys: Keys,
+        agents: dict[str, Agent],
+        threads: RedisThreadStore,
+        *,
+        slots: int = 4,
+        settings: WorkerSettings | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.agents = agents
+        self.threads = threads
+        self.slots = slots
+        self.settings = settings or WorkerSettings()
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.scripts = {
+            "claim": redis.register_script(scripts.CLAIM),
+            "append": redis.register_script(scripts.APPEND),
+            "heartbeat": redis.register_script(scripts.HEARTBEAT),
+            "finish": redis.register_script(scripts.FINISH),
+        }
+        self._running: dict[str, _Execution] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._free = asyncio.Event()
+        self._free.set()
+
+    async def start(self) -> None:
+        """Start consuming the queue and listening for cancellations."""
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._consume(), name=f"agui-worker-{self.worker_id}"),
+            loop.create_task(self._listen_cancel(), name=f"agui-worker-cancel-{self.worker_id}"),
+        ]
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking runs, cancel the ones running (they end ``cancelled``), wait for them (bounded)."""
+        for task in self._loops:
+            task.cancel()
+        for execution in list(self._running.values()):
+            if execution.task is not None:
+                execution.task.cancel()
+        pending = [*self._tasks, *self._loops]
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.queue, self.keys.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _consume(self) -> None:
+        group_ready = False
+        while True:
+            try:
+                if not group_ready:
+                    await self._ensure_group()
+                    group_ready = True
+                free = self.slots - len(self._running)
+                if free <= 0:
+                    self._free.clear()
+                    await self._free.wait()
+                    continue
+                reply = await self.redis.xreadgroup(
+                    self.keys.GROUP, self.worker_id, {self.keys.queue: ">"}, count=free, block=1000
+                )
+                for _stream, entries in reply or ():
+                    for entry_id, fields in entries:
+                        await self.redis.xack(self.keys.queue, self.keys.GROUP, entry_id)
+                        await self.redis.xdel(self.keys.queue, entry_id)
+                        await self._claim(fields[b"run"].decode())
+                await self.redis.zadd(self.keys.workers, {self.worker_id: int(time.time() * 1000)})
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                logger.warning("worker %s: Redis trouble (%s); retrying in 1 s", self.worker_id, exc)
+                group_ready = False
+                await asyncio.sleep(1.0)
+
+    async def _claim(self, run_id: str) -> None:
+        token = uuid.uuid4().hex
+        keys = self.keys
+        claim = await self.scripts["claim"](
+            keys=[keys.meta(run_id), keys.leases, keys.queued],
+            args=[token, self.settings.lease_ms, self.worker_id, run_id],
+        )
+        if not claim:
+            return  # cancelled, expired or claimed elsewhere
+        execution = _Execution(self, run_id, token, claim)
+        self._running[run_id] = execution
+        task = asyncio.get_running_loop().create_task(self._execute(execution))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, execution: _Execution) -> None:
+        try:
+            await execution.run()
+        except (RedisError, OSError) as exc:
+            logger.warning("run %s: Redis trouble while executing (%s); the reaper will end it", execution.run_id, exc)
+            if execution.task is not None:
+                execution.task.cancel()
+        except Exception:
+            logger.exception("run %s: the worker failed", execution.run_id)
+        finally:
+            self._running.pop(execution.run_id, None)
+            self._free.set()
+
+    async def _listen_cancel(self) -> None:
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.keys.cancel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    execution = self._running.get(message["data"].decode())
+                    if execution is not None and execution.task is not None:
+                        execution.task.cancel()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                logger.warning("worker %s: cancel channel lost (%s); resubscribing", self.worker_id, exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+
+class Reaper:
+    """Ends runs whose worker died (``WORKER_LOST``) and runs nobody claimed (``NO_WORKER``)."""
+
+    def __init__(self, redis: Any, keys: Keys, settings: WorkerSettings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self._expire = redis.register_script(scripts.EXPIRE)
+        self._no_worker = redis.register_script(scripts.NO_WORKER)
+        self._task: asyncio.Task[None] | None = None
+        lost = ev.RunErrorEvent(
+            message="The worker running this run stopped answering; the run was ended.", code=WORKER_LOST_CODE
+        )
+        nobody = ev.RunErrorEvent(message="No worker took this run in time; try again later.", code=NO_WORKER_CODE)
+        self._lost_payload = encode_event(lost)
+        self._no_worker_payload = encode_event(nobody)
+
+    def start(self) -> None:
+        """Reap in the background."""
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="agui-reaper")
+
+    async def stop(self) -> None:
+        """Stop reaping."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reap_interval)
+            try:
+                await self.reap_once()
+            except (RedisError, OSError) as exc:
+                logger.debug("reaper: Redis trouble (%s)", exc)
+
+    async def reap_once(self) -> int:
+        """One pass; returns how many runs it ended."""
+        keys = self.keys
+        settings = self.settings
+        interval_ms = int(settings.reap_interval * 1000)
+        if not await self.redis.set(keys.reaper, "1", nx=True, px=max(interval_ms, 100)):
+            return 0
+        seconds, micros = await self.redis.time()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        ended = 0
+        retention = int(settings.retention * 1000)
+        for member in await self.redis.zrangebyscore(keys.leases, "-inf", now):
+            run_id = member.decode()
+            thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
+            thread = thread_id.decode() if thread_id else ""
+            ended += int(
+                await self._expire(
+                    keys=[
+                        keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
+                        keys.leases, keys.active(thread),
+                    ],
+                    args=[
+                        run_id, self._lost_payload, retention, settings.max_events_per_run,
+                        settings.max_events_per_thread,
+                    ],
+                )
+            )  # fmt: skip
+        deadline = now - int(settings.start_timeout * 1000)
+        for member in await self.redis.zrangebyscore(keys.queued, "-inf", deadline):
+            run_id = member.decode()
+            thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
+            thread = thread_id.decode() if thread_id else ""
+            ended += int(
+                await self._no_worker(
+                    keys=[
+                        keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
+                        keys.queued, keys.active(thread),
+                    ],
+                    args=[
+                        run_id, self._no_worker_payload, retention, settings.max_events_per_run,
+                        settings.max_events_per_thread, deadline,
+                    ],
+                )
+            )  # fmt: skip
+        return ended
