@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from agui_server.runs.redis.backend import RedisRun, RedisRunBackend
 from agui_server.runs.redis.keys import Keys
+from agui_server.runs.redis.publisher import RunPublisher, RunPublisherError
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
 
-__all__ = ("Keys", "Reaper", "RedisRun", "RedisRunBackend", "RedisThreadStore", "RedisWorker", "WorkerSettings")
+__all__ = (
+    "Keys",
+    "Reaper",
+    "RedisRun",
+    "RedisRunBackend",
+    "RedisThreadStore",
+    "RedisWorker",
+    "RunPublisher",
+    "RunPublisherError",
+    "WorkerSettings",
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "SUBMIT")
+__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "OPEN", "SUBMIT")
 
 _NOW: Final = """
 local t = redis.call('TIME')
@@ -164,5 +164,28 @@ if redis.call('GET', KEYS[6]) == ARGV[1] then
   redis.call('DEL', KEYS[6])
 end
 return 1
+"""
+)
+
+OPEN: Final = (
+    """
+-- a run published by the team's own worker (RunPublisher): created running, owned by the publisher
+-- KEYS: meta, leases, active ; ARGV: run_id, thread_id, legacy, input, token, lease_ms, lock_ms
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 'exists'
+end
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[1] then
+  return 'busy'
+end
+"""
+    + _NOW
+    + """
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[7])
+redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[5], 'thread_id', ARGV[2], 'agent_id', 'external',
+  'legacy', ARGV[3], 'input', ARGV[4], 'policy', 'continue', 'created_ms', now, 'lease_until', now + ARGV[6],
+  'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 1, 'worker', 'publisher')
+redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])
+return 'open'
 """
 )

@@ -1,0 +1,204 @@
+"""``RunPublisher``: publish a run from your own worker (Celery, a Kafka consumer, a cron job).
+
+.. code-block:: python
+
+    from agui_server.runs.redis import RunPublisher
+
+    async with RunPublisher("redis://localhost:6379/0", run_id, thread_id=thread_id) as run:
+        await run.text("Working on it… ")
+        await run.event(ToolCallStartEvent(tool_call_id="c1", tool_call_name="lookup"))
+        ...
+
+A web process streams it like any other run (``GET /ag-ui/runs/{runId}/events``, or the thread's
+subscription). The guard's rules hold: ``RUN_STARTED`` goes first, what is left open is closed, one
+terminal event ends the run (``RUN_FINISHED`` when the block ends, ``RUN_ERROR`` when it raises), and
+nothing is accepted after it. An event that breaks an AG-UI ordering rule raises ``OrderingViolation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any, Self
+
+import msgspec
+from redis.asyncio import Redis
+
+from agui_server.agents.base import RunContext
+from agui_server.protocol.encoding import decode_event
+from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.guard import Guard
+from agui_server.runs.manager import ThreadBusy
+from agui_server.runs.redis import scripts
+from agui_server.runs.redis.keys import Keys
+from agui_server.runs.redis.threads import RedisThreadStore
+from agui_server.runs.redis.worker import WorkerSettings, status_of_terminal
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold
+from agui_server.runs.threads import Thread
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from agui_server.protocol import events as ev
+
+__all__ = ("RunPublisher",)
+
+logger = logging.getLogger("agui_server.runs.redis")
+
+
+class RunPublisherError(Exception):
+    """The run cannot be published (it exists already, or the publisher lost it)."""
+
+
+class RunPublisher:
+    """Publishes one run into Redis.
+
+    Args:
+        redis_url: the Redis the web processes use.
+        run_id: the run's id; clients stream ``GET /ag-ui/runs/{run_id}/events``.
+        thread_id: the thread it belongs to (default: the run id). The thread's stored history gets
+            what the run produced.
+        protocol_version: ``"1.0"``, or ``None`` to encode for 0.0.x clients (CopilotKit 1.75).
+        prefix: the key prefix the web processes use.
+        settings: lease and retention (the publisher renews its lease while the block runs).
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        run_id: str,
+        *,
+        thread_id: str | None = None,
+        protocol_version: str | None = "1.0",
+        prefix: str = "agui",
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.thread_id = thread_id or run_id
+        self.settings = settings or WorkerSettings(strict=True)
+        self.keys = Keys(prefix)
+        self._redis: Any = Redis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+        self._token = uuid.uuid4().hex
+        self._input = RunAgentInput(
+            thread_id=self.thread_id, run_id=run_id, messages=[], protocol_version=protocol_version
+        )
+        ctx = RunContext(thread_id=self.thread_id, run_id=run_id, legacy_client=protocol_version is None)
+        self._buffer: list[bytes | str] = []
+        self._folded: list[bytes] = []
+        self._terminal: tuple[str, bytes] | None = None
+        self._guard = Guard(self._input, ctx, self._sink, strict=True)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._append = self._redis.register_script(scripts.APPEND)
+
+    def _sink(self, payload: bytes, event_type: str) -> None:
+        self._buffer += (event_type, payload)
+        if event_type in ("RUN_FINISHED", "RUN_ERROR"):
+            self._terminal = (event_type, payload)
+        elif event_type in FOLDED_EVENT_TYPES:
+            self._folded.append(payload)
+
+    async def _flush(self) -> None:
+        keys = self.keys
+        while self._buffer:
+            batch = self._buffer[:512]
+            del self._buffer[: len(batch)]
+            result = await self._append(
+                keys=[
+                    keys.meta(self.run_id), keys.log(self.run_id), keys.feed(self.thread_id),
+                    keys.feed_seq(self.thread_id),
+                ],
+                args=[
+                    self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
+                    int(self.settings.retention * 1000), *batch,
+                ],
+            )  # fmt: skip
+            if int(result) < 0:
+                raise RunPublisherError(f"run {self.run_id!r} is no longer ours (its lease expired or it was ended)")
+
+    async def __aenter__(self) -> Self:
+        keys = self.keys
+        opened = await self._redis.register_script(scripts.OPEN)(
+            keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
+            args=[
+                self.run_id, self.thread_id, "1" if self._input.protocol_version is None else "0",
+                msgspec.json.encode(self._input), self._token, self.settings.lease_ms, self.settings.lock_ms,
+            ],
+        )  # fmt: skip
+        if opened == b"exists":
+            await self._redis.aclose()
+            raise RunPublisherError(f"a run with id {self.run_id!r} exists already")
+        if opened == b"busy":
+            await self._redis.aclose()
+            raise ThreadBusy(self.thread_id, "(another run)")
+        self._guard.start()
+        await self._flush()
+        self._heartbeat = asyncio.get_running_loop().create_task(self._renew())
+        return self
+
+    async def _renew(self) -> None:
+        keys = self.keys
+        beat = self._redis.register_script(scripts.HEARTBEAT)
+        while True:
+            await asyncio.sleep(self.settings.lease / 3)
+            with contextlib.suppress(Exception):
+                await beat(
+                    keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
+                    args=[self._token, self.settings.lease_ms, self.run_id, self.settings.lock_ms],
+                )
+
+    async def text(self, delta: str) -> None:
+        """A piece of assistant text (an assistant message is opened for it and closed when needed)."""
+        self._guard.push(delta)
+        await self._flush()
+
+    async def event(self, event: ev.Event | dict[str, Any] | Any) -> None:
+        """Any AG-UI event. Raises ``OrderingViolation`` when it breaks a rule."""
+        self._guard.push(event)
+        await self._flush()
+
+    async def finish(self, outcome: ev.RunOutcome | None = None) -> None:
+        """End the run with ``RUN_FINISHED`` (what is open gets closed first)."""
+        self._guard.finish(outcome)
+        await self._flush()
+
+    async def error(self, message: str, code: str = "AGENT_ERROR") -> None:
+        """End the run with ``RUN_ERROR``."""
+        self._guard.fail(code, message)
+        await self._flush()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc is not None and not isinstance(exc, RunPublisherError):
+                reference = uuid.uuid4().hex[:12]
+                logger.error("published run %s failed (ref %s)", self.run_id, reference, exc_info=exc)
+                self._guard.fail("AGENT_ERROR", f"The agent failed. Reference: {reference}.")
+            else:
+                self._guard.finish()
+            await self._flush()
+            if self._terminal is not None:
+                store = RedisThreadStore(self._redis, self.keys)
+                previous = await store.get(self.thread_id)
+                fold = ThreadFold(previous.messages if previous else [], previous.state if previous else None)
+                for payload in self._folded:
+                    fold.apply(decode_event(payload))
+                await store.save(Thread(thread_id=self.thread_id, messages=fold.messages, state=fold.state))
+                keys = self.keys
+                await self._redis.register_script(scripts.FINISH)(
+                    keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
+                    args=[
+                        self._token,
+                        status_of_terminal(*self._terminal),
+                        int(self.settings.retention * 1000),
+                        self.run_id,
+                    ],
+                )
+        finally:
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._heartbeat
+            await self._redis.aclose()
