@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000; AGUI_PORT)")
     serve.add_argument(
         "--agent",
-        metavar="MODULE:ATTR",
-        help="the agent to serve, e.g. mypkg.agents:agent (default: the offline agent; AGUI_AGENT)",
+        action="append",
+        metavar="[ID=]MODULE:ATTR",
+        help="the agent to serve, e.g. mypkg.agents:agent (default: the offline agent; AGUI_AGENT); "
+        "repeat with id=module:attr to serve more agents at <path>/<id>",
     )
     serve.add_argument("--path", help="where to mount the endpoint (default /ag-ui; AGUI_PATH)")
     serve.add_argument(
@@ -107,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --redis: runs this process executes at once (default 4); 0 = web only, run "
         "`agui-server worker` for the agents",
+    )
+    serve.add_argument(
+        "--start-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --redis: a run no worker took within this fails with NO_WORKER (default 30)",
+    )
+    serve.add_argument(
+        "--lease", type=float, default=10.0, metavar="SECONDS", help="with --redis: a worker's claim lease (default 10)"
     )
     serve.add_argument(
         "--strict",
@@ -152,7 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from agui_server.agents.loader import AgentLoadError, load_agent
+    from agui_server.agents.loader import AgentLoadError
     from agui_server.http.app import create_app
     from agui_server.http.config import AGUIConfig
     from agui_server.http.request_log import RequestLogMiddleware
@@ -165,26 +177,29 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    agent_ref = args.agent or settings.agent
+    references = args.agent or ([settings.agent] if settings.agent else [])
     log_level = args.log_level or settings.log_level
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    agent = None
-    if agent_ref:
-        try:
-            agent = load_agent(agent_ref)
-        except AgentLoadError as exc:
-            print(f"agui-server: {exc}", file=sys.stderr)
-            return 2
+    try:
+        agents = _load_agents(references)
+    except AgentLoadError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
+    agent = agents.pop("default", None)
+    agent_ref = next((r for r in references if "=" not in r or r.startswith("default=")), None)
     try:
         config = AGUIConfig(
             agent=agent,
+            agents=agents,
             path=args.path or settings.path,
             keepalive_interval=args.keepalive if args.keepalive is not None else settings.keepalive,
             allowed_origins=args.allowed_origins or settings.allowed_origins,
             threads_db=args.threads_db or settings.threads_db,
             redis_url=args.redis or settings.redis_url,
             worker_slots=args.workers if args.workers is not None else 4,
+            start_timeout=args.start_timeout,
+            lease=args.lease,
             on_disconnect=args.on_disconnect or settings.on_disconnect,
             busy_policy=args.busy_policy or "reject",
             strict=args.strict,

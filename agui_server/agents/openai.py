@@ -231,8 +231,7 @@ class OpenAIAgent(LLMAgent[_Conversation]):
                 assistant["reasoning_content"] = reasoning
         conversation.messages.append(assistant)
         for result in results:
-            content = f"Error: {result.content}" if result.is_error else result.content
-            conversation.messages.append({"role": "tool", "tool_call_id": result.call.id, "content": content})
+            conversation.messages.append({"role": "tool", "tool_call_id": result.call.id, "content": result.content})
 
     # -- the stream -----------------------------------------------------------------------------
 

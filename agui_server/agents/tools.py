@@ -73,7 +73,7 @@ _ARG_LINE: Final = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
 class ToolError(Exception):
-    """Raise it from a tool to hand the model (and the client) exactly this message as the failed result."""
+    """Raise it from a tool to hand the model (and the client) this message as the failed result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,8 @@ class ToolCallRequest:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What a backend tool call produced: the content the model sees and whether it is an error."""
+    """What a backend tool call produced: the content the model (and the client) sees, and whether it is
+    an error (then the content starts with ``Error:``)."""
 
     call: ToolCallRequest
     content: str
@@ -430,7 +431,7 @@ async def run_tool_calls(
         except Exception as exc:  # invoke() catches the tool's own failures; this is a last resort
             logger.exception("running backend tool %s failed", call.name)
             content, is_error = f"The tool {call.name} failed: {type(exc).__name__}", True
-        queue.put_nowait(ToolResult(call, content, is_error))
+        queue.put_nowait(ToolResult(call, f"Error: {content}" if is_error else content, is_error))
 
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(one(call), name=f"agui-tool-{call.name}") for call in calls]

@@ -122,14 +122,27 @@ ORDERING_CASES: dict[str, Case] = {
     "chunk.reasoning-missing-id": Case(
         "order.chunk.reasoning-missing-id", run({"type": "REASONING_MESSAGE_CHUNK", "delta": "x"})
     ),
-    "subagent.missing-id": Case(
-        "order.subagent.missing-id", run({"type": "SUBAGENT_STARTED", "subagentRunId": "", "name": "x"})
+    "chunk.ambiguous": Case(
+        "order.chunk.ambiguous",
+        run(
+            {"type": "TEXT_MESSAGE_CHUNK", "messageId": "m1", "delta": "a", "subagentRunId": "s1"},
+            {"type": "TEXT_MESSAGE_CHUNK", "messageId": "m2", "delta": "b", "subagentRunId": "s2"},
+            {"type": "TEXT_MESSAGE_CHUNK", "delta": "whose?"},
+        ),
     ),
-    "subagent.missing-name": Case(
-        "order.subagent.missing-name", run({"type": "SUBAGENT_STARTED", "subagentRunId": "s", "name": ""})
+    "chunk.owner-mismatch": Case(
+        "order.chunk.owner-mismatch",
+        run(
+            {"type": "TEXT_MESSAGE_CHUNK", "messageId": "m1", "delta": "a", "subagentRunId": "s1"},
+            {"type": "TEXT_MESSAGE_CHUNK", "messageId": "m1", "delta": "b", "subagentRunId": "s2"},
+        ),
     ),
-    "subagent.missing-message": Case(
-        "order.subagent.missing-message", run(SUB, {"type": "SUBAGENT_ERROR", "subagentRunId": "sub", "message": ""})
+    "chunk.field-mismatch": Case(
+        "order.chunk.field-mismatch",
+        run(
+            {"type": "TOOL_CALL_CHUNK", "toolCallId": "c", "toolCallName": "f", "delta": "{"},
+            {"type": "TOOL_CALL_CHUNK", "toolCallName": "g", "delta": "}"},
+        ),
     ),
     "subagent.already-active": Case("order.subagent.already-active", run(SUB, SUB)),
     "subagent.reused": Case(
@@ -277,6 +290,18 @@ def _sdk_stream() -> list[bytes]:
 
 VALID_CASES: dict[str, Case] = {
     "sdk-encoder": Case(None, list(_sdk_stream()), scenario="corpus-tools"),
+    # The client checks `typeof … !== "string"`: the empty string is a legal subagent id, name and message.
+    # (Only an in-process producer can omit them: on the wire the schema requires all three.)
+    "subagent-empty-strings": Case(
+        None,
+        run(
+            {"type": "SUBAGENT_STARTED", "subagentRunId": "", "name": ""},
+            {"type": "TEXT_MESSAGE_START", "messageId": "m1", "role": "assistant", "subagentRunId": ""},
+            {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m1", "delta": "Hi", "subagentRunId": ""},
+            {"type": "TEXT_MESSAGE_END", "messageId": "m1"},
+            {"type": "SUBAGENT_ERROR", "subagentRunId": "", "message": ""},
+        ),
+    ),
 }
 
 CASES: dict[str, Case] = {**ORDERING_CASES, **OTHER_CASES, **VALID_CASES}

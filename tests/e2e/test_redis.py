@@ -1,0 +1,297 @@
+"""Runs over a real Redis with two web and two worker processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance import BUILTIN_SCENARIOS, run_conformance
+from tests.support.cluster import Cluster, cluster
+from tests.support.server import ROOT, free_port
+
+pytestmark = pytest.mark.redis
+
+Frame = tuple[str | None, dict[str, Any]]
+
+
+def parse(raw: bytes) -> list[Frame]:
+    out: list[Frame] = []
+    for block in raw.split(b"\n\n"):
+        event_id, data = None, None
+        for line in block.split(b"\n"):
+            if line.startswith(b"id: "):
+                event_id = line[4:].decode()
+            elif line.startswith(b"data: "):
+                data = json.loads(line[6:])
+        if data is not None:
+            out.append((event_id, data))
+    return out
+
+
+class Reader:
+    """Reads a streaming response frame by frame, across several calls."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.iter_raw()
+        self._buffer = b""
+
+    def take(self, count: int) -> list[Frame]:
+        """The next ``count`` data frames (fewer if the stream ends)."""
+        got: list[Frame] = []
+        while len(got) < count:
+            while b"\n\n" in self._buffer and len(got) < count:
+                block, self._buffer = self._buffer.split(b"\n\n", 1)
+                got += parse(block + b"\n\n")
+            if len(got) >= count:
+                break
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        return got
+
+
+def take(response: httpx.Response, count: int) -> list[Frame]:
+    """The first ``count`` data frames of a streaming response (what was read past them is dropped)."""
+    return Reader(response).take(count)
+
+
+def body(run_id: str, thread_id: str | None = None, text: str = "hello", **extra: Any) -> dict[str, Any]:
+    return {
+        "threadId": thread_id or f"thread-{run_id}",
+        "runId": run_id,
+        "protocolVersion": "1.0",
+        "messages": [{"id": f"u-{run_id}", "role": "user", "content": text}],
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with cluster(tmp_path_factory.mktemp("cluster")) as c:
+        yield c
+
+
+def test_a_run_started_on_web_a_streams_fully_from_web_b(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        with client.stream(
+            "POST", a + "/ag-ui/counting", json=body("ab"), headers={"x-agui-on-disconnect": "continue"}
+        ) as response:
+            assert response.status_code == 200
+            first = take(response, 5)
+        full = parse(client.get(b + "/ag-ui/runs/ab/events", params={"after": 0}).content)
+    assert first == full[:5]
+    assert [e["type"] for _, e in full][-1] == "RUN_FINISHED"
+    assert [i for i, _ in full] == [str(n) for n in range(1, 2005)]
+    assert "".join(e.get("delta", "") for _, e in full) == "".join(f"{n} " for n in range(2000))
+
+
+def test_a_stream_cut_at_50_points_and_resumed_on_the_other_web_process_loses_nothing(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    rng = random.Random(7)
+    total = 2004
+    cuts = sorted(rng.sample(range(1, total - 1), 50))
+    received: list[Frame] = []
+    with httpx.Client(timeout=20) as client:
+        with client.stream(
+            "POST", a + "/ag-ui/counting", json=body("cut50"), headers={"x-agui-on-disconnect": "continue"}
+        ) as response:
+            received += take(response, cuts[0])
+        for n, cut in enumerate([*cuts[1:], total + 1]):
+            base = b if n % 2 == 0 else a
+            headers = {"last-event-id": received[-1][0] or ""}
+            with client.stream("GET", base + "/ag-ui/runs/cut50/events", headers=headers) as response:
+                assert response.status_code == 200
+                received += take(response, cut - len(received))
+        uncut = parse(client.get(a + "/ag-ui/runs/cut50/events", params={"after": 0}).content)
+        drained = client.get(b + "/ag-ui/runs/cut50/events", headers={"last-event-id": str(total)})
+    assert [i for i, _ in received] == [str(n) for n in range(1, total + 1)]
+    assert received == uncut
+    assert drained.status_code == 204
+
+
+def test_stop_through_web_b_cancels_the_run_a_worker_executes(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        with client.stream("POST", a + "/ag-ui/slow", json=body("stopme", forwardedProps={"tokens": 400})) as response:
+            reader = Reader(response)
+            started = reader.take(3)
+            stopped = client.post(b + "/ag-ui/runs/stopme/stop")
+            rest = reader.take(10_000)
+    events = [e for _, e in started + rest]
+    assert stopped.json() == {"runId": "stopme", "status": "cancelled"}
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert events[-1]["outcome"] == {"type": "cancelled"}
+    assert len(events) < 100
+
+
+def test_two_concurrent_runs_on_one_thread_through_different_web_processes_give_one_409(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    results: dict[str, int] = {}
+
+    def post(base: str, run_id: str) -> None:
+        with httpx.Client(timeout=20) as client:
+            response = client.post(
+                base + "/ag-ui/slow", json=body(run_id, "busy-thread", forwardedProps={"tokens": 20})
+            )
+            results[run_id] = response.status_code
+            if response.status_code == 409:
+                assert response.json()["code"] == "THREAD_BUSY"
+
+    threads = [threading.Thread(target=post, args=(a, "busy-1")), threading.Thread(target=post, args=(b, "busy-2"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results.values()) == [200, 409]
+
+
+def test_history_is_shared_by_every_web_process(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        client.post(a + "/ag-ui", json=body("h1", "shared-thread", "first"))
+        client.post(b + "/ag-ui", json=body("h2", "shared-thread", "second"))
+        thread = client.get(a + "/ag-ui/threads/shared-thread").json()
+    assert [m["role"] for m in thread["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert thread["messages"][2]["content"] == "second"
+    assert '"first"' not in thread["messages"][3]["content"]  # the offline agent answered the last message
+
+
+def test_a_worker_killed_with_sigkill_ends_its_run_with_worker_lost(shared: Cluster) -> None:
+    (a, _), _ = shared.webs
+    with httpx.Client(timeout=20) as client:
+        with client.stream("POST", a + "/ag-ui/slow", json=body("killed", forwardedProps={"tokens": 400})) as response:
+            reader = Reader(response)
+            started = reader.take(3)
+            meta = shared_meta(shared, "killed")
+            pid = int(meta["worker"].rsplit("-", 2)[1])
+            victim = next(p for p in shared.workers if p.pid == pid)
+            killed_at = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            victim.wait(5)
+            rest = reader.take(10_000)
+            ended_after = time.monotonic() - killed_at
+    shared.workers.remove(victim)
+    shared.start_worker()
+    events = [e for _, e in started + rest]
+    assert events[-1]["type"] == "RUN_ERROR"
+    assert events[-1]["code"] == "WORKER_LOST"
+    assert ended_after < 2 + 1 + 2  # the lease (2 s), a reaper pass (1 s), and slack
+
+
+def shared_meta(c: Cluster, run_id: str) -> dict[str, str]:
+    import redis
+
+    client = redis.Redis.from_url(c.redis_url, decode_responses=True)
+    try:
+        return client.hgetall(f"agui:run:{run_id}:meta")  # type: ignore[return-value]
+    finally:
+        client.close()
+
+
+PUBLISHER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from agui_server.protocol import events as ev
+    from agui_server.runs.redis import RunPublisher
+
+    async def main(url):
+        async with RunPublisher(url, "published", thread_id="pub-thread") as run:
+            await run.text("Hello from ")
+            await asyncio.sleep(0.3)
+            await run.text("my own worker.")
+            await run.event(ev.StepStartedEvent(step_name="lookup"))
+            await run.event(ev.StepFinishedEvent(step_name="lookup"))
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def test_a_run_publisher_in_a_plain_python_process_streams_to_a_client(shared: Cluster, tmp_path: Path) -> None:
+    (a, _), (b, _) = shared.webs
+    script = tmp_path / "publish.py"
+    script.write_text(PUBLISHER)
+    process = subprocess.Popen([sys.executable, str(script), shared.redis_url], cwd=ROOT)
+    try:
+        with httpx.Client(timeout=20) as client:
+            deadline = time.monotonic() + 10
+            while client.get(a + "/ag-ui/runs/published/events").status_code == 404:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            events = [e for _, e in parse(client.get(a + "/ag-ui/runs/published/events").content)]
+            thread = client.get(b + "/ag-ui/threads/pub-thread").json()
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert events[0]["type"] == "RUN_STARTED"
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert "".join(e.get("delta", "") for e in events) == "Hello from my own worker."
+    assert thread["messages"][-1]["content"] == "Hello from my own worker."
+
+
+async def test_the_conformance_runner_passes_against_a_web_process_backed_by_redis(shared: Cluster) -> None:
+    (a, _), _ = shared.webs
+    report = await run_conformance(a + "/ag-ui", BUILTIN_SCENARIOS, probes=True, timeout=20, body_limit=2_000_000)
+    assert report.findings == [], report.summary()
+
+
+def test_redis_restarted_mid_run_gives_a_clean_run_error(tmp_path: Path) -> None:
+    with cluster(tmp_path, webs=1, workers=1) as c:
+        ((a, _),) = c.webs
+        with httpx.Client(timeout=30) as client:
+            with client.stream("POST", a + "/ag-ui/slow", json=body("restart", forwardedProps={"tokens": 400})) as r:
+                reader = Reader(r)
+                started = reader.take(3)
+                c.stop_redis()
+                began = time.monotonic()
+                rest = reader.take(10_000)
+                ended_after = time.monotonic() - began
+            c.start_redis()
+    events = [e for _, e in started + rest]
+    assert events[-1]["type"] == "RUN_ERROR"
+    assert events[-1]["code"] == "BACKEND_UNAVAILABLE"
+    assert rest[-1][0] is None  # no id: the client's Last-Event-ID still points at its last real event
+    assert ended_after < 15
+
+
+def test_no_worker_ends_the_run_with_no_worker(tmp_path: Path) -> None:
+    with cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "1")) as c:
+        ((a, _),) = c.webs
+        with httpx.Client(timeout=20) as client:
+            began = time.monotonic()
+            events = [e for _, e in parse(client.post(a + "/ag-ui", json=body("orphan")).content)]
+            took = time.monotonic() - began
+    assert [e["type"] for e in events] == ["RUN_ERROR"]
+    assert events[0]["code"] == "NO_WORKER"
+    assert took < 5
+
+
+def test_redis_unreachable_is_503_before_the_stream(tmp_path: Path) -> None:
+    c = Cluster(tmp_path)
+    c.redis_port = free_port()  # nothing listens there
+    try:
+        a = c.start_web()
+        with httpx.Client(timeout=20) as client:
+            run = client.post(a + "/ag-ui", json=body("down"))
+            resume = client.get(a + "/ag-ui/runs/down/events")
+    finally:
+        c.stop()
+    for response in (run, resume):
+        assert response.status_code == 503
+        assert response.json()["code"] == "BACKEND_UNAVAILABLE"
+        assert int(response.headers["retry-after"]) > 0
