@@ -41,9 +41,7 @@ async def main(total: int, max_finished_runs: int) -> None:
             if (n + 1) % 1_000 == 0:
                 samples.append((n + 1, _rss()))
         print(
-            json.dumps(
-                {"samples": samples, "runs": len(runs), "feeds": len(runs._feeds), "threads": len(runs.threads)}
-            )
+            json.dumps({"samples": samples, "runs": len(runs), "feeds": len(runs._feeds), "threads": len(runs.threads)})
         )
 
 
