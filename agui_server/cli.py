@@ -31,6 +31,12 @@ server with curl right away:
   curl -N -X POST http://127.0.0.1:8000/ag-ui -H 'content-type: application/json' \\
     -d '{"threadId":"t","runId":"r","messages":[{"id":"m","role":"user","content":"hi"}]}'
 
+A model behind the OpenAI or Anthropic API (keys and base URLs from the environment):
+
+  OPENAI_API_KEY=sk-... agui-server serve --agent openai --model gpt-4o-mini
+  ANTHROPIC_API_KEY=... agui-server serve --agent anthropic --model claude-sonnet-4-5
+  OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_API_KEY=ollama agui-server serve --agent openai --model llama3.2
+
 Your own agent is a plain async generator function, or an object with run(input, ctx):
 
   # mypkg/mod.py
@@ -42,7 +48,8 @@ Your own agent is a plain async generator function, or an object with run(input,
 
 Settings also come from the environment or a .env file in the current directory:
 AGUI_HOST, AGUI_PORT, AGUI_AGENT, AGUI_ALLOWED_ORIGINS (comma-separated, enables CORS),
-AGUI_KEEPALIVE, AGUI_PATH, AGUI_THREADS_DB, AGUI_ON_DISCONNECT, AGUI_LOG_LEVEL. Command-line options win.
+AGUI_KEEPALIVE, AGUI_PATH, AGUI_THREADS_DB, AGUI_ON_DISCONNECT, AGUI_REDIS_URL, AGUI_MODEL, AGUI_LOG_LEVEL,
+OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL. Command-line options win.
 """
 
 
@@ -65,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         action="append",
         metavar="[ID=]MODULE:ATTR",
-        help="the agent to serve, e.g. mypkg.agents:agent (default: the offline agent; AGUI_AGENT); "
-        "repeat with id=module:attr to serve more agents at <path>/<id>",
+        help="the agent to serve: mypkg.agents:agent, or openai / anthropic for a model behind those APIs "
+        "(default: the offline agent; AGUI_AGENT); repeat with id=... to serve more agents at <path>/<id>",
     )
+    serve.add_argument("--model", help="the model for --agent openai|anthropic (default: AGUI_MODEL)")
     serve.add_argument("--path", help="where to mount the endpoint (default /ag-ui; AGUI_PATH)")
     serve.add_argument(
         "--allowed-origin",
@@ -141,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an agent to execute, as id=module:attr (repeatable); a bare module:attr is the default agent "
         "(default: the offline agent; AGUI_AGENT)",
     )
+    worker.add_argument("--model", help="the model for --agent openai|anthropic (default: AGUI_MODEL)")
     worker.add_argument("--slots", type=int, default=4, metavar="N", help="runs executed at once (default 4)")
     worker.add_argument("--lease", type=float, default=10.0, metavar="SECONDS", help="claim lease (default 10)")
     worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
@@ -182,7 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     try:
-        agents = _load_agents(references)
+        agents = _load_agents(references, args.model, args.env_file)
     except AgentLoadError as exc:
         print(f"agui-server: {exc}", file=sys.stderr)
         return 2
@@ -224,15 +233,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_agents(references: list[str]) -> dict[str, object]:
-    from agui_server.agents.loader import load_agent
+def _load_agents(references: list[str], model: str | None = None, env_file: str = ".env") -> dict[str, object]:
+    """``[id=]module:attr`` references (or ``openai`` / ``anthropic``) to agents by id.
+
+    Raises:
+        AgentLoadError: a reference does not name an agent, or an LLM adapter is not configured.
+    """
+    import os
+    from pathlib import Path
+
+    from agui_server.agents._llm_factory import LLM_AGENTS, llm_agent_from_env
+    from agui_server.agents.errors import LLMConfigurationError
+    from agui_server.agents.loader import AgentLoadError, load_agent
+    from agui_server.settings import read_dotenv
 
     agents: dict[str, object] = {}
+    environ = {**read_dotenv(Path(env_file)), **os.environ}
     for reference in references:
         agent_id, sep, target = reference.partition("=")
         if not sep:
             agent_id, target = "default", reference
-        agents[agent_id] = load_agent(target)
+        try:
+            if target.strip().lower() in LLM_AGENTS:
+                agents[agent_id] = llm_agent_from_env(target, model, environ=environ)
+            else:
+                agents[agent_id] = load_agent(target)
+        except LLMConfigurationError as exc:
+            raise AgentLoadError(str(exc)) from exc
     return agents
 
 
@@ -259,7 +286,7 @@ def _worker(args: argparse.Namespace) -> int:
     )
     references = args.agent or ([settings.agent] if settings.agent else [])
     try:
-        loaded = _load_agents(references)
+        loaded = _load_agents(references, args.model, args.env_file)
     except AgentLoadError as exc:
         print(f"agui-server: {exc}", file=sys.stderr)
         return 2

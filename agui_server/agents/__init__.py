@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from agui_server.agents._llm_factory import LLM_AGENTS, llm_agent_from_env
+from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.base import Agent, AgentOutput, FunctionAgent, RunContext, as_agent
+from agui_server.agents.errors import LLMConfigurationError, UpstreamError
 from agui_server.agents.helpers import stream_text, stream_tool_call, tool_result
 from agui_server.agents.loader import AgentLoadError, load_agent
 from agui_server.agents.offline import OfflineAgent
+from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.tools import BackendTool, ToolContext, ToolError, tool
 
 __all__ = (
+    "LLM_AGENTS",
     "Agent",
     "AgentLoadError",
     "AgentOutput",
+    "AnthropicAgent",
+    "BackendTool",
     "FunctionAgent",
+    "LLMConfigurationError",
     "OfflineAgent",
+    "OpenAIAgent",
     "RunContext",
+    "ToolContext",
+    "ToolError",
+    "UpstreamError",
     "as_agent",
+    "llm_agent_from_env",
     "load_agent",
     "stream_text",
     "stream_tool_call",
+    "tool",
     "tool_result",
 )

@@ -107,3 +107,18 @@ def test_help_explains_the_command() -> None:
     assert result.returncode == 0
     for needle in ("--agent", "MODULE:ATTR", "AGUI_PORT", "curl", "async def agent"):
         assert needle in result.stdout
+
+
+def test_a_missing_api_key_is_a_clear_error_at_start_up(tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    for name, variable in (("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")):
+        result = subprocess.run(
+            [sys.executable, "-m", "agui_server", "serve", "--agent", name, "--model", "m"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert result.returncode == 2
+        assert variable in result.stderr

@@ -36,3 +36,10 @@ def test_backends_implement_the_interfaces(tmp_path) -> None:  # type: ignore[no
     assert isinstance(ThreadFeed(), FrameSource)
     assert isinstance(MemoryThreadStore(), ThreadStore)
     assert isinstance(SQLiteThreadStore(tmp_path / "t.db"), ThreadStore)
+
+
+def test_every_run_error_code_an_adapter_sends_is_a_documented_error_code() -> None:
+    from agui_server.agents import errors
+    from agui_server.runs import ErrorCode
+
+    assert set(errors.LLM_ERROR_CODES) <= {code.value for code in ErrorCode}

@@ -1,0 +1,176 @@
+"""AG-UI history → provider messages: ordering repairs, media, thinking signatures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agui_server.agents._llm_anthropic_input import REDACTED_PREFIX, anthropic_conversation, anthropic_tools
+from agui_server.agents._llm_history import MISSING_RESULT, normalized
+from agui_server.agents._llm_openai_input import openai_messages, openai_tools
+from agui_server.agents.tools import tool
+from agui_server.protocol.encoding import decode_input
+from agui_server.protocol.types import RunAgentInput, ToolMessage
+
+
+def run_input(messages: list[dict[str, Any]], **extra: Any) -> RunAgentInput:
+    return decode_input(json.dumps({"threadId": "t", "runId": "r", "messages": messages, **extra}).encode())
+
+
+def call(call_id: str, name: str = "f", arguments: str = "{}") -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_tool_results_are_moved_next_to_their_call_and_gaps_filled() -> None:
+    history = run_input(
+        [
+            {"id": "u", "role": "user", "content": "go"},
+            {"id": "a", "role": "assistant", "toolCalls": [call("c1"), call("c2")]},
+            {"id": "u2", "role": "user", "content": "meanwhile"},
+            {"id": "t1", "role": "tool", "toolCallId": "c1", "content": "one"},
+            {"id": "t9", "role": "tool", "toolCallId": "unknown", "content": "orphan"},
+            {"id": "a2", "role": "assistant", "toolCalls": [call("c1")]},  # a duplicate of c1
+        ]
+    ).messages
+    order = [(type(m).__name__, getattr(m, "tool_call_id", m.id)) for m in normalized(history)]
+    assert order == [
+        ("UserMessage", "u"),
+        ("AssistantMessage", "a"),
+        ("ToolMessage", "c1"),
+        ("ToolMessage", "c2"),
+        ("UserMessage", "u2"),
+        ("AssistantMessage", "a2"),
+    ]
+    filled = normalized(history)[3]
+    assert isinstance(filled, ToolMessage)
+    assert filled.content == MISSING_RESULT
+    assert normalized(history)[-1].tool_calls is None  # type: ignore[union-attr]
+
+
+def test_openai_media_parts() -> None:
+    messages = openai_messages(
+        run_input(
+            [
+                {
+                    "id": "u",
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "look"},
+                        {"type": "audio", "source": {"type": "data", "value": "AAA=", "mimeType": "audio/wav"}},
+                        {
+                            "type": "document",
+                            "source": {"type": "data", "value": "JVBE", "mimeType": "application/pdf"},
+                        },
+                        {"type": "document", "source": {"type": "file", "value": "file-123"}},
+                        {
+                            "type": "video",
+                            "source": {"type": "url", "value": "https://v/x.mp4", "mimeType": "video/mp4"},
+                        },
+                        {"type": "binary", "mimeType": "image/jpeg", "data": "/9j/"},
+                    ],
+                }
+            ]
+        )
+    )
+    assert messages[0]["content"] == [
+        {"type": "text", "text": "look"},
+        {"type": "input_audio", "input_audio": {"data": "AAA=", "format": "wav"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "document"}},
+        {"type": "file", "file": {"file_id": "file-123"}},
+        {
+            "type": "text",
+            "text": "[A video attachment (video/mp4) was left out: the OpenAI Chat Completions API cannot read it "
+            "in this form.]",
+        },
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/"}},
+    ]
+
+
+def test_openai_text_parts_become_a_string_and_tool_errors_are_marked() -> None:
+    messages = openai_messages(
+        run_input(
+            [
+                {"id": "u", "role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+                {"id": "a", "role": "assistant", "toolCalls": [call("c")]},
+                {"id": "t", "role": "tool", "toolCallId": "c", "content": "partial", "error": "boom"},
+                {"id": "empty", "role": "assistant", "content": ""},
+            ]
+        )
+    )
+    assert messages[0] == {"role": "user", "content": "a\nb"}
+    assert messages[2] == {"role": "tool", "tool_call_id": "c", "content": "Error: boom\npartial"}
+    assert len(messages) == 3
+
+
+def test_tool_definitions() -> None:
+    @tool
+    def lookup(q: str) -> str:
+        """Find."""
+        return q
+
+    frontend = run_input([], tools=[{"name": "ui", "description": "Show.", "parameters": None}]).tools or []
+    assert openai_tools([lookup], frontend)[1] == {
+        "type": "function",
+        "function": {"name": "ui", "description": "Show.", "parameters": {"type": "object", "properties": {}}},
+    }
+    assert anthropic_tools([lookup], frontend) == [
+        {
+            "name": "lookup",
+            "description": "Find.",
+            "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+        {"name": "ui", "description": "Show.", "input_schema": {"type": "object", "properties": {}}},
+    ]
+
+
+def test_anthropic_thinking_signatures_come_back() -> None:
+    system, messages = anthropic_conversation(
+        run_input(
+            [
+                {"id": "u", "role": "user", "content": "hi"},
+                {"id": "r1", "role": "reasoning", "content": "signed thought", "encryptedValue": "sig-1"},
+                {"id": "r2", "role": "reasoning", "content": "", "encryptedValue": REDACTED_PREFIX + "opaque"},
+                {"id": "r3", "role": "reasoning", "content": "unsigned thought"},
+                {"id": "a", "role": "assistant", "content": "hello", "encryptedValue": "sig-3"},
+                {"id": "r4", "role": "reasoning", "content": "dangling", "encryptedValue": "sig-4"},
+                {"id": "u2", "role": "user", "content": "again"},
+                {"id": "r5", "role": "reasoning", "content": "never signed"},
+                {"id": "a2", "role": "assistant", "content": "ok"},
+            ]
+        ),
+        "Be nice.",
+    )
+    assert system == "Be nice."
+    assert messages[1]["content"] == [
+        {"type": "thinking", "thinking": "signed thought", "signature": "sig-1"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "thinking", "thinking": "unsigned thought", "signature": "sig-3"},
+        {"type": "text", "text": "hello"},
+    ]
+    assert messages[2] == {"role": "user", "content": [{"type": "text", "text": "again"}]}
+    assert messages[3]["content"] == [{"type": "text", "text": "ok"}]
+
+
+def test_anthropic_merges_turns_and_reads_broken_arguments_as_empty() -> None:
+    _, messages = anthropic_conversation(
+        run_input(
+            [
+                {"id": "u", "role": "user", "content": "one"},
+                {"id": "u2", "role": "user", "content": [{"type": "text", "text": "two"}]},
+                {"id": "a", "role": "assistant", "content": "x", "toolCalls": [call("c", "f", "{not json")]},
+                {"id": "a2", "role": "assistant", "content": "y"},
+            ]
+        )
+    )
+    assert messages == [
+        {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "x"},
+                {"type": "tool_use", "id": "c", "name": "f", "input": {}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c", "content": MISSING_RESULT}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "y"}]},
+    ]
