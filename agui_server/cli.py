@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--slots", type=int, default=4, metavar="N", help="runs executed at once (default 4)")
     worker.add_argument("--lease", type=float, default=10.0, metavar="SECONDS", help="claim lease (default 10)")
     worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
+    worker.add_argument(
+        "--requeue-lost",
+        action="store_true",
+        help="when a worker dies mid-run, run it once more on another worker if its agent is safe_to_repeat "
+        "(default: end it with WORKER_LOST)",
+    )
     worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
     worker.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
@@ -296,7 +302,12 @@ def _worker(args: argparse.Namespace) -> int:
     from agui_server.runs.redis.worker import WorkerSettings
 
     asyncio.run(
-        run_worker(url, agents, slots=args.slots, settings=WorkerSettings(lease=args.lease, strict=args.strict))
+        run_worker(
+            url,
+            agents,
+            slots=args.slots,
+            settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
+        )
     )
     return 0
 

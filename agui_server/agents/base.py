@@ -86,6 +86,11 @@ class FunctionAgent:
             return self._fn(input, ctx)
         return self._fn(input)
 
+    @property
+    def safe_to_repeat(self) -> bool:
+        """Whether the function says a run may be executed again after its worker died."""
+        return bool(getattr(self._fn, "safe_to_repeat", False))
+
     def __repr__(self) -> str:
         return f"FunctionAgent({self.name})"
 

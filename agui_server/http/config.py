@@ -75,6 +75,9 @@ class AGUIConfig:
     """With Redis: seconds a worker's claim lasts without renewal (a dead worker is found within this)."""
     start_timeout: float = 30.0
     """With Redis: seconds a run may wait for a worker before it fails with ``NO_WORKER``."""
+    requeue_lost_runs: bool = False
+    """With Redis: when a worker dies mid-run, run it once more if its agent is ``safe_to_repeat``
+    (default: end it with ``WORKER_LOST``)."""
     allowed_origins: list[str] = field(default_factory=list)
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True

@@ -73,6 +73,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             settings=WorkerSettings(
                 lease=config.lease,
                 start_timeout=config.start_timeout,
+                requeue_lost=config.requeue_lost_runs,
                 retention=config.run_retention,
                 max_events_per_run=config.max_events_per_run,
                 strict=config.strict,

@@ -192,6 +192,31 @@ def test_a_worker_killed_with_sigkill_ends_its_run_with_worker_lost(shared: Clus
     assert ended_after < 2 + 1 + 2  # the lease (2 s), a reaper pass (1 s), and slack
 
 
+def test_a_run_that_is_safe_to_repeat_runs_once_more_after_its_worker_died(shared: Cluster) -> None:
+    (a, _), _ = shared.webs
+    with httpx.Client(timeout=30) as client:
+        with client.stream("POST", a + "/ag-ui/repeatable", json=body("again", forwardedProps={"tokens": 30})) as r:
+            reader = Reader(r)
+            started = reader.take(3)
+            pid = int(shared_meta(shared, "again")["worker"].rsplit("-", 2)[1])
+            victim = next(p for p in shared.workers if p.pid == pid)
+            os.kill(pid, signal.SIGKILL)
+            victim.wait(5)
+            rest = reader.take(10_000)
+    shared.workers.remove(victim)
+    shared.start_worker()
+    events = [e for _, e in started + rest]
+    kinds = [e["type"] for e in events]
+    assert kinds.count("RUN_STARTED") == 2
+    retry = kinds.index("RUN_ERROR")
+    assert events[retry]["code"] == "WORKER_LOST"
+    assert kinds[retry + 1] == "RUN_STARTED"
+    assert kinds[-1] == "RUN_FINISHED"
+    second = "".join(e.get("delta", "") for e in events[retry + 1 :])
+    assert second == "".join(f"t{n} " for n in range(30))
+    assert shared_meta(shared, "again")["attempt"] == "2"
+
+
 def shared_meta(c: Cluster, run_id: str) -> dict[str, str]:
     import redis
 

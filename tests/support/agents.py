@@ -25,3 +25,12 @@ async def slow(input: Any, ctx: Any) -> Any:
     for n in range(int(props.get("tokens", 100))):
         yield f"t{n} "
         await asyncio.sleep(0.05)
+
+
+async def repeatable(input: Any, ctx: Any) -> Any:
+    """Like ``slow``, and safe to run again from the start after its worker died."""
+    async for piece in slow(input, ctx):
+        yield piece
+
+
+repeatable.safe_to_repeat = True  # type: ignore[attr-defined]

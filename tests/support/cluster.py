@@ -20,7 +20,11 @@ import httpx
 
 from tests.support.server import ROOT, free_port
 
-AGENTS = ["--agent", "slow=tests.support.agents:slow", "--agent", "counting=tests.support.agents:counting"]
+AGENTS = [
+    "--agent", "slow=tests.support.agents:slow",
+    "--agent", "counting=tests.support.agents:counting",
+    "--agent", "repeatable=tests.support.agents:repeatable",
+]  # fmt: skip
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -94,7 +98,7 @@ class Cluster:
     def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "agui_server", "worker", "--redis", self.redis_url, "--lease", "2",
-            "--log-level", "warning", *AGENTS, *extra,
+            "--requeue-lost", "--log-level", "warning", *AGENTS, *extra,
         ]  # fmt: skip
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=self._log(f"worker-{len(self.workers)}"), stderr=subprocess.STDOUT

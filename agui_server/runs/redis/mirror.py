@@ -122,8 +122,10 @@ class StreamMirror(_Followable):
                     else:
                         self._frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
                     if self.ends_at_terminal and etype in _TERMINAL:
-                        ended = True
-                        break
+                        # a run queued once more after its worker died goes on with a new RUN_STARTED
+                        ended = self._is_over is None or await self._is_over()
+                        if ended:
+                            break
                 self._wake()
                 if ended:
                     break

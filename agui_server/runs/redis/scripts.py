@@ -118,7 +118,8 @@ return 1
 EXPIRE: Final = (
     _APPEND_ONE
     + """
--- KEYS: meta, log, feed, feedseq, leases, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax
+-- KEYS: meta, log, feed, feedseq, leases, active, queue, queued
+-- ARGV: run_id, lost_payload, retention_ms, maxlen, feedmax, retry_payload
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' then
   redis.call('ZREM', KEYS[5], ARGV[1])
@@ -130,7 +131,18 @@ end
 if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then
   return 0
 end
-if redis.call('HGET', KEYS[1], 'terminal') ~= '1' then
+local finished = redis.call('HGET', KEYS[1], 'terminal') == '1'
+if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
+    and tonumber(redis.call('HGET', KEYS[1], 'attempt')) < 2 then
+  -- the agent said it is safe to repeat: end this attempt, queue the run once more
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6])
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now)
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZADD', KEYS[8], now, ARGV[1])
+  redis.call('XADD', KEYS[7], '*', 'run', ARGV[1])
+  return 2
+end
+if not finished then
   append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'owner', '')

@@ -66,6 +66,10 @@ class WorkerSettings:
     """Seconds a run may take."""
     reap_interval: float = 1.0
     """Seconds between reaper passes."""
+    requeue_lost: bool = False
+    """When a worker dies mid-run, queue the run once more instead of ending it with ``WORKER_LOST``, for
+    agents that say they are safe to repeat (``safe_to_repeat = True``). Clients then see ``RUN_ERROR``
+    (``WORKER_LOST``, "retrying") followed by a new ``RUN_STARTED`` of the same run."""
 
     @property
     def lease_ms(self) -> int:
@@ -124,6 +128,8 @@ class _Execution:
         )
         guard = Guard(self.input, ctx, self.sink, strict=settings.strict, run_timeout=settings.run_timeout)
         agent = worker.agents.get(self.agent_id)
+        if agent is not None and settings.requeue_lost and getattr(agent, "safe_to_repeat", False):
+            await worker.redis.hset(keys.meta(self.run_id), "repeatable", 1)
         if agent is None:
             guard.start()
             guard.fail("UNKNOWN_AGENT", f"No agent with id {self.agent_id!r} on this worker.")
@@ -371,7 +377,11 @@ class Reaper:
             message="The worker running this run stopped answering; the run was ended.", code=WORKER_LOST_CODE
         )
         nobody = ev.RunErrorEvent(message="No worker took this run in time; try again later.", code=NO_WORKER_CODE)
+        retry = ev.RunErrorEvent(
+            message="The worker running this run stopped answering; the run starts once more.", code=WORKER_LOST_CODE
+        )
         self._lost_payload = encode_event(lost)
+        self._retry_payload = encode_event(retry)
         self._no_worker_payload = encode_event(nobody)
 
     def start(self) -> None:
@@ -412,11 +422,11 @@ class Reaper:
                 await self._expire(
                     keys=[
                         keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
-                        keys.leases, keys.active(thread),
+                        keys.leases, keys.active(thread), keys.queue, keys.queued,
                     ],
                     args=[
                         run_id, self._lost_payload, retention, settings.max_events_per_run,
-                        settings.max_events_per_thread,
+                        settings.max_events_per_thread, self._retry_payload,
                     ],
                 )
             )  # fmt: skip
