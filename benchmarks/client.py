@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 import httptools
 
@@ -66,17 +66,21 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast("asyncio.Transport", transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
         self._parser.feed_data(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = exc or ConnectionResetError("the server closed the connection")
+        closed_by_us = self._lost is not None
+        self._lost = self._lost or exc or ConnectionResetError("the server closed the connection")
         for future in (self._first, self._done):
             if future is not None and not future.done():
-                future.set_exception(self._lost)
+                if closed_by_us:
+                    future.cancel()
+                else:
+                    future.set_exception(self._lost)
+                    future.exception()  # an awaiter still gets it; nobody awaiting is no error of its own
 
     # -- httptools callbacks ------------------------------------------------------------------------
 
@@ -131,6 +135,9 @@ class Connection(asyncio.Protocol):
         return self._response(self._first_frame_at or time.perf_counter())
 
     def close(self) -> None:
+        """Close the connection; a request still in flight is cancelled."""
+        if self._lost is None:
+            self._lost = ConnectionAbortedError("closed by the client")
         if self._transport is not None:
             self._transport.close()
 

@@ -19,6 +19,7 @@ import psutil
 
 from benchmarks.apps import APPS
 from benchmarks.client import connect
+from benchmarks.cpu import process_seconds
 from benchmarks.workload import expected_events, request_body
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Server:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return int(self.process.pid)
 
     def rss(self) -> int:
         """Resident set size in bytes."""
@@ -50,8 +51,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time used so far."""
-        times = self.process.cpu_times()
-        return float(times.user + times.system)
+        return process_seconds(self.process)
 
 
 def _free_port() -> int:
@@ -75,12 +75,22 @@ def _command(name: str, port: int, core: int | None) -> list[str]:
     return command
 
 
+def _log_text(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
 async def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
     """Until a one-token run answers with all its events."""
     deadline = time.monotonic() + _STARTUP_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early ({process.returncode}):\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"server exited early ({process.returncode}):\n{_log_text(log)}")
         with contextlib.suppress(OSError, TimeoutError):
             connection = await connect(HOST, port)
             try:
@@ -91,7 +101,7 @@ async def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) ->
                 return
             raise RuntimeError(f"server is up but answered {response.status} with {response.frames} frames")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"server did not start in {_STARTUP_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
+            raise TimeoutError(f"server did not start in {_STARTUP_TIMEOUT:.0f} s:\n{_log_text(log)}")
         await asyncio.sleep(0.1)
 
 
@@ -111,9 +121,7 @@ async def running_server(name: str, *, core: int | None, log_dir: Path) -> Async
     """Start server ``name`` on a free loopback port, wait until it serves a run, stop it by its pid."""
     port = _free_port()
     log = log_dir / f"{name}.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with log.open("wb") as out:
-        process = subprocess.Popen(_command(name, port, core), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = _spawn(_command(name, port, core), log)
     try:
         await _wait_ready(process, port, log)
         yield Server(name=name, port=port, process=psutil.Process(process.pid))

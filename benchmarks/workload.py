@@ -1,14 +1,17 @@
 """The deterministic workload every server serves, and the request bodies that ask for it.
 
 A run's size comes from the request, so one server process serves both the long single stream and the
-short runs: ``forwardedProps`` is ``{"tokens": N}`` (RUN_STARTED, TEXT_MESSAGE_START, N ×
+short runs: ``forwardedProps`` is ``{"tokens": N}`` (RUN_STARTED, TEXT_MESSAGE_START, N
 TEXT_MESSAGE_CONTENT, TEXT_MESSAGE_END, RUN_FINISHED) or ``{"idle": true}`` (RUN_STARTED, then nothing
-until the client goes away). Every request carries a fresh ``runId``: our server re-attaches a known
-``runId`` to its retained run instead of running the agent again.
+until the client goes away). Every request carries a fresh ``runId`` and ``threadId``: our server re-attaches
+a known ``runId`` to its retained run instead of running the agent again, and concurrent clients are
+separate conversations.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from typing import Any, Final
 
 PATH: Final = "/ag-ui"
@@ -26,8 +29,19 @@ def expected_events(tokens: int) -> int:
     return tokens + EVENTS_AROUND_TOKENS
 
 
-def request_body(run_id: str, *, tokens: int = 0, idle: bool = False, thread_id: str = "bench") -> bytes:
-    """A minimal ``RunAgentInput`` asking for ``tokens`` content events, or for an idle stream."""
+_RUN_COUNTER: Final = itertools.count(1)
+_RUN_PREFIX: Final = os.urandom(4).hex()
+
+
+def new_run_id(label: str) -> str:
+    """A ``runId`` no earlier request of this benchmark process used."""
+    return f"{label}-{_RUN_PREFIX}-{next(_RUN_COUNTER)}"
+
+
+def request_body(run_id: str, *, tokens: int = 0, idle: bool = False, thread_id: str | None = None) -> bytes:
+    """A minimal ``RunAgentInput`` asking for ``tokens`` content events, or for an idle stream; the thread is
+    ``t-<runId>`` unless given."""
+    thread_id = f"t-{run_id}" if thread_id is None else thread_id
     props = '{"idle":true}' if idle else f'{{"tokens":{int(tokens)}}}'
     return (
         f'{{"threadId":"{thread_id}","runId":"{run_id}",'

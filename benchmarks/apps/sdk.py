@@ -44,13 +44,14 @@ async def agent(input: RunAgentInput) -> AsyncIterator[BaseEvent]:
 
 
 async def run_agent(request: Request) -> StreamingResponse:
-    encoder = EventEncoder(accept=request.headers.get("accept"))
+    encoder = EventEncoder(accept=request.headers.get("accept", ""))
     input = RunAgentInput.model_validate_json(await request.body())
     _tokens, idle = read_props(input.forwarded_props)
 
     async def stream() -> AsyncIterator[str]:
         if idle:
-            yield encoder.encode(RunStartedEvent(type=EventType.RUN_STARTED, thread_id=input.thread_id, run_id=input.run_id))
+            started = RunStartedEvent(type=EventType.RUN_STARTED, thread_id=input.thread_id, run_id=input.run_id)
+            yield encoder.encode(started)
             while True:
                 await asyncio.sleep(IDLE_PING_SECONDS)
                 yield ": ping\n\n"

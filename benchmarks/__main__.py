@@ -1,0 +1,144 @@
+"""``python -m benchmarks``: measure the three servers in one run and print the table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.apps import SERVERS
+from benchmarks.load import LoadTool
+from benchmarks.machine import busy_percent, describe
+from benchmarks.report import RATIO_NOTE, render, verdict
+from benchmarks.run import FULL, QUICK, Settings, measure_server, pin_cores
+from benchmarks.wrk import INSTALL_HINT, ensure_wrk, wrk_version
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from benchmarks.results import ServerResult
+
+
+_BUSY = 10.0
+"""Machine-wide CPU % before the run above which the report warns that others share the machine."""
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small figures and short rows: proves it still runs")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS), metavar="NAME",
+                        help=f"which servers to measure (default: all of {', '.join(SERVERS)})")  # fmt: skip
+    parser.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto",
+                        help="auto: wrk (installed with apt-get when missing and run as root); "
+                        "--quick falls back to the Python load generator without wrk")  # fmt: skip
+    parser.add_argument("--tokens", type=int, help="tokens of the single-stream reply")
+    parser.add_argument("--duration", type=float, help="seconds per concurrent row")
+    parser.add_argument("--idle-streams", type=int, help="idle streams held for the RSS row")
+    parser.add_argument("--ttfe-runs", type=int, help="sequential runs for time to first event")
+    return parser.parse_args(argv)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = QUICK if args.quick else FULL
+    overrides: dict[str, Any] = {"servers": tuple(name for name in SERVERS if name in args.servers)}
+    for name in ("tokens", "duration", "idle_streams", "ttfe_runs"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    return dataclasses.replace(base, **overrides)
+
+
+def _wrk(args: argparse.Namespace) -> str | None:
+    """wrk's path, ``None`` for the Python load generator; exits when wrk is required but missing."""
+    if args.load_tool == "python":
+        return None
+    wrk = ensure_wrk(install=not (args.quick and args.load_tool == "auto"))
+    if wrk is None and not (args.quick and args.load_tool == "auto"):
+        sys.exit(INSTALL_HINT)
+    return wrk
+
+
+def _raise_fd_limit(streams: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = streams * 2 + 256  # the server processes inherit it: one socket per stream on each side
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            print(f"warning: open file limit is {target}, {wanted} wanted", file=sys.stderr)
+
+
+def _header(machine: dict[str, Any], tool: LoadTool, cores: tuple[int | None, int | None]) -> str:
+    packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
+    pinning = (
+        f"server on core {cores[0]}, load generator on core {cores[1]}"
+        if cores[0] is not None
+        else "not pinned (fewer than two cores)"
+    )
+    busy = machine["busy_before_pct"]
+    warning = " (WARNING: other processes are running: figures will be skewed)" if busy > _BUSY else ""
+    return "\n".join([
+        f"Date: {machine['date']}",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['kernel']}",
+        f"Python: {machine['python']}; {packages}; agui-server at {machine['revision']}",
+        f"Load tool: {machine['load_tool']}; {pinning}",
+        f"Machine busy before the run: {busy:.0f} % CPU over all cores{warning}",
+    ])  # fmt: skip
+
+
+async def _run_all(settings: Settings, tool: LoadTool, server_core: int | None) -> list[ServerResult]:
+    return [await measure_server(name, settings, tool, server_core) for name in settings.servers]
+
+
+def _event_loop_runner() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    settings = _settings(args)
+    started = time.monotonic()
+    wrk = _wrk(args)
+    _raise_fd_limit(settings.idle_streams)
+    cores = pin_cores()
+    machine = describe()
+    machine["busy_before_pct"] = busy_percent()
+    machine["load_tool"] = (wrk_version() or "wrk") if wrk else "Python load generator (benchmarks.pyload)"
+    with tempfile.TemporaryDirectory(prefix="agui-bench-") as work_dir:
+        tool = LoadTool(wrk=wrk, core=cores[1], work_dir=Path(work_dir), server_core=cores[0])
+        print(_header(machine, tool, cores), flush=True)
+        results = _event_loop_runner()(_run_all(settings, tool, cores[0]))
+    elapsed = time.monotonic() - started
+    print()
+    print(_header(machine, tool, cores))
+    print()
+    print(render(results, settings))
+    print()
+    print(RATIO_NOTE)
+    for line in verdict(results, settings):
+        print(f"- {line}")
+    print(f"\nTook {elapsed:.0f} s.")
+    if args.json:
+        payload = {
+            "machine": machine,
+            "settings": dataclasses.asdict(settings),
+            "seconds": elapsed,
+            "results": [dataclasses.asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The results as a markdown table, every figure also as a ratio of the ceiling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from benchmarks.results import LoadRow, ServerResult
+
+__all__ = ("RATIO_NOTE", "Figure", "figures", "ratio", "render", "verdict")
+
+RATIO_NOTE = (
+    "vs ceiling is the share of the ceiling's performance: value ÷ ceiling where higher is better "
+    "(events/s, runs/s), ceiling ÷ value where lower is better (latency, memory). So in every row higher "
+    "is better and 1.00 is as good as the ceiling. CPU % is the server's / the load generator's / every other "
+    "process's CPU time over the row's wall time (100 = one core busy); 'other' well above a few % means the "
+    "machine was shared and the row is suspect."
+)
+
+
+_SHARED = 10.0
+"""CPU % of other processes in a row above which the report flags the row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    key: str
+    label: str
+    higher_is_better: bool
+    value: Callable[[ServerResult], float]
+    digits: int
+    cpu: Callable[[ServerResult], tuple[float, float, float]] | None = None
+    """The server's, the load generator's and everything else's CPU % while the figure was taken."""
+
+
+def _row(clients: int) -> Callable[[ServerResult], LoadRow]:
+    def get(result: ServerResult) -> LoadRow:
+        for row in result.load:
+            if row.clients == clients:
+                return row
+        raise KeyError(f"{result.name} has no row for {clients} clients")
+
+    return get
+
+
+def _load_value(get: Callable[[ServerResult], LoadRow], attribute: str) -> Callable[[ServerResult], float]:
+    def value(result: ServerResult) -> float:
+        return float(getattr(get(result), attribute))
+
+    return value
+
+
+def _cpu(get: Callable[[ServerResult], LoadRow]) -> Callable[[ServerResult], tuple[float, float, float]]:
+    def cpu(result: ServerResult) -> tuple[float, float, float]:
+        row = get(result)
+        return row.server_cpu_pct, row.load_cpu_pct, row.other_cpu_pct
+
+    return cpu
+
+
+def figures(settings: Any) -> list[Figure]:
+    """The table's rows for a run with these settings (``tokens``, ``ttfe_runs``, ``clients``, ...)."""
+    rows = [
+        Figure(
+            "events_per_s",
+            f"Single stream, {settings.tokens:,}-token reply: events/s",
+            True,
+            lambda r: r.events_per_s,
+            0,
+            lambda r: (r.events_server_cpu_pct, r.events_client_cpu_pct, r.events_other_cpu_pct),
+        ),
+        Figure(
+            "ttfe_p50_ms",
+            f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection)",
+            False,
+            lambda r: r.ttfe_p50_ms,
+            3,
+        ),
+        Figure("ttfe_p99_ms", "Time to first event p99, ms", False, lambda r: r.ttfe_p99_ms, 3),
+    ]
+    for clients in settings.clients:
+        get = _row(clients)
+        cpu = _cpu(get)
+        noun = "client" if clients == 1 else "clients"
+        rows.append(
+            Figure(
+                f"runs_per_s_c{clients}",
+                f"{clients} {noun}: runs/s ({settings.load_tokens}-token runs)",
+                True,
+                _load_value(get, "runs_per_s"),
+                0,
+                cpu,
+            )
+        )
+        rows.append(
+            Figure(
+                f"p99_ms_c{clients}",
+                f"{clients} {noun}: p99 latency, ms",
+                False,
+                _load_value(get, "p99_ms"),
+                2,
+                cpu,
+            )
+        )
+    rows.append(
+        Figure(
+            "idle_kib_per_stream",
+            f"Server RSS per idle held stream, KiB ({settings.idle_streams:,} streams)",
+            False,
+            lambda r: r.idle_kib_per_stream,
+            1,
+        )
+    )
+    return rows
+
+
+def ratio(figure: Figure, value: float, ceiling: float) -> float | None:
+    """The share of the ceiling's performance (higher is better), or ``None`` when it is undefined."""
+    if figure.higher_is_better:
+        return value / ceiling if ceiling > 0 else None
+    return ceiling / value if value > 0 and ceiling > 0 else None
+
+
+def _number(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _ratio_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def render(results: Sequence[ServerResult], settings: Any) -> str:
+    """The markdown table: one row per figure; each server's value and its ratio of the ceiling."""
+    by_name = {r.name: r for r in results}
+    ceiling = by_name.get("ceiling")
+    others = [r for r in results if r.name != "ceiling"]
+    head = ["Figure", "ceiling"]
+    for r in others:
+        head += [r.name, f"{r.name} vs ceiling"]
+    head.append("CPU % server/load/other: " + " · ".join(r.name for r in results))
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---", *["---:"] * (len(head) - 2), ":---:"]) + "|"]
+    for figure in figures(settings):
+        cells = [figure.label, _number(figure.value(ceiling), figure.digits) if ceiling else "—"]
+        for r in others:
+            value = figure.value(r)
+            cells.append(_number(value, figure.digits))
+            cells.append(_ratio_text(ratio(figure, value, figure.value(ceiling))) if ceiling else "—")
+        if figure.cpu is not None:
+            cpu = figure.cpu
+            cells.append(" · ".join("{:.0f}/{:.0f}/{:.0f}".format(*cpu(r)) for r in results))
+        else:
+            cells.append("")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
+    """The issue's targets (≥ 0.6 of the ceiling on single-stream events/s, ahead of the SDK in every row),
+    memory growth over the run, load errors."""
+    by_name = {r.name: r for r in results}
+    ours, sdk, ceiling = by_name.get("ours"), by_name.get("sdk"), by_name.get("ceiling")
+    lines = []
+    if ours and ceiling:
+        share = ours.events_per_s / ceiling.events_per_s
+        met = "met" if share >= 0.6 else "NOT met"
+        lines.append(f"single-stream events/s: ours is {share:.2f} of the ceiling ({met}: target 0.60)")
+    if ours and sdk:
+        behind = []
+        for figure in figures(settings):
+            a, b = figure.value(ours), figure.value(sdk)
+            if (a < b) if figure.higher_is_better else (a > b):
+                behind.append(figure.key)
+        lines.append(
+            f"behind the SDK server in: {', '.join(behind)}" if behind else "ahead of the SDK server in every row"
+        )
+    lines.append(
+        "server RSS when ready → after the concurrent rows → after the single streams: "
+        + ", ".join(
+            f"{r.name} {r.rss_start_mib:.0f} → {r.rss_after_mib.get('concurrent', 0):.0f} → "
+            f"{r.rss_after_mib.get('stream', 0):.0f} MiB"
+            for r in results
+        )
+    )
+    shared = []
+    for r in results:
+        if r.events_other_cpu_pct > _SHARED:
+            shared.append(f"{r.name} single stream ({r.events_other_cpu_pct:.0f} %)")
+        shared += [
+            f"{r.name} c{row.clients} ({row.other_cpu_pct:.0f} %)" for row in r.load if row.other_cpu_pct > _SHARED
+        ]
+    if shared:
+        lines.append("WARNING: other processes used CPU during: " + ", ".join(shared) + " (those rows are suspect)")
+    errors = [f"{r.name} c{row.clients}: {row.errors}" for r in results for row in r.load if row.errors]
+    if errors:
+        lines.append("load errors (non-2xx or socket errors): " + ", ".join(errors))
+    return lines
