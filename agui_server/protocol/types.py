@@ -45,8 +45,12 @@ __all__ = (
 )
 
 
-class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of every AG-UI object: camelCase keys, unset optionals omitted."""
+class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True, gc=False):
+    """Base of every AG-UI object: camelCase keys, unset optionals omitted.
+
+    ``gc=False``: these objects never form reference cycles, so the garbage collector need not track
+    them; with thousands of runs and threads in memory that keeps collection pauses short.
+    """
 
 
 _SAFE: Final = 2**53 - 1

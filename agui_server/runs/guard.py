@@ -118,7 +118,9 @@ class Guard:
     # -- the run --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Emit ``RUN_STARTED`` (the first thing of every run)."""
+        """Emit ``RUN_STARTED`` (the first thing of every run; once)."""
+        if self._machine.seen_any:
+            return
         self._check_and_emit(
             ev.RunStartedEvent(
                 thread_id=self.input.thread_id,

@@ -138,7 +138,6 @@ class Run:
     folded: list[tuple[str, bytes]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _grace: asyncio.TimerHandle | None = None
-    _expiry: asyncio.TimerHandle | None = None
 
     @property
     def finished(self) -> bool:
@@ -185,6 +184,7 @@ class RunManager:
         self._active: dict[str, Run] = {}
         self._feeds: OrderedDict[str, ThreadFeed] = OrderedDict()
         self._starting: set[str] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -334,6 +334,7 @@ class RunManager:
         guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run
+        guard.start()  # RUN_STARTED is in the log before the response's first read
         run.task = asyncio.get_running_loop().create_task(
             self._execute(run, guard, agent), name=f"agui-run-{run.run_id}"
         )
@@ -364,19 +365,38 @@ class RunManager:
             run._grace.cancel()
         run.log.close()
         run.done.set()
-        self._finished[run.run_id] = time.monotonic()
-        while len(self._finished) > self.limits.max_finished_runs:
-            oldest, _ = self._finished.popitem(last=False)
+        now = time.monotonic()
+        if self._runs.get(run.run_id) is run:
+            self._finished[run.run_id] = now
+        self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget finished runs past their retention or over the cap (oldest first).
+
+        Runs end in order of their finishing, so the oldest are at the front: one sweep at each run's
+        end and a slow periodic one keep this bounded without a timer per run.
+        """
+        finished = self._finished
+        deadline = now - self.limits.retention
+        while finished:
+            oldest, ended_at = next(iter(finished.items()))
+            if ended_at > deadline and len(finished) <= self.limits.max_finished_runs:
+                break
+            del finished[oldest]
             forgotten = self._runs.get(oldest)
             if forgotten is not None:
                 self._forget(forgotten)
-        if self._runs.get(run.run_id) is run:
-            run._expiry = asyncio.get_running_loop().call_later(self.limits.retention, self._forget, run)
+        if finished and self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(
+                min(self.limits.retention, 5.0) + 0.01, self._periodic_sweep
+            )
+
+    def _periodic_sweep(self) -> None:
+        self._sweeper = None
+        self._sweep(time.monotonic())
 
     def _forget(self, run: Run) -> None:
-        if run._expiry is not None:
-            run._expiry.cancel()
-            run._expiry = None
+        self._finished.pop(run.run_id, None)
         if self._runs.get(run.run_id) is run:
             del self._runs[run.run_id]
             self._finished.pop(run.run_id, None)
@@ -425,6 +445,9 @@ class RunManager:
 
     async def shutdown(self) -> None:
         """Cancel every run, wait (bounded) for their cleanup, close the thread store."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         tasks = [run.task for run in self._runs.values() if run.task is not None and not run.task.done()]
         for task in tasks:
             task.cancel()

@@ -79,17 +79,37 @@ def merge_messages(stored: list[Message], incoming: list[Message]) -> list[Messa
     return merged
 
 
+_TEXT_MESSAGES: Final = (AssistantMessage, ReasoningMessage, UserMessage, SystemMessage, DeveloperMessage)
+
+
 class ThreadFold:
     """Messages and state of a thread, advanced one event at a time."""
 
-    __slots__ = ("_args", "_index", "_tool_parent", "messages", "state")
+    __slots__ = ("_args", "_index", "_messages", "_pending", "_tool_parent", "state")
 
     def __init__(self, messages: list[Message], state: Any) -> None:
-        self.messages: list[Message] = list(messages)
+        self._messages: list[Message] = list(messages)
         self.state: Any = copy.deepcopy(state) if state is not None else {}
-        self._index: dict[str, int] = {m.id: n for n, m in enumerate(self.messages)}
+        self._index: dict[str, int] = {m.id: n for n, m in enumerate(self._messages)}
         self._args: dict[str, list[str]] = {}
         self._tool_parent: dict[str, str] = {}
+        self._pending: dict[str, list[str]] = {}  # text pieces not yet joined into their message
+
+    @property
+    def messages(self) -> list[Message]:
+        """The thread's messages, every streamed piece of text joined in."""
+        self._join_pending()
+        return self._messages
+
+    def _join_pending(self) -> None:
+        if not self._pending:
+            return
+        for message_id, pieces in self._pending.items():
+            message = self._get(message_id)
+            if message is not None:
+                current = message.content if isinstance(message.content, str) else ""
+                message.content = current + "".join(pieces)
+        self._pending.clear()
 
     def apply_all(self, events: Iterable[ev.Event]) -> None:
         """Apply events in order."""
@@ -100,15 +120,16 @@ class ThreadFold:
 
     def _get(self, message_id: str) -> Message | None:
         n = self._index.get(message_id)
-        return None if n is None else self.messages[n]
+        return None if n is None else self._messages[n]
 
     def _put(self, message: Message) -> None:
         n = self._index.get(message.id)
         if n is None:
-            self._index[message.id] = len(self.messages)
-            self.messages.append(message)
+            self._index[message.id] = len(self._messages)
+            self._messages.append(message)
         else:
-            self.messages[n] = message
+            self._join_pending()
+            self._messages[n] = message
 
     def _insert_after(self, anchor_id: str | None, message: Message) -> None:
         n = self._index.get(anchor_id) if anchor_id is not None else None
@@ -117,20 +138,19 @@ class ThreadFold:
             return
         # keep tool results right after their assistant message (and its earlier results)
         at = n + 1
-        while at < len(self.messages) and isinstance(self.messages[at], ToolMessage):
+        while at < len(self._messages) and isinstance(self._messages[at], ToolMessage):
             at += 1
-        self.messages.insert(at, message)
-        self._index = {m.id: k for k, m in enumerate(self.messages)}
+        self._messages.insert(at, message)
+        self._index = {m.id: k for k, m in enumerate(self._messages)}
 
     def _append_text(self, message_id: str, delta: str) -> None:
-        message = self._get(message_id)
-        if message is None:
+        pieces = self._pending.get(message_id)
+        if pieces is not None:
+            pieces.append(delta)
             return
-        if isinstance(message, ReasoningMessage | UserMessage | SystemMessage | DeveloperMessage):
-            if isinstance(message.content, str):
-                message.content += delta
-        elif isinstance(message, AssistantMessage):
-            message.content = (message.content or "") + delta
+        message = self._get(message_id)
+        if isinstance(message, _TEXT_MESSAGES) and isinstance(message.content, str | None):
+            self._pending[message_id] = [delta]
 
     # -- the reducer ----------------------------------------------------------------------------
 
@@ -246,7 +266,7 @@ class ThreadFold:
                 or (keep_reasoning and isinstance(m, ReasoningMessage))
             )
         ]
-        self.messages = []
+        self._messages = []
         self._index = {}
         for message in [*snapshot, *kept]:
             self._put(message)
