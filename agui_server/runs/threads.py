@@ -19,8 +19,8 @@ from agui_server.protocol.types import Message
 __all__ = ("MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
 
 
-class Thread(msgspec.Struct, kw_only=True):
-    """A thread as the server keeps it."""
+class Thread(msgspec.Struct, kw_only=True, gc=False):
+    """A thread as the server keeps it (not GC-tracked: it holds no cycles, and thousands are kept)."""
 
     thread_id: str
     messages: list[Message] = msgspec.field(default_factory=list)
