@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -20,47 +19,12 @@ import pytest
 from conformance import BUILTIN_SCENARIOS, run_conformance
 from tests.support.cluster import Cluster, cluster
 from tests.support.server import ROOT, free_port
+from tests.support.sse import Frame, SyncReader, parse_frames
 
 pytestmark = pytest.mark.redis
 
-Frame = tuple[str | None, dict[str, Any]]
-
-
-def parse(raw: bytes) -> list[Frame]:
-    out: list[Frame] = []
-    for block in raw.split(b"\n\n"):
-        event_id, data = None, None
-        for line in block.split(b"\n"):
-            if line.startswith(b"id: "):
-                event_id = line[4:].decode()
-            elif line.startswith(b"data: "):
-                data = json.loads(line[6:])
-        if data is not None:
-            out.append((event_id, data))
-    return out
-
-
-class Reader:
-    """Reads a streaming response frame by frame, across several calls."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._chunks = response.iter_raw()
-        self._buffer = b""
-
-    def take(self, count: int) -> list[Frame]:
-        """The next ``count`` data frames (fewer if the stream ends)."""
-        got: list[Frame] = []
-        while len(got) < count:
-            while b"\n\n" in self._buffer and len(got) < count:
-                block, self._buffer = self._buffer.split(b"\n\n", 1)
-                got += parse(block + b"\n\n")
-            if len(got) >= count:
-                break
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        return got
+parse = parse_frames
+Reader = SyncReader
 
 
 def take(response: httpx.Response, count: int) -> list[Frame]:

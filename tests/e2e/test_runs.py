@@ -21,25 +21,9 @@ from conformance.capture import Capture
 from conformance.checks import check_stream
 from conformance.scenarios import Expectations, Scenario
 from tests.support.server import cli_server, running_server
-from tests.support.sse import run_input
+from tests.support.sse import AsyncReader, parse_frames, run_input
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
-
-
-def parse(raw: bytes) -> list[tuple[str | None, dict[str, Any]]]:
-    """(id, event) for every data frame."""
-    out: list[tuple[str | None, dict[str, Any]]] = []
-    for block in raw.split(b"\n\n"):
-        event_id = None
-        data = None
-        for line in block.split(b"\n"):
-            if line.startswith(b"id: "):
-                event_id = line[4:].decode()
-            elif line.startswith(b"data: "):
-                data = json.loads(line[6:])
-        if data is not None:
-            out.append((event_id, data))
-    return out
 
 
 def assert_valid_run(events: list[dict[str, Any]]) -> None:
@@ -49,36 +33,13 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
     machine.finish()
 
 
-class Reader:
-    """Reads a streaming response frame by frame, across several calls."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._chunks = response.aiter_raw()
-        self._buffer = b""
-
-    async def take(self, count: int) -> list[tuple[str | None, dict[str, Any]]]:
-        """The next ``count`` data frames (fewer if the stream ends)."""
-        got: list[tuple[str | None, dict[str, Any]]] = []
-        while len(got) < count:
-            while b"\n\n" in self._buffer and len(got) < count:
-                block, self._buffer = self._buffer.split(b"\n\n", 1)
-                got += parse(block + b"\n\n")
-            if len(got) >= count:
-                break
-            try:
-                self._buffer += await self._chunks.__anext__()
-            except StopAsyncIteration:
-                break
-        return got
-
-    async def rest(self) -> list[tuple[str | None, dict[str, Any]]]:
-        """Every remaining data frame."""
-        return await self.take(10**9)
-
-
 async def read_until(response: httpx.Response, count: int) -> list[tuple[str | None, dict[str, Any]]]:
     """Read ``count`` data frames (or until the stream ends); what was read past them is dropped."""
     return await Reader(response).take(count)
+
+
+parse = parse_frames
+Reader = AsyncReader
 
 
 def counting_agent(total: int, gate: asyncio.Event | None = None) -> Any:
