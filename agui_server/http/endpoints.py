@@ -46,6 +46,9 @@ __all__ = ("Endpoints",)
 
 _DISCONNECT_HEADER = "x-agui-on-disconnect"
 
+Answer = ASGIResponse | SSEResponse
+"""What an endpoint answers: a JSON response, or a stream."""
+
 
 class _MessageBody(msgspec.Struct):
     thread_id: str
@@ -109,7 +112,7 @@ class Endpoints:
 
     # -- running --------------------------------------------------------------------------------
 
-    async def run(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+    async def run(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``POST <path>[/{agentId}]``."""
         agent = self.agents.get(agent_id)
         if agent is None:
@@ -152,7 +155,7 @@ class Endpoints:
 
     async def _start_and_stream(
         self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
-    ) -> ASGIResponse:
+    ) -> Answer:
         run = await self._start(agent, run_input, agent_id, policy)
         if isinstance(run, ASGIResponse):
             return run
@@ -175,7 +178,7 @@ class Endpoints:
             headers={"content-location": f"{self.config.path}/runs/{run.run_id}/events"},
         )
 
-    async def stream_get(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+    async def stream_get(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``GET <path>/{agentId}/stream?message=…&threadId=…``: one turn, with the thread's history."""
         agent = self.agents.get(agent_id)
         if agent is None:
@@ -201,7 +204,7 @@ class Endpoints:
 
     # -- resume and stop ------------------------------------------------------------------------
 
-    async def resume(self, request: Request[Any, Any, Any], run_id: str) -> ASGIResponse:
+    async def resume(self, request: Request[Any, Any, Any], run_id: str) -> Answer:
         """``GET <path>/runs/{runId}/events`` with ``Last-Event-ID`` or ``?after=``."""
         run = await self.runs.get(run_id)
         if run is None:
@@ -222,7 +225,7 @@ class Endpoints:
             return ASGIResponse(status_code=204)
         return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms))
 
-    async def stop(self, run_id: str) -> ASGIResponse:
+    async def stop(self, run_id: str) -> Answer:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
         status = await self.runs.stop(run_id)
         if status is None:
@@ -232,14 +235,14 @@ class Endpoints:
 
     # -- threads --------------------------------------------------------------------------------
 
-    async def thread(self, thread_id: str) -> ASGIResponse:
+    async def thread(self, thread_id: str) -> Answer:
         """``GET <path>/threads/{threadId}``."""
         thread = await self.runs.thread(thread_id)
         if thread is None:
             return _not_found("thread", thread_id)
         return ASGIResponse(body=encode_json(thread.public()), media_type="application/json")
 
-    async def connect(self, request: Request[Any, Any, Any]) -> ASGIResponse:
+    async def connect(self, request: Request[Any, Any, Any]) -> Answer:
         """``POST <path>/connect``: the thread as snapshots, then its active run's tail, then a terminal."""
         body = await self._body(request)
         if isinstance(body, ASGIResponse):
@@ -282,7 +285,7 @@ class Endpoints:
 
     # -- the /agents API ------------------------------------------------------------------------
 
-    async def subscribe(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+    async def subscribe(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of the thread, live."""
         if agent_id not in self.agents:
             return _not_found("agent", agent_id)
@@ -311,7 +314,7 @@ class Endpoints:
             on_close=lambda _completed: runs.unsubscribe(feed),
         )
 
-    async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> ASGIResponse:
+    async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``POST <agents_path>/{agentId}/messages``: start a run on the thread; 202 with its id."""
         agent = self.agents.get(agent_id)
         if agent is None:

@@ -12,23 +12,24 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Final
 
-from litestar.response.base import ASGIResponse
-
 from agui_server.protocol.encoding import KEEPALIVE_FRAME, SSE_HEADERS, SSE_MEDIA_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from litestar.types import Receive, Send
+    from litestar.types import Receive, Scope, Send
 
     from agui_server.runs.backend import FrameSource
 
 __all__ = ("SSEResponse",)
 
-_HEADERS: Final = {"content-type": SSE_MEDIA_TYPE, **SSE_HEADERS}
+_RAW_HEADERS: Final = [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in {"content-type": SSE_MEDIA_TYPE, **SSE_HEADERS}.items()
+]
 
 
-class SSEResponse(ASGIResponse):
+class SSEResponse:
     """Streams ``log`` from after sequence number ``after``.
 
     Args:
@@ -40,8 +41,7 @@ class SSEResponse(ASGIResponse):
         prelude: bytes written before the first frame (``retry:`` hints, a connect prelude).
     """
 
-    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_close", "prelude")
-    _should_set_content_length = False
+    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_close", "prelude", "raw_headers")
 
     def __init__(
         self,
@@ -53,7 +53,10 @@ class SSEResponse(ASGIResponse):
         prelude: bytes = b"",
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(headers={**_HEADERS, **(headers or {})}, status_code=200, media_type=SSE_MEDIA_TYPE)
+        self.raw_headers = _RAW_HEADERS
+        if headers:
+            extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            self.raw_headers = [*_RAW_HEADERS, *extra]
         self.log = log
         self.after = after
         self.keepalive = keepalive
@@ -71,6 +74,11 @@ class SSEResponse(ASGIResponse):
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
                 return
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 200 with the SSE headers (encoded once, at import), then stream."""
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await self.send_body(send, receive)
 
     def _client_gone(self) -> bool:
         return self._disconnected
