@@ -36,6 +36,10 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
         }
 
 
+_thread_decoder = msgspec.json.Decoder(Thread)
+_thread_encoder = msgspec.json.Encoder()
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadLimits:
     """Bounds of a thread store."""
@@ -76,29 +80,35 @@ class ThreadStore(Protocol):
 
 
 class MemoryThreadStore:
-    """Threads in this process's memory: the default, gone at restart."""
+    """Threads in this process's memory: the default, gone at restart.
+
+    Each thread is kept encoded (JSON bytes), as the other stores keep it: what a caller gets is its own
+    copy, and thousands of stored threads are a few bytes objects, not object graphs the garbage
+    collector has to walk.
+    """
 
     def __init__(self, limits: ThreadLimits | None = None) -> None:
         self.limits = limits or ThreadLimits()
-        self._threads: OrderedDict[str, Thread] = OrderedDict()
+        self._threads: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._threads)
 
     async def get(self, thread_id: str) -> Thread | None:
         """The thread, unless it is unknown or older than ``max_age``."""
-        thread = self._threads.get(thread_id)
-        if thread is None:
+        stored = self._threads.get(thread_id)
+        if stored is None:
             return None
-        if self.limits.max_age is not None and time.time() - thread.updated_at > self.limits.max_age:
+        updated_at, data = stored
+        if self.limits.max_age is not None and time.time() - updated_at > self.limits.max_age:
             del self._threads[thread_id]
             return None
-        return thread
+        return _thread_decoder.decode(data)
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; drop the least recently updated ones over ``max_threads``."""
         thread.updated_at = time.time()
-        self._threads[thread.thread_id] = self.limits.trim(thread)
+        self._threads[thread.thread_id] = (thread.updated_at, _thread_encoder.encode(self.limits.trim(thread)))
         self._threads.move_to_end(thread.thread_id)
         while len(self._threads) > self.limits.max_threads:
             self._threads.popitem(last=False)
