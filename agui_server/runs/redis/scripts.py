@@ -64,23 +64,34 @@ return redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 
 """
 )
 
-APPEND: Final = (
-    _APPEND_ONE
-    + """
+APPEND: Final = """
 -- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, (type, payload)...
+-- One round trip per batch: the sequence numbers are read once and written back once.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
-local seq = 0
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local fs = tonumber(redis.call('GET', KEYS[4]) or '0')
+local terminal = false
 for i = 5, #ARGV, 2 do
-  seq = append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1])
+  seq = seq + 1
+  fs = fs + 1
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '0-' .. seq, 't', ARGV[i], 'd', ARGV[i + 1])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '0-' .. fs, 't', ARGV[i], 'd', ARGV[i + 1])
+  if ARGV[i] == 'RUN_FINISHED' or ARGV[i] == 'RUN_ERROR' then
+    terminal = true
+  end
+end
+redis.call('HSET', KEYS[1], 'seq', seq)
+redis.call('SET', KEYS[4], fs)
+if terminal then
+  redis.call('HSET', KEYS[1], 'terminal', 1)
 end
 for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ARGV[4])
 end
 return seq
 """
-)
 
 HEARTBEAT: Final = (
     """
