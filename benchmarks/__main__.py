@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: measure the three servers in one run and print the table."""
+"""``python -m benchmarks``: measure the servers in one run and print the table."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import SERVERS
+from benchmarks.apps import REDIS, SERVERS
 from benchmarks.load import LoadTool
-from benchmarks.machine import busy_percent, describe
+from benchmarks.machine import busy_percent, describe, redis_version
+from benchmarks.redis_server import INSTALL_HINT as REDIS_INSTALL_HINT
+from benchmarks.redis_server import RedisServer, redis_server_path
 from benchmarks.report import RATIO_NOTE, render, verdict
 from benchmarks.run import FULL, QUICK, Settings, measure_server, pin_cores
 from benchmarks.wrk import INSTALL_HINT, ensure_wrk, wrk_version
@@ -75,26 +77,32 @@ def _raise_fd_limit(streams: int) -> None:
             print(f"warning: open file limit is {target}, {wanted} wanted", file=sys.stderr)
 
 
-def _header(machine: dict[str, Any], tool: LoadTool, cores: tuple[int | None, int | None]) -> str:
+def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], settings: Settings) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
+    over_redis = any(name in REDIS for name in settings.servers)
     pinning = (
-        f"server on core {cores[0]}, load generator on core {cores[1]}"
+        f"server on core {cores[0]}"
+        + (" (over Redis: its web and worker processes and redis-server, all)" if over_redis else "")
+        + f", load generator on core {cores[1]}"
         if cores[0] is not None
         else "not pinned (fewer than two cores)"
     )
+    redis = f"; {machine['redis']}" if over_redis else ""
     busy = machine["busy_before_pct"]
     warning = " (WARNING: other processes are running: figures will be skewed)" if busy > _BUSY else ""
     return "\n".join([
         f"Date: {machine['date']}",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['kernel']}",
         f"Python: {machine['python']}; {packages}; agui-server at {machine['revision']}",
-        f"Load tool: {machine['load_tool']}; {pinning}",
+        f"Load tool: {machine['load_tool']}{redis}; {pinning}",
         f"Machine busy before the run: {busy:.0f} % CPU over all cores{warning}",
     ])  # fmt: skip
 
 
-async def _run_all(settings: Settings, tool: LoadTool, server_core: int | None) -> list[ServerResult]:
-    return [await measure_server(name, settings, tool, server_core) for name in settings.servers]
+async def _run_all(
+    settings: Settings, tool: LoadTool, server_core: int | None, redis: RedisServer | None
+) -> list[ServerResult]:
+    return [await measure_server(name, settings, tool, server_core, redis) for name in settings.servers]
 
 
 def _event_loop_runner() -> Any:
@@ -115,13 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = describe()
     machine["busy_before_pct"] = busy_percent()
     machine["load_tool"] = (wrk_version() or "wrk") if wrk else "Python load generator (benchmarks.pyload)"
+    over_redis = any(name in REDIS for name in settings.servers)
+    if over_redis:
+        if redis_server_path() is None:
+            sys.exit(REDIS_INSTALL_HINT)
+        machine["redis"] = redis_version()
     with tempfile.TemporaryDirectory(prefix="agui-bench-") as work_dir:
         tool = LoadTool(wrk=wrk, core=cores[1], work_dir=Path(work_dir), server_core=cores[0])
-        print(_header(machine, tool, cores), flush=True)
-        results = _event_loop_runner()(_run_all(settings, tool, cores[0]))
+        print(_header(machine, cores, settings), flush=True)
+        redis = RedisServer.start(core=cores[0], work_dir=Path(work_dir)) if over_redis else None
+        try:
+            results = _event_loop_runner()(_run_all(settings, tool, cores[0], redis))
+        finally:
+            if redis is not None:
+                redis.stop()
     elapsed = time.monotonic() - started
     print()
-    print(_header(machine, tool, cores))
+    print(_header(machine, cores, settings))
     print()
     print(render(results, settings))
     print()

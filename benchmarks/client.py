@@ -134,6 +134,12 @@ class Connection(asyncio.Protocol):
         await self._first
         return self._response(self._first_frame_at or time.perf_counter())
 
+    async def finish(self) -> Response:
+        """After :meth:`open_stream`: read the rest of the response."""
+        assert self._done is not None
+        await self._done
+        return self._response(time.perf_counter())
+
     def close(self) -> None:
         """Close the connection; a request still in flight is cancelled."""
         if self._lost is None:

@@ -13,7 +13,7 @@ from typing import Final
 
 import psutil
 
-__all__ = ("PACKAGES", "busy_percent", "describe")
+__all__ = ("PACKAGES", "busy_percent", "describe", "redis_version")
 
 PACKAGES: Final = (
     "agui-server",
@@ -25,6 +25,8 @@ PACKAGES: Final = (
     "starlette",
     "ag-ui-protocol",
     "pydantic",
+    "redis",
+    "hiredis",
 )
 
 
@@ -80,3 +82,15 @@ def busy_percent(seconds: float = 1.0) -> float:
     Other processes on the machine (a test run, a build) skew every figure: the report warns about them.
     """
     return float(psutil.cpu_percent(interval=seconds))
+
+
+def redis_version() -> str:
+    """``redis-server 7.0.15``, from ``redis-server --version``."""
+    try:
+        out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "redis-server (not found)"
+    for word in out.stdout.split():
+        if word.startswith("v="):
+            return f"redis-server {word[2:]}"
+    return "redis-server (unknown version)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -16,6 +17,9 @@ from benchmarks.client import Connection, connect
 from benchmarks.cpu import process_seconds
 from benchmarks.stats import percentile
 from benchmarks.workload import expected_events, new_run_id, request_body
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ("PyLoadResult", "run_pyload")
 
@@ -30,9 +34,10 @@ class PyLoadResult:
     wall_seconds: float
 
 
-async def run_pyload(host: str, port: int, *, clients: int, duration: float, tokens: int) -> PyLoadResult:
-    """``clients`` connections running ``tokens``-token runs for ``duration`` seconds."""
-    connections = await asyncio.gather(*(connect(host, port) for _ in range(clients)))
+async def run_pyload(host: str, ports: Sequence[int], *, clients: int, duration: float, tokens: int) -> PyLoadResult:
+    """``clients`` connections running ``tokens``-token runs for ``duration`` seconds, spread over ``ports``
+    in turn (several web processes of one server)."""
+    connections = await asyncio.gather(*(connect(host, ports[i % len(ports)]) for i in range(clients)))
     latencies: list[float] = []
     errors = 0
     want = expected_events(tokens)

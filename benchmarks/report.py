@@ -1,28 +1,34 @@
-"""The results as a markdown table, every figure also as a ratio of the ceiling."""
+"""The results as a markdown table, every figure also as a ratio: of the ceiling, and for our server over
+Redis, of our server in one process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.apps import REDIS, label
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from benchmarks.results import LoadRow, ServerResult
 
-__all__ = ("RATIO_NOTE", "Figure", "figures", "ratio", "render", "verdict")
+__all__ = ("RATIO_NOTE", "REDIS_TARGET", "Figure", "baseline", "figures", "measured", "ratio", "render", "verdict")
 
 RATIO_NOTE = (
     "vs ceiling is the share of the ceiling's performance: value ÷ ceiling where higher is better "
     "(events/s, runs/s), ceiling ÷ value where lower is better (latency, memory). So in every row higher "
     "is better and 1.00 is as good as the ceiling. CPU % is the server's / the load generator's / every other "
     "process's CPU time over the row's wall time (100 = one core busy); 'other' well above a few % means the "
-    "machine was shared and the row is suspect."
+    "machine was shared and the row is suspect. Over Redis, 'vs ours' is the same ratio against our server in "
+    "one process, and the server's CPU % is its web and worker processes and redis-server summed."
 )
 
 
 _SHARED = 10.0
 """CPU % of other processes in a row above which the report flags the row."""
+REDIS_TARGET = 0.5
+"""Single-stream events/s over Redis, as a share of our server in one process, that the Redis issue asks for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +80,8 @@ def figures(settings: Any) -> list[Figure]:
         ),
         Figure(
             "ttfe_p50_ms",
-            f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection)",
+            f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection"
+            + ("; over Redis, a connection each)" if any(name in REDIS for name in settings.servers) else ")"),
             False,
             lambda r: r.ttfe_p50_ms,
             3,
@@ -132,22 +139,39 @@ def _ratio_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def baseline(name: str) -> str | None:
+    """The server whose figures server ``name``'s ratios are taken against: the ceiling, or for our server
+    over Redis, our server in one process."""
+    if name == "ceiling":
+        return None
+    return "ours" if name in REDIS else "ceiling"
+
+
+def measured(figure: Figure, result: ServerResult) -> bool:
+    """Whether ``result`` has this figure (servers over Redis have no RSS per idle stream)."""
+    return figure.key != "idle_kib_per_stream" or result.idle_streams > 0
+
+
 def render(results: Sequence[ServerResult], settings: Any) -> str:
-    """The markdown table: one row per figure; each server's value and its ratio of the ceiling."""
+    """The markdown table: one row per figure; each server's value and its ratio of its baseline."""
     by_name = {r.name: r for r in results}
     ceiling = by_name.get("ceiling")
     others = [r for r in results if r.name != "ceiling"]
     head = ["Figure", "ceiling"]
     for r in others:
-        head += [r.name, f"{r.name} vs ceiling"]
-    head.append("CPU % server/load/other: " + " · ".join(r.name for r in results))
+        head += [label(r.name), f"{label(r.name)} vs {baseline(r.name)}"]
+    head.append("CPU % server/load/other: " + " · ".join(label(r.name) for r in results))
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---", *["---:"] * (len(head) - 2), ":---:"]) + "|"]
     for figure in figures(settings):
         cells = [figure.label, _number(figure.value(ceiling), figure.digits) if ceiling else "—"]
         for r in others:
+            if not measured(figure, r):
+                cells += ["—", "—"]
+                continue
             value = figure.value(r)
             cells.append(_number(value, figure.digits))
-            cells.append(_ratio_text(ratio(figure, value, figure.value(ceiling))) if ceiling else "—")
+            base = by_name.get(baseline(r.name) or "")
+            cells.append(_ratio_text(ratio(figure, value, figure.value(base))) if base else "—")
         if figure.cpu is not None:
             cpu = figure.cpu
             cells.append(" · ".join("{:.0f}/{:.0f}/{:.0f}".format(*cpu(r)) for r in results))
@@ -155,6 +179,10 @@ def render(results: Sequence[ServerResult], settings: Any) -> str:
             cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _roles(by_role: dict[str, float]) -> str:
+    return " + ".join(f"{pct:.0f}" for pct in by_role.values())
 
 
 def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
@@ -176,10 +204,27 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
         lines.append(
             f"behind the SDK server in: {', '.join(behind)}" if behind else "ahead of the SDK server in every row"
         )
+    for r in results:
+        if r.name not in REDIS:
+            continue
+        if ours is not None and ours.events_per_s > 0:
+            share = r.events_per_s / ours.events_per_s
+            met = "met" if share >= REDIS_TARGET else "NOT met"
+            lines.append(
+                f"single-stream events/s: {label(r.name)} is {share:.2f} of ours in one process "
+                f"({met}: target {REDIS_TARGET:.2f})"
+            )
+        roles = " / ".join(r.events_server_cpu_pct_by_role) or "web / worker / redis"
+        lines.append(
+            f"{label(r.name)} server CPU % by process ({roles}): single stream "
+            f"{_roles(r.events_server_cpu_pct_by_role)}, "
+            + ", ".join(f"{row.clients} client{'' if row.clients == 1 else 's'} {_roles(row.server_cpu_pct_by_role)}"
+                        for row in r.load)
+        )  # fmt: skip
     lines.append(
         "server RSS when ready → after the concurrent rows → after the single streams: "
         + ", ".join(
-            f"{r.name} {r.rss_start_mib:.0f} → {r.rss_after_mib.get('concurrent', 0):.0f} → "
+            f"{label(r.name)} {r.rss_start_mib:.0f} → {r.rss_after_mib.get('concurrent', 0):.0f} → "
             f"{r.rss_after_mib.get('stream', 0):.0f} MiB"
             for r in results
         )
@@ -187,13 +232,15 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
     shared = []
     for r in results:
         if r.events_other_cpu_pct > _SHARED:
-            shared.append(f"{r.name} single stream ({r.events_other_cpu_pct:.0f} %)")
+            shared.append(f"{label(r.name)} single stream ({r.events_other_cpu_pct:.0f} %)")
         shared += [
-            f"{r.name} c{row.clients} ({row.other_cpu_pct:.0f} %)" for row in r.load if row.other_cpu_pct > _SHARED
+            f"{label(r.name)} c{row.clients} ({row.other_cpu_pct:.0f} %)"
+            for row in r.load
+            if row.other_cpu_pct > _SHARED
         ]
     if shared:
         lines.append("WARNING: other processes used CPU during: " + ", ".join(shared) + " (those rows are suspect)")
-    errors = [f"{r.name} c{row.clients}: {row.errors}" for r in results for row in r.load if row.errors]
+    errors = [f"{label(r.name)} c{row.clients}: {row.errors}" for r in results for row in r.load if row.errors]
     if errors:
         lines.append("load errors (non-2xx or socket errors): " + ", ".join(errors))
     return lines

@@ -20,6 +20,9 @@ class LoadRow:
     """CPU % of the load generator over the row."""
     other_cpu_pct: float
     """CPU % of every other process on the machine over the row: well above 0, the machine was shared."""
+    server_cpu_pct_by_role: dict[str, float] = field(default_factory=dict)
+    """The server's CPU % per kind of process: ``server``, or ``web``, ``worker`` and ``redis`` (summed over
+    the processes of that kind)."""
 
 
 @dataclass(slots=True)
@@ -33,6 +36,7 @@ class ServerResult:
     events_server_cpu_pct: float = 0.0
     events_client_cpu_pct: float = 0.0
     events_other_cpu_pct: float = 0.0
+    events_server_cpu_pct_by_role: dict[str, float] = field(default_factory=dict)
     ttfe_p50_ms: float = 0.0
     ttfe_p99_ms: float = 0.0
     load: list[LoadRow] = field(default_factory=list)

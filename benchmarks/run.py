@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from benchmarks.apps import REDIS, SERVERS
 from benchmarks.idle import rss_per_idle_stream
 from benchmarks.latency import time_to_first_event
 from benchmarks.load import LoadTool, measure_load
@@ -14,7 +15,10 @@ from benchmarks.results import ServerResult
 from benchmarks.server import HOST, Server, running_server
 from benchmarks.stream import events_per_second
 
-__all__ = ("FULL", "QUICK", "Settings", "measure_server", "pin_cores")
+if TYPE_CHECKING:
+    from benchmarks.redis_server import RedisServer
+
+__all__ = ("FULL", "QUICK", "Settings", "groups", "measure_server", "pin_cores")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,10 @@ class Settings:
     """Seconds per concurrent row."""
     warmup_duration: float = 1.0
     idle_streams: int = 1000
-    servers: tuple[str, ...] = ("ceiling", "ours", "sdk")
+    servers: tuple[str, ...] = SERVERS
+    fresh_server_per_group: bool = True
+    """Start each server afresh for each group of figures (and flush Redis between them); off, one start
+    serves every group (``--quick``: it only proves the benchmark runs, and starts cost seconds)."""
 
     @property
     def load_tokens(self) -> int:
@@ -50,6 +57,7 @@ QUICK = Settings(
     duration=1.0,
     warmup_duration=0.0,
     idle_streams=200,
+    fresh_server_per_group=False,
 )
 
 
@@ -76,7 +84,12 @@ async def _idle(server: Server, settings: Settings, _tool: LoadTool, result: Ser
 
 async def _first_event(server: Server, settings: Settings, _tool: LoadTool, result: ServerResult) -> None:
     p50, p99 = await time_to_first_event(
-        server, HOST, tokens=settings.short_tokens, runs=settings.ttfe_runs, warmup=settings.ttfe_warmup
+        server,
+        HOST,
+        tokens=settings.short_tokens,
+        runs=settings.ttfe_runs,
+        warmup=settings.ttfe_warmup,
+        overlap=server.name in REDIS,
     )
     result.ttfe_p50_ms, result.ttfe_p99_ms = p50 * 1000, p99 * 1000
     _log(f"time to first event: p50 {result.ttfe_p50_ms:.3f} ms, p99 {result.ttfe_p99_ms:.3f} ms")
@@ -95,6 +108,7 @@ async def _concurrent(server: Server, settings: Settings, tool: LoadTool, result
         _log(
             f"{clients} client{'' if clients == 1 else 's'}: {row.runs_per_s:,.0f} runs/s, p99 {row.p99_ms:.2f} ms, "
             f"CPU server {row.server_cpu_pct:.0f} % / load {row.load_cpu_pct:.0f} % / other {row.other_cpu_pct:.0f} %"
+            + _roles(row.server_cpu_pct_by_role)
             + (f", {row.errors} errors" if row.errors else "")
         )
 
@@ -112,28 +126,56 @@ async def _single_stream(server: Server, settings: Settings, tool: LoadTool, res
     result.events_per_s = middle.events_per_s
     result.events_server_cpu_pct, result.events_client_cpu_pct = middle.server_cpu_pct, middle.client_cpu_pct
     result.events_other_cpu_pct = middle.other_cpu_pct
+    result.events_server_cpu_pct_by_role = middle.server_cpu_pct_by_role
     _log(
         f"single stream: {result.events_per_s:,.0f} events/s (median of {len(rates)}), "
         f"CPU server {middle.server_cpu_pct:.0f} % / client {middle.client_cpu_pct:.0f} % "
-        f"/ other {middle.other_cpu_pct:.0f} %"
+        f"/ other {middle.other_cpu_pct:.0f} %" + _roles(middle.server_cpu_pct_by_role)
     )
+
+
+def _roles(by_role: dict[str, float]) -> str:
+    """`` (web 60 + worker 20 + redis 20)``: the server's CPU % per kind of process, when it has several."""
+    if len(by_role) < 2:
+        return ""
+    return " (" + " + ".join(f"{role} {pct:.0f}" for role, pct in by_role.items()) + ")"
 
 
 _GROUPS: Final = {"idle": _idle, "first_event": _first_event, "concurrent": _concurrent, "stream": _single_stream}
 """The figures, in groups that each get a fresh server process, so that what a server keeps after its runs
 (our server retains finished runs' logs for ``run_retention`` seconds) does not carry over from one group
-into the next. Within a group it does, as it would in production."""
+into the next. Within a group it does, as it would in production. Over Redis, redis-server is flushed
+between groups."""
+
+_NOT_OVER_REDIS: Final = frozenset({"idle"})
+"""Groups the servers over Redis skip: RSS per idle stream is a figure of the single-process servers."""
 
 
-async def measure_server(name: str, settings: Settings, tool: LoadTool, server_core: int | None) -> ServerResult:
-    """Every figure for server ``name``: each group in its own process, started, measured and stopped."""
+def groups(name: str) -> list[str]:
+    """The groups of figures measured for server ``name``."""
+    return [group for group in _GROUPS if name not in REDIS or group not in _NOT_OVER_REDIS]
+
+
+async def measure_server(
+    name: str, settings: Settings, tool: LoadTool, server_core: int | None, redis: RedisServer | None = None
+) -> ServerResult:
+    """Every figure for server ``name``: each group in its own process(es), started, measured and stopped."""
     print(f"{name}:", flush=True)
     result = ServerResult(name)
-    for group, measure in _GROUPS.items():
-        async with running_server(name, core=server_core, log_dir=tool.work_dir) as server:
-            result.rss_start_mib = result.rss_start_mib or server.rss() / 2**20
-            await measure(server, settings, tool, result)
-            result.rss_after_mib[group] = server.rss() / 2**20
-        await asyncio.sleep(0.2)
+
+    async def measure(group: str, server: Server) -> None:
+        result.rss_start_mib = result.rss_start_mib or server.rss() / 2**20
+        await _GROUPS[group](server, settings, tool, result)
+        result.rss_after_mib[group] = server.rss() / 2**20
+
+    if settings.fresh_server_per_group:
+        for group in groups(name):
+            async with running_server(name, core=server_core, log_dir=tool.work_dir, redis=redis) as server:
+                await measure(group, server)
+            await asyncio.sleep(0.2)
+    else:
+        async with running_server(name, core=server_core, log_dir=tool.work_dir, redis=redis) as server:
+            for group in groups(name):
+                await measure(group, server)
     _log("RSS at the end of each group, MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in result.rss_after_mib.items()))
     return result

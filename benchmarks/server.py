@@ -1,4 +1,12 @@
-"""One server under test: its own uvicorn process (uvloop, httptools, no access log), pinned to a core."""
+"""One server under test, started and stopped around a group of figures.
+
+A single-process server is one uvicorn process (uvloop, httptools, no access log) pinned to a core. Our
+server over Redis is its web processes (uvicorn, ``worker_slots=0``) and ``agui-server worker``
+processes, all pinned to the same core as the benchmark's redis-server.
+
+The processes start on any core (their imports take a second each: side by side they are ready sooner)
+and are pinned, every thread of them, as soon as they serve; nothing is measured before.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +25,15 @@ from typing import TYPE_CHECKING, Final
 
 import psutil
 
-from benchmarks.apps import APPS
+from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, WORKER_AGENT
 from benchmarks.client import connect
 from benchmarks.cpu import process_seconds
-from benchmarks.workload import expected_events, request_body
+from benchmarks.workload import expected_events, new_run_id, request_body
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
+
+    from benchmarks.redis_server import RedisServer
 
 __all__ = ("HOST", "Server", "running_server")
 
@@ -31,27 +41,56 @@ HOST: Final = "127.0.0.1"
 ROOT: Final = Path(__file__).resolve().parents[1]
 _STARTUP_TIMEOUT: Final = 30.0
 _STOP_TIMEOUT: Final = 10.0
+_WORKER_STOP_TIMEOUT: Final = 3.0
+"""Seconds a worker gets to stop after SIGTERM before it is killed: ``agui-server worker`` sometimes waits
+out its own 10 s stop timeout after a burst of runs, which would only stretch the benchmark."""
+WORKER_SLOTS: Final = 16
+"""Runs each ``agui-server worker`` executes at once."""
+_START_CORES: Final = tuple(sorted(os.sched_getaffinity(0)))
+"""The cores the processes start on: all this process could use when the benchmark was imported (it pins
+itself to the load core later, and children would inherit that)."""
+_WORKERS: Final = "agui:workers"
+"""Live workers by last heartbeat (a sorted set): a worker is in it once it has read the run queue."""
 
 
 @dataclass(slots=True)
 class Server:
-    """A running server process."""
+    """A running server: its web port(s) and every server-side process by role."""
 
     name: str
-    port: int
-    process: psutil.Process
+    ports: tuple[int, ...]
+    """Every web process's port; the single stream and time to first event use the first."""
+    roles: dict[str, tuple[psutil.Process, ...]]
+    """``server`` for a single-process server; ``web``, ``worker`` and ``redis`` over Redis."""
 
     @property
-    def pid(self) -> int:
-        return int(self.process.pid)
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def processes(self) -> tuple[psutil.Process, ...]:
+        return tuple(process for processes in self.roles.values() for process in processes)
+
+    @property
+    def pids(self) -> list[int]:
+        return [int(process.pid) for process in self.processes]
 
     def rss(self) -> int:
-        """Resident set size in bytes."""
-        return int(self.process.memory_info().rss)
+        """Resident set size in bytes, summed over the server's own processes (not redis-server)."""
+        return sum(
+            int(process.memory_info().rss)
+            for role, processes in self.roles.items()
+            if role != "redis"
+            for process in processes
+        )
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time used so far."""
-        return process_seconds(self.process)
+        """User plus system CPU time used so far, summed over every server-side process."""
+        return sum(self.cpu_by_role().values())
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """User plus system CPU time used so far, per role."""
+        return {role: sum(process_seconds(p) for p in processes) for role, processes in self.roles.items()}
 
 
 def _free_port() -> int:
@@ -60,27 +99,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command(name: str, port: int, core: int | None) -> list[str]:
-    command = [
+def _pin(processes: Sequence[psutil.Process], core: int | None) -> None:
+    """Pin every thread of ``processes`` to ``core`` (threads they start later inherit it)."""
+    if core is None:
+        return
+    for process in processes:
+        for thread in process.threads():
+            os.sched_setaffinity(thread.id, {core})
+        if os.sched_getaffinity(process.pid) != {core}:
+            raise RuntimeError(f"could not pin process {process.pid} to core {core}")
+
+
+def _uvicorn(name: str, port: int) -> list[str]:
+    return [
         sys.executable, "-m", "uvicorn", APPS[name],
         "--host", HOST, "--port", str(port),
         "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    if core is not None:
-        taskset = shutil.which("taskset")
-        if taskset is None:
-            raise RuntimeError("taskset (util-linux) is needed to pin the server to a core")
-        command = [taskset, "-c", str(core), *command]
-    return command
+
+
+def _worker(redis_url: str, env_file: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "agui_server", "worker", "--redis", redis_url, "--agent", WORKER_AGENT,
+        "--slots", str(WORKER_SLOTS), "--log-level", "warning", "--env-file", str(env_file),
+    ]  # fmt: skip
 
 
 def _log_text(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
-def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+def _spawn(command: list[str], log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    taskset = shutil.which("taskset")
+    if taskset is not None:
+        command = [taskset, "-c", ",".join(map(str, _START_CORES)), *command]
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath, **(extra_env or {})}
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -94,7 +149,7 @@ async def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) ->
         with contextlib.suppress(OSError, TimeoutError):
             connection = await connect(HOST, port)
             try:
-                response = await asyncio.wait_for(connection.run(request_body("ready", tokens=1)), 5)
+                response = await asyncio.wait_for(connection.run(request_body(new_run_id("ready"), tokens=1)), 5)
             finally:
                 connection.close()
             if response.status == 200 and response.frames == expected_events(1):
@@ -105,25 +160,94 @@ async def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) ->
         await asyncio.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+async def _wait_workers(redis: RedisServer, processes: Sequence[subprocess.Popen[bytes]], logs: Sequence[Path]) -> None:
+    """Until every worker process has read the run queue (each one's first read ends within a second)."""
+    deadline = time.monotonic() + _STARTUP_TIMEOUT
+    while True:
+        for process, log in zip(processes, logs, strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"worker exited early ({process.returncode}):\n{_log_text(log)}")
+        workers = redis.command("ZCARD", _WORKERS)
+        if isinstance(workers, int) and workers >= len(processes):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"workers did not start in {_STARTUP_TIMEOUT:.0f} s:\n" + "\n".join(_log_text(log) for log in logs)
+            )
+        await asyncio.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = _STOP_TIMEOUT, what: str = "server") -> None:
+    """SIGTERM, and SIGKILL after ``timeout`` seconds (said on the console)."""
     if process.poll() is not None:
         return
     process.terminate()
     try:
-        process.wait(_STOP_TIMEOUT)
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
+        print(f"  ({what} {process.pid} did not stop within {timeout:g} s of SIGTERM: killed)", flush=True)
         process.kill()
         process.wait(_STOP_TIMEOUT)
 
 
+def _stop_all(web: Sequence[subprocess.Popen[bytes]], workers: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in [*web, *workers]:  # all of them told first: they stop side by side
+        if process.poll() is None:
+            process.terminate()
+    for process in web:
+        _stop(process, what="web process")
+    for process in workers:
+        _stop(process, _WORKER_STOP_TIMEOUT, what="worker")
+
+
 @asynccontextmanager
-async def running_server(name: str, *, core: int | None, log_dir: Path) -> AsyncIterator[Server]:
-    """Start server ``name`` on a free loopback port, wait until it serves a run, stop it by its pid."""
-    port = _free_port()
-    log = log_dir / f"{name}.log"
-    process = _spawn(_command(name, port, core), log)
+async def running_server(
+    name: str, *, core: int | None, log_dir: Path, redis: RedisServer | None = None
+) -> AsyncIterator[Server]:
+    """Start server ``name`` on free loopback ports, wait until it serves a run, stop it by its pids.
+
+    Over Redis (``redis`` is then the benchmark's redis-server), the workers start first, then the web
+    processes; when the group is done they are stopped and redis-server is flushed. The server's processes
+    are pinned to ``core`` once they serve (redis-server was pinned when it started).
+    """
+    deployment = REDIS.get(name)
+    if deployment is None:
+        port = _free_port()
+        log = log_dir / f"{name}.log"
+        process = _spawn(_uvicorn(name, port), log)
+        try:
+            await _wait_ready(process, port, log)
+            roles = {"server": (psutil.Process(process.pid),)}
+            _pin(roles["server"], core)
+            yield Server(name=name, ports=(port,), roles=roles)
+        finally:
+            _stop(process)
+        return
+    if redis is None:
+        raise RuntimeError(f"{name} runs over Redis: it needs the benchmark's redis-server")
+    env = {REDIS_URL_ENV: redis.url}
+    no_env_file = log_dir / "no.env"  # the workers read no .env of the working tree
+    workers: list[subprocess.Popen[bytes]] = []
+    web: list[subprocess.Popen[bytes]] = []
     try:
-        await _wait_ready(process, port, log)
-        yield Server(name=name, port=port, process=psutil.Process(process.pid))
+        worker_logs = [log_dir / f"{name}-worker{i + 1}.log" for i in range(deployment.workers)]
+        for log in worker_logs:
+            workers.append(_spawn(_worker(redis.url, no_env_file), log, env))
+        ports: tuple[int, ...] = ()
+        while len(ports) < deployment.web:
+            ports = tuple(dict.fromkeys((*ports, _free_port())))  # distinct ports
+        web_logs = [log_dir / f"{name}-web{i + 1}.log" for i in range(deployment.web)]
+        for port, log in zip(ports, web_logs, strict=True):
+            web.append(_spawn(_uvicorn(name, port), log, env))
+        await asyncio.gather(*(_wait_ready(p, port, log) for p, port, log in zip(web, ports, web_logs, strict=True)))
+        await _wait_workers(redis, workers, worker_logs)
+        roles = {
+            "web": tuple(psutil.Process(p.pid) for p in web),
+            "worker": tuple(psutil.Process(p.pid) for p in workers),
+            "redis": (redis.process,),
+        }
+        _pin([*roles["web"], *roles["worker"]], core)
+        yield Server(name=name, ports=ports, roles=roles)
     finally:
-        _stop(process)
+        _stop_all(web, workers)
+        redis.flush()

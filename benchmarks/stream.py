@@ -26,6 +26,7 @@ class StreamRun:
     server_cpu_pct: float
     client_cpu_pct: float
     other_cpu_pct: float
+    server_cpu_pct_by_role: dict[str, float]
 
 
 def check(response: Response, tokens: int) -> None:
@@ -55,16 +56,20 @@ async def events_per_second(
         check(await connection.run(request_body(new_run_id("warm-stream"), tokens=tokens)), tokens)
         rates: list[float] = []
         wall = 0.0
+        roles = server.cpu_by_role()
         server_cpu, client_cpu = server.cpu_seconds(), process_seconds(me)
-        others = Others([server.pid], cores=cores)
+        others = Others(server.pids, cores=cores)
         while len(rates) < runs or (wall < min_seconds and len(rates) < max_runs):
             response = await connection.run(request_body(new_run_id("stream"), tokens=tokens))
             check(response, tokens)
             wall += response.elapsed
             rates.append(response.frames / response.elapsed)
         server_cpu, client_cpu = server.cpu_seconds() - server_cpu, process_seconds(me) - client_cpu
+        by_role = {role: 100 * (seconds - roles[role]) / wall for role, seconds in server.cpu_by_role().items()}
         other_cpu = others.seconds(server_cpu + client_cpu)
         median = statistics.median(rates)
-        return rates, StreamRun(median, 100 * server_cpu / wall, 100 * client_cpu / wall, 100 * other_cpu / wall)
+        return rates, StreamRun(
+            median, 100 * server_cpu / wall, 100 * client_cpu / wall, 100 * other_cpu / wall, by_role
+        )
     finally:
         connection.close()

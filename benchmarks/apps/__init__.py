@@ -1,20 +1,56 @@
-"""The three servers under test, each an ASGI app in its own module so a server process imports only its own.
+"""The servers under test, each an ASGI app in its own module so a server process imports only its own.
 
 - ``ceiling``: a raw ASGI callable writing pre-encoded frames: the most a Python ASGI server can do.
-- ``ours``: ``agui_server.create_app`` serving an async generator agent.
+- ``ours``: ``agui_server.create_app`` serving an async generator agent, everything in one process.
 - ``sdk``: how most Python peers serve AG-UI today: ``ag-ui-protocol``'s ``EventEncoder`` behind a
   Starlette ``StreamingResponse``.
+- ``ours+redis-1x1`` and ``ours+redis-2x2``: our server over Redis: one (two) web processes
+  (``create_app`` with ``worker_slots=0``) and one (two) ``agui-server worker`` processes executing the
+  same agent, and the benchmark's redis-server.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
+
+__all__ = ("APPS", "REDIS", "REDIS_URL_ENV", "SERVERS", "WORKER_AGENT", "RedisDeployment", "label")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisDeployment:
+    """Our server over Redis: ``web`` web processes and ``workers`` worker processes."""
+
+    web: int
+    workers: int
+
 
 APPS: Final = {
     "ceiling": "benchmarks.apps.ceiling:app",
     "ours": "benchmarks.apps.ours:app",
     "sdk": "benchmarks.apps.sdk:app",
+    "ours+redis-1x1": "benchmarks.apps.ours_redis:app",
+    "ours+redis-2x2": "benchmarks.apps.ours_redis:app",
 }
-"""Server name → the ``module:attribute`` uvicorn imports."""
+"""Server name → the ``module:attribute`` uvicorn imports (for each web process)."""
+
+REDIS: Final = {
+    "ours+redis-1x1": RedisDeployment(web=1, workers=1),
+    "ours+redis-2x2": RedisDeployment(web=2, workers=2),
+}
+"""The servers that run over Redis, and their processes."""
+
+REDIS_URL_ENV: Final = "AGUI_BENCH_REDIS_URL"
+"""The environment variable that gives the web processes over Redis their Redis URL."""
+
+WORKER_AGENT: Final = "benchmarks.apps.agent:agent"
+"""The ``--agent`` of the ``agui-server worker`` processes."""
 
 SERVERS: Final = tuple(APPS)
+
+_LABELS: Final = {"ours+redis-1x1": "ours+redis 1×1", "ours+redis-2x2": "ours+redis 2×2"}  # noqa: RUF001
+
+
+def label(name: str) -> str:
+    """How the table names server ``name``."""
+    return _LABELS.get(name, name)
