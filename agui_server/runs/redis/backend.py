@@ -105,7 +105,10 @@ class RedisRunBackend:
         }
         # redis-py types replies as bytes | str (it cannot know decode_responses): the clients are Any here
         self.redis: Any = Redis.from_url(url, socket_timeout=socket_timeout, **options)
-        self.blocking: Any = Redis.from_url(url, socket_timeout=socket_timeout + 2.0, **options)
+        # one connection per followed stream while it waits in XREAD BLOCK
+        self.blocking: Any = Redis.from_url(
+            url, socket_timeout=socket_timeout + 2.0, max_connections=100_000, **options
+        )
         self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
         self._submit = self.redis.register_script(scripts.SUBMIT)
         self.worker = (
@@ -280,8 +283,10 @@ class RedisRunBackend:
         meta = self.keys.meta(run_id)
 
         async def is_over() -> bool:
-            status = await self.redis.hget(meta, "status")
-            return status is None or status in _ENDED
+            # ``terminal`` is set with the terminal event in one script (and cleared the same way when a
+            # run is queued once more), so it answers before the worker's finish sets the status
+            status, terminal = await self.redis.hmget(meta, "status", "terminal")
+            return status is None or status in _ENDED or terminal == b"1"
 
         return is_over
 
