@@ -181,6 +181,16 @@ def test_a_run_that_is_safe_to_repeat_runs_once_more_after_its_worker_died(share
     assert shared_meta(shared, "again")["attempt"] == "2"
 
 
+def test_a_worker_stops_promptly_on_sigterm(shared: Cluster) -> None:
+    worker = shared.start_worker()
+    time.sleep(1.5)  # it is reading the queue
+    began = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(10) == 0
+    shared.workers.remove(worker)
+    assert time.monotonic() - began < 4  # one blocking read (1 s) and the shutdown, not the 10 s bound
+
+
 def shared_meta(c: Cluster, run_id: str) -> dict[str, str]:
     import redis
 

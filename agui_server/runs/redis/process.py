@@ -53,5 +53,9 @@ async def run_worker(
     finally:
         logger.info("worker %s: stopping", worker.worker_id)
         await worker.stop()
-        await reaper.stop()
-        await redis.aclose()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                await reaper.stop()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                await redis.aclose()

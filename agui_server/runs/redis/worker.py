@@ -257,6 +257,7 @@ class RedisWorker:
         self._loops: list[asyncio.Task[None]] = []
         self._free = asyncio.Event()
         self._free.set()
+        self._stopping = False
 
     async def start(self) -> None:
         """Start consuming the queue and listening for cancellations."""
@@ -267,17 +268,26 @@ class RedisWorker:
         ]
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking runs, cancel the ones running (they end ``cancelled``), wait for them (bounded)."""
-        for task in self._loops:
+        """Stop taking runs, cancel the ones running (they end ``cancelled``), wait for them (bounded).
+
+        The queue reader is not cancelled in the middle of its blocking read (redis-py may then hang on
+        to the cancellation): it is told to stop and returns after its current ``XREADGROUP`` (1 s).
+        """
+        self._stopping = True
+        self._free.set()
+        for task in self._loops[1:]:
             task.cancel()
         for execution in list(self._running.values()):
             if execution.task is not None:
                 execution.task.cancel()
         pending = [*self._tasks, *self._loops]
         if pending:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await asyncio.gather(*pending, return_exceptions=True)
+            _done, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+
+    def _is_stopping(self) -> bool:
+        return self._stopping
 
     async def _ensure_group(self) -> None:
         try:
@@ -288,7 +298,7 @@ class RedisWorker:
 
     async def _consume(self) -> None:
         group_ready = False
-        while True:
+        while not self._stopping:
             try:
                 if not group_ready:
                     await self._ensure_group()
@@ -305,7 +315,10 @@ class RedisWorker:
                     for entry_id, fields in entries:
                         await self.redis.xack(self.keys.queue, self.keys.GROUP, entry_id)
                         await self.redis.xdel(self.keys.queue, entry_id)
-                        await self._claim(fields[b"run"].decode())
+                        if self._is_stopping():  # hand the run back to the queue for another worker
+                            await self.redis.xadd(self.keys.queue, {"run": fields[b"run"]})
+                        else:
+                            await self._claim(fields[b"run"].decode())
                 await self.redis.zadd(self.keys.workers, {self.worker_id: int(time.time() * 1000)})
             except asyncio.CancelledError:
                 raise
@@ -360,7 +373,8 @@ class RedisWorker:
                 await asyncio.sleep(1.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    async with asyncio.timeout(1.0):  # redis-py may wait on the cancelled listener
+                        await pubsub.aclose()
 
 
 class Reaper:
