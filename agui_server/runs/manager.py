@@ -28,10 +28,9 @@ import msgspec
 
 from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
-from agui_server.protocol.encoding import decode_event
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold, merge_messages
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run, merge_messages
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
@@ -352,11 +351,9 @@ class RunManager:
                 self._ended(run)
 
     async def _persist(self, run: Run) -> None:
-        fold = ThreadFold(run.input.messages, run.input.state)
-        for _event_type, payload in run.folded:
-            fold.apply(decode_event(payload))
+        payloads = [payload for _event_type, payload in run.folded]
         run.folded = []
-        await self.threads.save(Thread(thread_id=run.thread_id, messages=fold.messages, state=fold.state))
+        await self.threads.save(fold_run(run.thread_id, run.input.messages, run.input.state, payloads))
 
     def _ended(self, run: Run) -> None:
         if self._active.get(run.thread_id) is run:

@@ -18,6 +18,7 @@ import jsonpatch
 import msgspec
 
 from agui_server.protocol import events as ev
+from agui_server.protocol.encoding import decode_event
 from agui_server.protocol.types import (
     ActivityMessage,
     AssistantMessage,
@@ -29,13 +30,14 @@ from agui_server.protocol.types import (
     ToolMessage,
     UserMessage,
 )
+from agui_server.runs.threads import Thread
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from agui_server.protocol.types import Message
 
-__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "merge_messages")
+__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "fold_run", "merge_messages")
 
 logger = logging.getLogger("agui_server.runs")
 
@@ -61,6 +63,14 @@ FOLDED_EVENT_TYPES: Final = frozenset(
     }
 )
 """The event types that change a thread's messages or state (the rest need not be kept for folding)."""
+
+
+def fold_run(thread_id: str, messages: list[Message], state: Any, payloads: Iterable[bytes]) -> Thread:
+    """The thread after a run: ``messages`` and ``state`` with the run's encoded events applied."""
+    fold = ThreadFold(messages, state)
+    for payload in payloads:
+        fold.apply(decode_event(payload))
+    return Thread(thread_id=thread_id, messages=fold.messages, state=fold.state)
 
 
 def merge_messages(stored: list[Message], incoming: list[Message]) -> list[Message]:

@@ -27,7 +27,6 @@ import msgspec
 from redis.asyncio import Redis
 
 from agui_server.agents.base import RunContext
-from agui_server.protocol.encoding import decode_event
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.guard import Guard
 from agui_server.runs.manager import ThreadBusy
@@ -35,8 +34,7 @@ from agui_server.runs.redis import scripts
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import WorkerSettings, status_of_terminal
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold
-from agui_server.runs.threads import Thread
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -182,10 +180,9 @@ class RunPublisher:
             if self._terminal is not None:
                 store = RedisThreadStore(self._redis, self.keys)
                 previous = await store.get(self.thread_id)
-                fold = ThreadFold(previous.messages if previous else [], previous.state if previous else None)
-                for payload in self._folded:
-                    fold.apply(decode_event(payload))
-                await store.save(Thread(thread_id=self.thread_id, messages=fold.messages, state=fold.state))
+                messages = previous.messages if previous else []
+                state = previous.state if previous else None
+                await store.save(fold_run(self.thread_id, messages, state, self._folded))
                 keys = self.keys
                 await self._redis.register_script(scripts.FINISH)(
                     keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],

@@ -29,8 +29,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event, decode_input, encode_event
 from agui_server.runs.guard import Guard
 from agui_server.runs.redis import scripts
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, ThreadFold
-from agui_server.runs.threads import Thread
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
@@ -219,10 +218,8 @@ class _Execution:
                 self.task.cancel()
 
     async def _persist(self) -> None:
-        fold = ThreadFold(self.input.messages, self.input.state)
-        for payload in self.folded:
-            fold.apply(decode_event(payload))
-        await self.worker.threads.save(Thread(thread_id=self.thread_id, messages=fold.messages, state=fold.state))
+        thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.folded)
+        await self.worker.threads.save(thread)
 
 
 class RedisWorker:
