@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from agui_server.settings import Settings
+
 __all__ = ("build_parser", "main")
 
 _SERVE_HELP = """\
@@ -174,33 +176,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+class _UsageError(Exception):
+    """A setting or an agent reference that cannot be used: printed, exit status 2."""
+
+
+def _start(args: argparse.Namespace) -> tuple[Settings, list[str], dict[str, object]]:
+    """What ``serve`` and ``worker`` share: settings, logging, the agents by id.
+
+    Raises:
+        _UsageError: a bad setting or agent reference.
+    """
     from pathlib import Path
 
-    import uvicorn
-
     from agui_server.agents.loader import AgentLoadError
-    from agui_server.http.app import create_app
-    from agui_server.http.config import AGUIConfig
-    from agui_server.http.request_log import RequestLogMiddleware
     from agui_server.settings import Settings, SettingsError
 
     try:
         settings = Settings.load(dotenv=Path(args.env_file))
     except SettingsError as exc:
-        print(f"agui-server: {exc}", file=sys.stderr)
-        return 2
-    host = args.host or settings.host
-    port = args.port if args.port is not None else settings.port
-    references = args.agent or ([settings.agent] if settings.agent else [])
+        raise _UsageError(str(exc)) from exc
     log_level = args.log_level or settings.log_level
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
+    references = args.agent or ([settings.agent] if settings.agent else [])
     try:
         agents = _load_agents(references, args.model, args.env_file)
     except AgentLoadError as exc:
-        print(f"agui-server: {exc}", file=sys.stderr)
-        return 2
+        raise _UsageError(str(exc)) from exc
+    return settings, references, agents
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from agui_server.http.app import create_app
+    from agui_server.http.config import AGUIConfig
+    from agui_server.http.request_log import RequestLogMiddleware
+
+    settings, references, agents = _start(args)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    log_level = args.log_level or settings.log_level
     agent = agents.pop("default", None)
     agent_ref = next((r for r in references if "=" not in r or r.startswith("default=")), None)
     try:
@@ -221,8 +236,7 @@ def _serve(args: argparse.Namespace) -> int:
             log_requests=False,
         )
     except ValueError as exc:
-        print(f"agui-server: {exc}", file=sys.stderr)
-        return 2
+        raise _UsageError(str(exc)) from exc
     app = RequestLogMiddleware(create_app(config))
     logging.getLogger("agui_server").info(
         "serving %s at http://%s:%d%s", agent_ref or "the offline agent", host, port, config.path
@@ -271,31 +285,14 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
-    from pathlib import Path
 
     from agui_server.agents.base import as_agent
-    from agui_server.agents.loader import AgentLoadError
     from agui_server.agents.offline import OfflineAgent
-    from agui_server.settings import Settings, SettingsError
 
-    try:
-        settings = Settings.load(dotenv=Path(args.env_file))
-    except SettingsError as exc:
-        print(f"agui-server: {exc}", file=sys.stderr)
-        return 2
+    settings, _references, loaded = _start(args)
     url = args.redis or settings.redis_url
     if not url:
-        print("agui-server worker: --redis URL (or AGUI_REDIS_URL) is required", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=(args.log_level or settings.log_level).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    references = args.agent or ([settings.agent] if settings.agent else [])
-    try:
-        loaded = _load_agents(references, args.model, args.env_file)
-    except AgentLoadError as exc:
-        print(f"agui-server: {exc}", file=sys.stderr)
-        return 2
+        raise _UsageError("worker: --redis URL (or AGUI_REDIS_URL) is required")
     agents = {agent_id: as_agent(agent) for agent_id, agent in loaded.items()}
     agents.setdefault("default", OfflineAgent())
     from agui_server.runs.redis.process import run_worker
@@ -316,10 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agui-server`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "worker":
-        return _worker(args)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "worker":
+            return _worker(args)
+    except _UsageError as exc:
+        print(f"agui-server: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check":
         from conformance.cli import run_from_args
 

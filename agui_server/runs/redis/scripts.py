@@ -29,6 +29,19 @@ local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payl
 end
 """
 
+_END_RUN: Final = """
+local function end_run(meta, log, index, active, run_id, status, retention)
+  redis.call('HSET', meta, 'status', status, 'owner', '')
+  redis.call('ZREM', index, run_id)
+  redis.call('PEXPIRE', meta, retention)
+  redis.call('PEXPIRE', log, retention)
+  if redis.call('GET', active) == run_id then
+    redis.call('DEL', active)
+  end
+end
+"""
+"""Set a run's final status, drop it from its index, start its retention, free its thread."""
+
 SUBMIT: Final = (
     """
 -- KEYS: meta, queue, queued ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, ttl_ms
@@ -111,23 +124,21 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 """
 )
 
-FINISH: Final = """
+FINISH: Final = (
+    _END_RUN
+    + """
 -- KEYS: meta, log, leases, active ; ARGV: token, status, retention_ms, run_id
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'owner', '')
-redis.call('ZREM', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('GET', KEYS[4]) == ARGV[4] then
-  redis.call('DEL', KEYS[4])
-end
+end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
 return 1
 """
+)
 
 EXPIRE: Final = (
     _APPEND_ONE
+    + _END_RUN
     + """
 -- KEYS: meta, log, feed, feedseq, leases, active, queue, queued
 -- ARGV: run_id, lost_payload, retention_ms, maxlen, feedmax, retry_payload
@@ -156,19 +167,14 @@ end
 if not finished then
   append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'owner', '')
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('GET', KEYS[6]) == ARGV[1] then
-  redis.call('DEL', KEYS[6])
-end
+end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
 """
 )
 
 NO_WORKER: Final = (
     _APPEND_ONE
+    + _END_RUN
     + """
 -- KEYS: meta, log, feed, feedseq, queued, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax, deadline_ms
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
@@ -179,13 +185,7 @@ if tonumber(redis.call('HGET', KEYS[1], 'created_ms')) > tonumber(ARGV[6]) then
   return 0
 end
 append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
-redis.call('HSET', KEYS[1], 'status', 'failed')
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('GET', KEYS[6]) == ARGV[1] then
-  redis.call('DEL', KEYS[6])
-end
+end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
 """
 )
