@@ -24,6 +24,7 @@ from agui_server.runs.backend import BackendUnavailable
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
+from agui_server.runs.redis.entries import first_seq as first_seq_of
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.mirror import StreamMirror
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -270,7 +271,7 @@ class RedisRunBackend:
             if after > last:
                 return "ahead"
             first = await self.redis.xrange(self.keys.log(run.run_id), "-", "+", count=1)
-            first_seq = int(first[0][0].split(b"-", 1)[1]) if first else last + 1
+            first_seq = first_seq_of(*first[0]) if first else last + 1
             if after < first_seq - 1:
                 return "expired"
             if status in _ENDED and after == last:
@@ -375,7 +376,7 @@ class RedisRunBackend:
                 after = last
             elif after < last:
                 first = await self.redis.xrange(keys.feed(thread_id), "-", "+", count=1)
-                first_seq = int(first[0][0].split(b"-", 1)[1]) if first else last + 1
+                first_seq = first_seq_of(*first[0]) if first else last + 1
                 if after < first_seq - 1:
                     raise CursorExpired(after)
         except (RedisError, OSError) as exc:

@@ -2,8 +2,9 @@
 
 Replay and live delivery read the same log: ``XREAD BLOCK`` from ``0-<cursor>`` returns what is
 already there first, then waits for more. The mirror keeps only what its one follower has not read
-yet. When Redis goes away mid-stream, the follower gets a ``RUN_ERROR`` frame without an ``id:`` (so
-its ``Last-Event-ID`` still points at the last real event and it may resume later) and the stream ends.
+yet, and reads at most a bounded stretch ahead of it. When Redis goes away mid-stream, the follower
+gets a ``RUN_ERROR`` frame without an ``id:`` (so its ``Last-Event-ID`` still points at the last real
+event and it may resume later) and the stream ends.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import encode_event
 from agui_server.runs.log import _Followable
+from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -28,7 +30,11 @@ __all__ = ("StreamMirror",)
 logger = logging.getLogger("agui_server.runs.redis")
 
 _BATCH: Final = 512
-_TERMINAL: Final = (b"RUN_FINISHED", b"RUN_ERROR")
+"""Frames handed to the follower at once."""
+_ENTRIES: Final = 16
+"""Entries per read (each holds up to entries.MAX_BATCH events)."""
+_AHEAD: Final = 8192
+"""Frames read ahead of the follower at most: past this the reader waits for the follower to catch up."""
 BACKEND_LOST_CODE: Final = "BACKEND_UNAVAILABLE"
 
 
@@ -49,6 +55,7 @@ class StreamMirror(_Followable):
         "_base",
         "_frames",
         "_is_over",
+        "_room",
         "_task",
         "after",
         "ends_at_terminal",
@@ -77,6 +84,7 @@ class StreamMirror(_Followable):
         self._is_over = is_over
         self._frames: list[bytes] = []
         self._base = after  # sequence number of the frame before _frames[0]
+        self._room: asyncio.Future[None] | None = None
         self._task = asyncio.get_running_loop().create_task(self._read(block_ms), name=f"agui-mirror-{key}")
 
     def __len__(self) -> int:
@@ -87,6 +95,9 @@ class StreamMirror(_Followable):
         if seq > self._base:
             del self._frames[: seq - self._base]
             self._base = seq
+            room = self._room
+            if room is not None and len(self._frames) <= _AHEAD // 2 and not room.done():
+                room.set_result(None)
         start = seq - self._base
         return self._frames[start : start + limit]
 
@@ -103,25 +114,32 @@ class StreamMirror(_Followable):
         key = self.key
         try:
             while True:
-                reply = await self.redis.xread({key: f"0-{cursor}"}, count=_BATCH, block=block_ms)
+                if len(self._frames) > _AHEAD:
+                    self._room = asyncio.get_running_loop().create_future()
+                    await self._room  # the follower catches up (or leaves, and release() cancels this)
+                    self._room = None
+                reply = await self.redis.xread({key: f"0-{cursor}"}, count=_ENTRIES, block=block_ms)
                 if not reply:
                     if self._is_over is not None and await self._is_over():
                         # one last read closes the race between the last append and the status change
-                        reply = await self.redis.xread({key: f"0-{cursor}"}, count=_BATCH)
+                        reply = await self.redis.xread({key: f"0-{cursor}"}, count=_ENTRIES)
                         if not reply:
                             break
                     else:
                         continue
                 ended = False
+                frames = self._frames
                 for entry_id, fields in reply[0][1]:
-                    seq = int(entry_id.split(b"-", 1)[1])
-                    cursor = seq
-                    etype, data = fields[b"t"], fields[b"d"]
-                    if self.with_event_lines:
-                        self._frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, data))
-                    else:
-                        self._frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
-                    if self.ends_at_terminal and etype in _TERMINAL:
+                    seq, types, payloads = unpack(entry_id, fields)
+                    for etype, data in zip(types, payloads, strict=True):
+                        if seq > cursor:
+                            if self.with_event_lines:
+                                frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, data))
+                            else:
+                                frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
+                            cursor = seq
+                        seq += 1
+                    if self.ends_at_terminal and types[-1] in TERMINAL_TYPES:
                         # a run queued once more after its worker died goes on with a new RUN_STARTED
                         ended = self._is_over is None or await self._is_over()
                         if ended:

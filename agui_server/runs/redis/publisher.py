@@ -31,10 +31,11 @@ from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.guard import Guard
 from agui_server.runs.manager import ThreadBusy
 from agui_server.runs.redis import scripts
+from agui_server.runs.redis.entries import Outbox
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import WorkerSettings, status_of_terminal
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run
+from agui_server.runs.reducer import fold_run
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -83,25 +84,14 @@ class RunPublisher:
             thread_id=self.thread_id, run_id=run_id, messages=[], protocol_version=protocol_version
         )
         ctx = RunContext(thread_id=self.thread_id, run_id=run_id, legacy_client=protocol_version is None)
-        self._buffer: list[bytes | str] = []
-        self._folded: list[bytes] = []
-        self._terminal: tuple[str, bytes] | None = None
-        self._guard = Guard(self._input, ctx, self._sink, strict=True)
+        self._outbox = Outbox()
+        self._guard = Guard(self._input, ctx, self._outbox.sink, strict=True)
         self._heartbeat: asyncio.Task[None] | None = None
         self._append = self._redis.register_script(scripts.APPEND)
 
-    def _sink(self, payload: bytes, event_type: str) -> None:
-        self._buffer += (event_type, payload)
-        if event_type in ("RUN_FINISHED", "RUN_ERROR"):
-            self._terminal = (event_type, payload)
-        elif event_type in FOLDED_EVENT_TYPES:
-            self._folded.append(payload)
-
     async def _flush(self) -> None:
         keys = self.keys
-        while self._buffer:
-            batch = self._buffer[:512]
-            del self._buffer[: len(batch)]
+        while self._outbox:
             result = await self._append(
                 keys=[
                     keys.meta(self.run_id), keys.log(self.run_id), keys.feed(self.thread_id),
@@ -109,7 +99,7 @@ class RunPublisher:
                 ],
                 args=[
                     self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
-                    int(self.settings.retention * 1000), *batch,
+                    int(self.settings.retention * 1000), *self._outbox.take(),
                 ],
             )  # fmt: skip
             if int(result) < 0:
@@ -177,18 +167,19 @@ class RunPublisher:
             else:
                 self._guard.finish()
             await self._flush()
-            if self._terminal is not None:
+            terminal = self._outbox.terminal
+            if terminal is not None:
                 store = RedisThreadStore(self._redis, self.keys)
                 previous = await store.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
-                await store.save(fold_run(self.thread_id, messages, state, self._folded))
+                await store.save(fold_run(self.thread_id, messages, state, self._outbox.folded))
                 keys = self.keys
                 await self._redis.register_script(scripts.FINISH)(
                     keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
                     args=[
                         self._token,
-                        status_of_terminal(*self._terminal),
+                        status_of_terminal(*terminal),
                         int(self.settings.retention * 1000),
                         self.run_id,
                     ],

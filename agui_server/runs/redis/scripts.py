@@ -16,18 +16,33 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-_APPEND_ONE: Final = """
+_ADD: Final = """
+local function add(key, last, keep, types, payloads)
+  keep = tonumber(keep)
+  if last > keep then
+    redis.call('XADD', key, 'MINID', '~', '0-' .. (last - keep), '0-' .. last, 't', types, 'd', payloads)
+  else
+    redis.call('XADD', key, '0-' .. last, 't', types, 'd', payloads)
+  end
+end
+"""
+"""Append one entry (a batch of events, entries.py) whose last event is number ``last``; keep about the last
+``keep`` events (``MINID``: entries wholly older than that go)."""
+
+_APPEND_ONE: Final = (
+    _ADD
+    + """
 local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', '~', maxlen, '0-' .. seq, 't', etype, 'd', payload)
-  local fs = redis.call('INCR', feedseq)
-  redis.call('XADD', feed, 'MAXLEN', '~', feedmax, '0-' .. fs, 't', etype, 'd', payload)
+  add(log, seq, maxlen, etype, payload)
+  add(feed, redis.call('INCR', feedseq), feedmax, etype, payload)
   if etype == 'RUN_FINISHED' or etype == 'RUN_ERROR' then
     redis.call('HSET', meta, 'terminal', 1)
   end
   return seq
 end
 """
+)
 
 _END_RUN: Final = """
 local function end_run(meta, log, index, active, run_id, status, retention)
@@ -77,27 +92,19 @@ return redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 
 """
 )
 
-APPEND: Final = """
--- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, (type, payload)...
--- One round trip per batch: the sequence numbers are read once and written back once.
+APPEND: Final = (
+    _ADD
+    + """
+-- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal
+-- One entry per batch in the run's log and one in the thread's feed (entries.py).
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-local fs = tonumber(redis.call('GET', KEYS[4]) or '0')
-local terminal = false
-for i = 5, #ARGV, 2 do
-  seq = seq + 1
-  fs = fs + 1
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '0-' .. seq, 't', ARGV[i], 'd', ARGV[i + 1])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '0-' .. fs, 't', ARGV[i], 'd', ARGV[i + 1])
-  if ARGV[i] == 'RUN_FINISHED' or ARGV[i] == 'RUN_ERROR' then
-    terminal = true
-  end
-end
-redis.call('HSET', KEYS[1], 'seq', seq)
-redis.call('SET', KEYS[4], fs)
-if terminal then
+local count = tonumber(ARGV[5])
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', count)
+add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7])
+add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7])
+if ARGV[8] == '1' then
   redis.call('HSET', KEYS[1], 'terminal', 1)
 end
 for _, key in ipairs(KEYS) do
@@ -105,6 +112,7 @@ for _, key in ipairs(KEYS) do
 end
 return seq
 """
+)
 
 HEARTBEAT: Final = (
     """

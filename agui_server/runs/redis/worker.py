@@ -3,7 +3,8 @@
 A worker reads the queue with a consumer group, acknowledges each entry at once and claims the run by
 compare-and-set (``queued -> running``) with a fresh owner token. While the run executes it renews its
 lease every ``lease / 3`` seconds; the renewal also tells it when the run was cancelled. Events go to
-Redis in batches: while one append is in flight the next batch gathers. Writes are fenced by the token,
+Redis in batches, one stream entry per batch (entries.py): while one append is in flight the next batch
+gathers. Writes are fenced by the token,
 so a worker that lost its lease cannot write into the run the reaper already ended.
 
 The :class:`Reaper` (run by every process, one at a time through a lock) ends runs whose lease expired
@@ -29,7 +30,8 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event, decode_input, encode_event
 from agui_server.runs.guard import Guard
 from agui_server.runs.redis import scripts
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run
+from agui_server.runs.redis.entries import Outbox
+from agui_server.runs.reducer import fold_run
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
@@ -40,7 +42,6 @@ __all__ = ("Reaper", "RedisWorker", "WorkerSettings", "status_of_terminal")
 
 logger = logging.getLogger("agui_server.runs.redis")
 
-_BATCH: Final = 256
 NO_WORKER_CODE: Final = "NO_WORKER"
 WORKER_LOST_CODE: Final = "WORKER_LOST"
 
@@ -56,9 +57,9 @@ class WorkerSettings:
     retention: float = 300.0
     """Seconds a finished run's log and status stay in Redis."""
     max_events_per_run: int = 250_000
-    """``MAXLEN`` of a run's log."""
+    """Events a run's log keeps at most (older ones go, a batch at a time)."""
     max_events_per_thread: int = 1_000
-    """``MAXLEN`` of a thread's feed."""
+    """Events a thread's feed keeps at most."""
     strict: bool = False
     """Guards end a run on the agent's first protocol violation."""
     run_timeout: float | None = 600.0
@@ -103,19 +104,13 @@ class _Execution:
         self.legacy = legacy == b"1"
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
-        self.buffer: list[bytes | str] = []
-        self.folded: list[bytes] = []
-        self.terminal: tuple[str, bytes] | None = None
+        self.outbox = Outbox()
         self.lost = False
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def sink(self, payload: bytes, event_type: str) -> None:
-        self.buffer += (event_type, payload)
-        if event_type in ("RUN_FINISHED", "RUN_ERROR"):
-            self.terminal = (event_type, payload)
-        elif event_type in FOLDED_EVENT_TYPES:
-            self.folded.append(payload)
+        self.outbox.sink(payload, event_type)
         self.wake.set()
 
     async def run(self) -> None:
@@ -144,13 +139,14 @@ class _Execution:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        if self.lost or self.terminal is None:
+        terminal = self.outbox.terminal
+        if self.lost or terminal is None:
             return
         try:
             await self._persist()
         except Exception:
             logger.exception("storing thread %s after run %s failed", self.thread_id, self.run_id)
-        status = status_of_terminal(*self.terminal)
+        status = status_of_terminal(*terminal)
         await worker.scripts["finish"](
             keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
             args=[self.token, status, int(settings.retention * 1000), self.run_id],
@@ -173,8 +169,9 @@ class _Execution:
             settings.max_events_per_thread,
             int(settings.retention * 1000),
         ]
+        outbox = self.outbox
         while True:
-            if not self.buffer:
+            if not outbox:
                 if self.task.done():
                     return
                 self.wake.clear()
@@ -182,9 +179,7 @@ class _Execution:
                 await asyncio.wait({waiter, self.task}, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 continue
-            batch = self.buffer[: 2 * _BATCH]
-            del self.buffer[: len(batch)]
-            result = await append(keys=append_keys, args=[*fixed, *batch])
+            result = await append(keys=append_keys, args=[*fixed, *outbox.take()])
             if int(result) < 0:
                 logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
                 self.lost = True
@@ -218,7 +213,7 @@ class _Execution:
                 self.task.cancel()
 
     async def _persist(self) -> None:
-        thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.folded)
+        thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.outbox.folded)
         await self.worker.threads.save(thread)
 
 

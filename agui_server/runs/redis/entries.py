@@ -1,0 +1,77 @@
+"""How events sit in a Redis stream: a batch of events per entry, so one ``XADD`` carries a whole batch.
+
+An entry's id is ``0-<sequence number of its last event>``. Field ``t`` holds the events' types separated by
+spaces, field ``d`` their JSON payloads separated by newlines (encoded JSON never holds a raw newline).
+Reading after cursor N (``XREAD`` or ``XRANGE`` from ``0-N``, exclusive) returns first the entry that holds
+event N+1, which may begin with events at or before N: :func:`unpack` numbers them so readers skip those.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "first_seq", "last_seq", "pack", "unpack")
+
+MAX_BATCH: Final = 1024
+"""Events per entry at most."""
+TERMINAL_TYPES: Final = frozenset({b"RUN_FINISHED", b"RUN_ERROR"})
+_TERMINAL_NAMES: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
+
+
+def pack(types: Sequence[str], payloads: Sequence[bytes]) -> tuple[str, bytes]:
+    """The ``t`` and ``d`` fields of an entry holding these events."""
+    return " ".join(types), b"\n".join(payloads)
+
+
+def last_seq(entry_id: bytes) -> int:
+    """The sequence number of an entry's last event."""
+    return int(entry_id.split(b"-", 1)[1])
+
+
+def first_seq(entry_id: bytes, fields: dict[bytes, bytes]) -> int:
+    """The sequence number of an entry's first event."""
+    return last_seq(entry_id) - fields[b"t"].count(b" ")
+
+
+def unpack(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[int, list[bytes], list[bytes]]:
+    """``(sequence number of the first event, types, payloads)`` of an entry."""
+    types = fields[b"t"].split(b" ")
+    return last_seq(entry_id) - len(types) + 1, types, fields[b"d"].split(b"\n")
+
+
+class Outbox:
+    """Events of a run not yet in Redis, and what ending the run needs: its terminal event and the payloads
+    that fold into the stored thread. :meth:`sink` is a guard's sink; :meth:`take` gives the next batch as
+    the tail of the ``APPEND`` script's arguments."""
+
+    __slots__ = ("folded", "payloads", "terminal", "types")
+
+    def __init__(self) -> None:
+        self.types: list[str] = []
+        self.payloads: list[bytes] = []
+        self.folded: list[bytes] = []
+        self.terminal: tuple[str, bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def sink(self, payload: bytes, event_type: str) -> None:
+        """Take one encoded event."""
+        self.types.append(event_type)
+        self.payloads.append(payload)
+        if event_type in _TERMINAL_NAMES:
+            self.terminal = (event_type, payload)
+        elif event_type in FOLDED_EVENT_TYPES:
+            self.folded.append(payload)
+
+    def take(self, limit: int = MAX_BATCH) -> list[int | str | bytes]:
+        """Remove up to ``limit`` events: ``[count, types, payloads, terminal]`` for ``APPEND``."""
+        types, payloads = self.types[:limit], self.payloads[:limit]
+        del self.types[:limit], self.payloads[:limit]
+        packed_types, packed_payloads = pack(types, payloads)
+        return [len(types), packed_types, packed_payloads, 1 if types[-1] in _TERMINAL_NAMES else 0]

@@ -1,0 +1,238 @@
+"""The Redis run log as stored (a batch of events per stream entry), against a real redis-server.
+
+One process runs the backend with worker slots, so the tests can look at the log, the cursors and the
+followers directly: cursors that fall inside an entry, trimming of long runs and feeds, thread
+subscriptions, and a follower that does not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pytest
+
+from agui_server.agents.base import FunctionAgent
+from agui_server.protocol import events as ev
+from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.redis import RedisRunBackend
+from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
+from agui_server.runs.redis.mirror import StreamMirror
+from agui_server.runs.redis.worker import WorkerSettings
+from tests.support.cluster import Cluster
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from agui_server.runs.backend import FrameSource
+
+_FRAME = re.compile(rb"^id: (\d+)\n(?:event: ([A-Z_]+)\n)?data: (.*)\n\n$", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cluster = Cluster(tmp_path_factory.mktemp("redis-log"))
+    cluster.start_redis()
+    try:
+        yield cluster.redis_url
+    finally:
+        cluster.stop()
+
+
+async def numbered(input: RunAgentInput, ctx: Any) -> AsyncIterator[Any]:
+    """``forwardedProps.events`` numbered pieces of text, ``pause`` seconds apart (default: none)."""
+    assert isinstance(input.forwarded_props, dict)
+    pause = float(input.forwarded_props.get("pause", 0))
+    yield ev.TextMessageStartEvent(message_id=f"m-{ctx.run_id}")
+    for n in range(int(input.forwarded_props["events"])):
+        if pause:
+            await asyncio.sleep(pause)
+        yield ev.TextMessageContentEvent(message_id=f"m-{ctx.run_id}", delta=f"{n} ")
+    yield ev.TextMessageEndEvent(message_id=f"m-{ctx.run_id}")
+
+
+@contextlib.asynccontextmanager
+async def backend(url: str, **settings: Any) -> AsyncIterator[RedisRunBackend]:
+    runs = RedisRunBackend(
+        url,
+        agents={"default": FunctionAgent(numbered)},
+        worker_slots=2,
+        prefix=f"t{uuid.uuid4().hex[:8]}",
+        settings=WorkerSettings(**settings),
+    )
+    await runs.startup()
+    try:
+        yield runs
+    finally:
+        await runs.shutdown()
+
+
+def run_input(events: int, thread_id: str | None = None) -> RunAgentInput:
+    run_id = f"r-{uuid.uuid4().hex[:8]}"
+    return RunAgentInput(thread_id=thread_id or run_id, run_id=run_id, messages=[], forwarded_props={"events": events})
+
+
+async def drain(source: FrameSource, after: int) -> list[bytes]:
+    """Every frame of ``source`` after ``after``, until it closes."""
+    frames: list[bytes] = []
+    cursor = after
+    async with asyncio.timeout(30):
+        while True:
+            more = source.frames_after(cursor)
+            if more:
+                frames += more
+                cursor += len(more)
+                continue
+            if source.closed:
+                source.release()
+                return frames
+            waiter = source.waiter()
+            try:
+                await waiter
+            finally:
+                source.forget(waiter)
+
+
+def ids(frames: list[bytes]) -> list[int]:
+    out = []
+    for frame in frames:
+        match = _FRAME.match(frame)
+        assert match, frame
+        out.append(int(match.group(1)))
+    return out
+
+
+async def finished_run(runs: RedisRunBackend, events: int, thread_id: str | None = None) -> tuple[Any, list[bytes]]:
+    """Start a run of ``events`` pieces and read it whole from the start."""
+    input = run_input(events, thread_id)
+    run = await runs.start(FunctionAgent(numbered), input)
+    frames = await drain(runs.open(run, 0), 0)
+    return run, frames
+
+
+def test_an_outbox_packs_a_batch_that_unpacks_to_the_same_events() -> None:
+    outbox = Outbox()
+    events = [ev.RunStartedEvent(thread_id="t", run_id="r")] + [
+        ev.TextMessageContentEvent(message_id="m", delta=f'line\n{n} "quoted" ') for n in range(5)
+    ]
+    for event in events:
+        outbox.sink(msgspec.json.encode(event), "RUN_STARTED" if event is events[0] else "TEXT_MESSAGE_CONTENT")
+    count, types, payloads, terminal = outbox.take(4)
+    assert (count, terminal, len(outbox)) == (4, 0, 2)
+    assert isinstance(types, str)
+    assert isinstance(payloads, bytes)
+    fields = {b"t": types.encode(), b"d": payloads}
+    first, got_types, got_payloads = unpack(b"0-14", fields)
+    assert first == first_seq(b"0-14", fields) == 11
+    assert got_types == [b"RUN_STARTED"] + [b"TEXT_MESSAGE_CONTENT"] * 3
+    assert got_payloads == [msgspec.json.encode(e) for e in events[:4]]
+    outbox.sink(msgspec.json.encode(ev.RunFinishedEvent(thread_id="t", run_id="r")), "RUN_FINISHED")
+    assert outbox.take()[0::3] == [3, 1]
+    assert outbox.terminal is not None
+    assert outbox.terminal[0] == "RUN_FINISHED"
+
+
+async def test_a_run_is_stored_in_batches_and_every_cursor_resumes_after_exactly_its_event(redis_url: str) -> None:
+    async with backend(redis_url) as runs:
+        run, whole = await finished_run(runs, 20_000)
+        assert ids(whole) == list(range(1, 20_005))
+        entries = await runs.redis.xlen(runs.keys.log(run.run_id))
+        assert entries < 20_004 // 10, f"{entries} entries: events are not batched"
+        assert await runs.cursor_state(run, 20_004) == "drained"
+        assert await runs.cursor_state(run, 20_005) == "ahead"
+        rng = random.Random(7)
+        for after in [0, 1, 2, 20_003, *rng.sample(range(3, 20_003), 20)]:
+            assert await runs.cursor_state(run, after) == "ok"
+            assert await drain(runs.open(run, after), after) == whole[after:]
+
+
+async def test_a_long_run_keeps_its_last_events_and_older_cursors_expire(redis_url: str) -> None:
+    async with backend(redis_url, max_events_per_run=2_000, max_events_per_thread=2_000) as runs:
+        run, whole = await finished_run(runs, 30_000)
+        assert len(whole) == 30_004
+        kept = 0
+        for entry_id, fields in await runs.redis.xrange(runs.keys.log(run.run_id)):
+            kept += len(unpack(entry_id, fields)[1])
+        assert 2_000 <= kept <= 2_000 + 2 * MAX_BATCH
+        assert await runs.cursor_state(run, 0) == "expired"
+        assert await runs.cursor_state(run, 30_004 - kept - 1) == "expired"
+        tail = 30_004 - 1_500
+        assert await runs.cursor_state(run, tail) == "ok"
+        assert await drain(runs.open(run, tail), tail) == whole[tail:]
+        feed_kept = 0
+        for entry_id, fields in await runs.redis.xrange(runs.keys.feed(run.thread_id)):
+            feed_kept += len(unpack(entry_id, fields)[1])
+        assert 2_000 <= feed_kept <= 2_000 + 2 * MAX_BATCH
+
+
+async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batch(redis_url: str) -> None:
+    async with backend(redis_url, max_events_per_thread=10_000) as runs:
+        thread_id = f"thread-{uuid.uuid4().hex[:8]}"
+        live = await runs.subscribe(thread_id, None)
+        _first, first_frames = await finished_run(runs, 3_000, thread_id)
+        _second, second_frames = await finished_run(runs, 3_000, thread_id)
+        total = len(first_frames) + len(second_frames)
+        seen: list[bytes] = []
+        async with asyncio.timeout(20):
+            while len(seen) < total:
+                more = live.frames_after(len(seen))
+                if more:
+                    seen += more
+                    continue
+                waiter = live.waiter()
+                try:
+                    await waiter
+                finally:
+                    live.forget(waiter)
+        runs.unsubscribe(live)
+        assert ids(seen) == list(range(1, total + 1))
+        as_run = [re.sub(rb"^id: \d+\nevent: [A-Z_]+\n", b"", frame) for frame in seen]
+        assert as_run == [re.sub(rb"^id: \d+\n", b"", frame) for frame in first_frames + second_frames]
+        types = [_FRAME.match(frame).group(2) for frame in seen]  # type: ignore[union-attr]
+        assert types.count(b"RUN_STARTED") == 2
+        assert types[-1] == b"RUN_FINISHED"
+        after = len(first_frames) + 1_234
+        resumed = await runs.subscribe(thread_id, after)
+        tail: list[bytes] = []
+        async with asyncio.timeout(20):
+            while len(tail) < total - after:
+                more = resumed.frames_after(after + len(tail))
+                if more:
+                    tail += more
+                    continue
+                waiter = resumed.waiter()
+                try:
+                    await waiter
+                finally:
+                    resumed.forget(waiter)
+        runs.unsubscribe(resumed)
+        assert tail == seen[after:]
+
+
+async def test_a_follower_that_does_not_read_holds_a_bounded_stretch_of_the_log(redis_url: str) -> None:
+    async with backend(redis_url) as runs:
+        run, _whole = await finished_run(runs, 100_000)
+        source = runs.open(run, 0)
+        assert isinstance(source, StreamMirror)
+        await asyncio.sleep(1.0)  # the reader reads ahead, then waits for the follower
+        read_ahead = len(source)
+        assert 0 < read_ahead <= 8192 + 16 * MAX_BATCH
+        frames = await drain(source, 0)
+        assert ids(frames) == list(range(1, 100_005))
+
+
+async def test_the_worker_does_not_hold_events_back_to_fill_a_batch(redis_url: str) -> None:
+    async with backend(redis_url) as runs:
+        input = run_input(20)
+        input.forwarded_props = {"events": 20, "pause": 0.01}
+        run = await runs.start(FunctionAgent(numbered), input)
+        whole = await drain(runs.open(run, 0), 0)
+        log = await runs.redis.xrange(runs.keys.log(run.run_id))
+        sizes = [len(unpack(entry_id, fields)[1]) for entry_id, fields in log]
+        assert sum(sizes) == len(whole) == 24
+        assert len(sizes) >= 20, sizes  # an agent that pauses gets its events written one by one
