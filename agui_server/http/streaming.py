@@ -12,7 +12,10 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Final
 
-from agui_server.protocol.encoding import KEEPALIVE_FRAME, SSE_HEADERS, SSE_MEDIA_TYPE
+from agui_server.protocol import events as ev
+from agui_server.protocol.encoding import KEEPALIVE_FRAME, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event
+from agui_server.runs.codes import ErrorCode
+from agui_server.runs.log import CursorExpired
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +30,15 @@ _RAW_HEADERS: Final = [
     (name.lower().encode("latin-1"), value.encode("latin-1"))
     for name, value in {"content-type": SSE_MEDIA_TYPE, **SSE_HEADERS}.items()
 ]
+
+_BEHIND_FRAME: Final = b"data: %s\n\n" % encode_event(
+    ev.RunErrorEvent(
+        message="This stream fell so far behind that the run's log dropped events it had not sent yet; "
+        "the thread holds the outcome.",
+        code=ErrorCode.STREAM_BEHIND,
+    )
+)
+"""Ends a stream whose reader fell behind what the log keeps; no ``id:``, as it is not one of the run's events."""
 
 
 class SSEResponse:
@@ -105,7 +117,12 @@ class SSEResponse:
         cursor = self.after
         pending = self.prelude
         while not self._client_gone():
-            frames = log.frames_after(cursor)
+            try:
+                frames = log.frames_after(cursor)
+            except CursorExpired:
+                await send({"type": "http.response.body", "body": pending + _BEHIND_FRAME, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return True  # the client is slow, not gone: the run goes on for the others
             if frames:
                 cursor += len(frames)
                 body = b"".join(frames) if len(frames) > 1 else frames[0]

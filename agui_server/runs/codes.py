@@ -28,6 +28,9 @@ class ErrorCode(StrEnum):
     """(Redis) The worker executing the run stopped renewing its lease (it died)."""
     BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
     """(Redis) The web process lost Redis mid-stream; resume from the last event id later."""
+    STREAM_BEHIND = "STREAM_BEHIND"
+    """The client read so slowly that events it had not received yet were dropped from the run's log (past
+    ``max_events_per_run``); its stream ends here. The thread (``GET …/threads/{id}``) holds the outcome."""
     UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
     """The model provider rejected the API key (401/403)."""
     UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"

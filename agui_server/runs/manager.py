@@ -24,13 +24,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
-import msgspec
-
 from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run, merge_messages
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run, with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
@@ -274,12 +272,7 @@ class RunManager:
         await self._admit(thread_id, input.run_id)
         self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
         try:
-            stored = await self.threads.get(thread_id)
-            if stored is not None:
-                state = input.state if input.state not in (None, {}) else stored.state
-                input = msgspec.structs.replace(
-                    input, messages=merge_messages(stored.messages, input.messages), state=state
-                )
+            input = with_history(input, await self.threads.get(thread_id))
             return self._launch(agent, input, agent_id=agent_id, legacy=legacy, policy=policy)
         finally:
             self._starting.discard(thread_id)

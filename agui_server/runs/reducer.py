@@ -35,9 +35,9 @@ from agui_server.runs.threads import Thread
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from agui_server.protocol.types import Message
+    from agui_server.protocol.types import Message, RunAgentInput
 
-__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "fold_run", "merge_messages")
+__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "fold_run", "merge_messages", "with_history")
 
 logger = logging.getLogger("agui_server.runs")
 
@@ -71,6 +71,15 @@ def fold_run(thread_id: str, messages: list[Message], state: Any, payloads: Iter
     for payload in payloads:
         fold.apply(decode_event(payload))
     return Thread(thread_id=thread_id, messages=fold.messages, state=fold.state)
+
+
+def with_history(input: RunAgentInput, stored: Thread | None) -> RunAgentInput:
+    """The run's input with the thread's stored history merged in (by message id) and, when the client sent
+    no state, the stored state."""
+    if stored is None:
+        return input
+    state = input.state if input.state not in (None, {}) else stored.state
+    return msgspec.structs.replace(input, messages=merge_messages(stored.messages, input.messages), state=state)
 
 
 def merge_messages(stored: list[Message], incoming: list[Message]) -> list[Message]:

@@ -294,3 +294,54 @@ def test_redis_unreachable_is_503_before_the_stream(tmp_path: Path) -> None:
         assert response.status_code == 503
         assert response.json()["code"] == "BACKEND_UNAVAILABLE"
         assert int(response.headers["retry-after"]) > 0
+
+
+def test_a_run_read_by_a_worker_that_died_before_claiming_it_still_runs(tmp_path: Path) -> None:
+    import redis
+
+    with cluster(tmp_path, webs=1, workers=0, web_args=("--lease", "1")) as c:
+        ((a, _),) = c.webs
+        client = redis.Redis.from_url(c.redis_url)
+        with httpx.Client(timeout=30) as http:
+            with http.stream("POST", a + "/ag-ui/slow", json=body("stranded", forwardedProps={"tokens": 3})) as r:
+                # a worker takes the run off the queue and dies before it claims it
+                client.xgroup_create("agui:queue", "workers", id="0", mkstream=True)
+                taken = client.xreadgroup("workers", "ghost", {"agui:queue": ">"}, count=1, block=5000)
+                assert taken[0][1][0][1][b"run"] == b"stranded"  # type: ignore[index]
+                c.start_worker()
+                began = time.monotonic()
+                events = [e for _, e in Reader(r).take(10_000)]
+                took = time.monotonic() - began
+        pending = client.xpending("agui:queue", "workers")["pending"]  # type: ignore[index]
+        client.close()
+    assert [e["type"] for e in events][0] == "RUN_STARTED"
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert "".join(e.get("delta", "") for e in events) == "t0 t1 t2 "
+    assert pending == 0
+    assert took < 1 + 1 + 3  # the idle time before the reaper takes the entry (a lease), a pass, slack
+
+
+def test_connect_on_another_web_process_shows_the_history_then_the_run_in_progress(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        client.post(a + "/ag-ui", json=body("c1", "connect-thread", "earlier question"))
+        second = body("c2", "connect-thread", "later question", forwardedProps={"tokens": 20})
+        with client.stream("POST", a + "/ag-ui/slow", json=second) as running:
+            reader = Reader(running)  # kept: a dropped reader closes the response (and the run is cancelled)
+            reader.take(3)
+            connected = [
+                e
+                for _, e in parse(
+                    client.post(
+                        b + "/ag-ui/connect", json={"threadId": "connect-thread", "protocolVersion": "1.0"}
+                    ).content
+                )
+            ]
+    snapshot = next(e for e in connected if e["type"] == "MESSAGES_SNAPSHOT")
+    contents = [m.get("content") for m in snapshot["messages"]]
+    assert contents[0] == "earlier question"
+    assert [m["role"] for m in snapshot["messages"]] == ["user", "assistant", "user"]
+    assert contents[2] == "later question"
+    deltas = "".join(e.get("delta", "") for e in connected)
+    assert deltas.startswith("t0 ")
+    assert connected[-1]["type"] == "RUN_FINISHED"

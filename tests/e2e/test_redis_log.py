@@ -20,6 +20,7 @@ import pytest
 from agui_server.agents.base import FunctionAgent
 from agui_server.protocol import events as ev
 from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.log import CursorExpired
 from agui_server.runs.redis import RedisRunBackend
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
 from agui_server.runs.redis.mirror import StreamMirror
@@ -98,6 +99,29 @@ async def drain(source: FrameSource, after: int) -> list[bytes]:
                 source.forget(waiter)
 
 
+async def read_until_expired(source: FrameSource) -> tuple[int, bool]:
+    """Read ``source`` from the start, checking that what comes is contiguous: ``(last id read, whether
+    frames_after said the rest was gone)``."""
+    cursor = 0
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                more = source.frames_after(cursor)
+            except CursorExpired:
+                return cursor, True
+            if more:
+                assert ids(more) == list(range(cursor + 1, cursor + len(more) + 1))
+                cursor += len(more)
+                continue
+            if source.closed:
+                return cursor, False
+            waiter = source.waiter()
+            try:
+                await waiter
+            finally:
+                source.forget(waiter)
+
+
 def ids(frames: list[bytes]) -> list[int]:
     out = []
     for frame in frames:
@@ -151,10 +175,20 @@ async def test_a_run_is_stored_in_batches_and_every_cursor_resumes_after_exactly
             assert await drain(runs.open(run, after), after) == whole[after:]
 
 
+async def ended(runs: RedisRunBackend, run_id: str) -> None:
+    """Wait until the run has ended (bounded; polling Redis, as there is no local event to wait on)."""
+    async with asyncio.timeout(30):
+        while True:
+            status = await runs.redis.hget(runs.keys.meta(run_id), "status")
+            if status in (b"finished", b"failed", b"cancelled"):
+                return
+            await asyncio.sleep(0.02)
+
+
 async def test_a_long_run_keeps_its_last_events_and_older_cursors_expire(redis_url: str) -> None:
     async with backend(redis_url, max_events_per_run=2_000, max_events_per_thread=2_000) as runs:
-        run, whole = await finished_run(runs, 30_000)
-        assert len(whole) == 30_004
+        run = await runs.start(FunctionAgent(numbered), run_input(30_000))
+        await ended(runs, run.run_id)
         kept = 0
         for entry_id, fields in await runs.redis.xrange(runs.keys.log(run.run_id)):
             kept += len(unpack(entry_id, fields)[1])
@@ -163,11 +197,24 @@ async def test_a_long_run_keeps_its_last_events_and_older_cursors_expire(redis_u
         assert await runs.cursor_state(run, 30_004 - kept - 1) == "expired"
         tail = 30_004 - 1_500
         assert await runs.cursor_state(run, tail) == "ok"
-        assert await drain(runs.open(run, tail), tail) == whole[tail:]
+        frames = await drain(runs.open(run, tail), tail)
+        assert ids(frames) == list(range(tail + 1, 30_005))
+        assert b'"type":"RUN_FINISHED"' in frames[-1]
         feed_kept = 0
         for entry_id, fields in await runs.redis.xrange(runs.keys.feed(run.thread_id)):
             feed_kept += len(unpack(entry_id, fields)[1])
         assert 2_000 <= feed_kept <= 2_000 + 2 * MAX_BATCH
+
+
+async def test_a_follower_that_falls_behind_what_the_log_keeps_is_told_never_skipped(redis_url: str) -> None:
+    async with backend(redis_url, max_events_per_run=2_000) as runs:
+        run = await runs.start(FunctionAgent(numbered), run_input(60_000))
+        source = runs.open(run, 0)  # follows from the start, but does not read until the run has ended
+        await ended(runs, run.run_id)
+        cursor, told = await read_until_expired(source)
+        assert told, "the follower was not told that events are missing"
+        source.release()
+        assert 0 < cursor < 60_000  # a contiguous start, then word that the rest is gone
 
 
 async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batch(redis_url: str) -> None:

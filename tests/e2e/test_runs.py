@@ -105,6 +105,31 @@ async def test_resume_answers_404_410_and_sends_a_retry_hint() -> None:
     assert bad.status_code == 400
 
 
+async def test_a_client_that_reads_too_slowly_gets_stream_behind_never_a_silent_gap() -> None:
+    async def flood(input, ctx):
+        yield ev.TextMessageStartEvent(message_id="m")
+        for n in range(20_000):
+            yield ev.TextMessageContentEvent(message_id="m", delta=f"{n:08d}" + "x" * 2_000)
+        yield ev.TextMessageEndEvent(message_id="m")
+
+    app = create_app(AGUIConfig(agent=flood, max_events_per_run=1_000, on_disconnect="continue"))
+    async with running_server(app) as base, httpx.AsyncClient(timeout=30) as client:
+        async with client.stream("POST", base + "/ag-ui", json=run_input(run_id="slow-reader")) as response:
+            # 40 MB of events, more than the sockets hold: the run ends meanwhile, and its log keeps only
+            # the last 1,000 events
+            await asyncio.sleep(1.5)
+            frames = parse(b"".join([chunk async for chunk in response.aiter_raw()]))
+        tail = await client.get(base + "/ag-ui/runs/slow-reader/events", headers={"last-event-id": "20002"})
+    ids = [frame_id for frame_id, _ in frames]
+    last_id, last = frames[-1]
+    assert last["type"] == "RUN_ERROR"
+    assert last["code"] == "STREAM_BEHIND"
+    assert last_id is None  # not one of the run's events
+    assert len(frames) < 20_000
+    assert ids[:-1] == [str(n) for n in range(1, len(frames))]  # what came, came without a gap
+    assert [e["type"] for _, e in parse(tail.content)] == ["TEXT_MESSAGE_END", "RUN_FINISHED"]  # the run went on
+
+
 # -- disconnect policies and stop ----------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -29,7 +30,7 @@ from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.mirror import StreamMirror
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
-from agui_server.runs.reducer import merge_messages
+from agui_server.runs.reducer import with_history
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -155,50 +156,38 @@ class RedisRunBackend:
     async def _start(self, input: RunAgentInput, agent_id: str, policy: DisconnectPolicy) -> RedisRun:
         keys = self.keys
         legacy = is_legacy_client(input.protocol_version)
-        existing = await self._handle(input.run_id)
-        if existing is not None:
+        policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
+        args = [
+            input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
+            self.settings.lock_ms,
+        ]  # fmt: skip
+        run_keys = [keys.meta(input.run_id), keys.queue, keys.queued, keys.active(input.thread_id)]
+        # one round trip in the usual case; the worker that claims the run merges the thread's history
+        reply = await self._submit(keys=run_keys, args=args)
+        if reply[0] == b"busy":
+            await self._admit(input.thread_id, input.run_id, reply[1].decode())
+            reply = await self._submit(keys=run_keys, args=args)
+        if reply[0] == b"exists":
+            existing = await self._handle(input.run_id)
+            if existing is None:
+                raise RunConflict(input.run_id)
             if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             return existing
-        await self._admit(input.thread_id, input.run_id)
-        stored = await self.threads.get(input.thread_id)
-        if stored is not None:
-            state = input.state if input.state not in (None, {}) else stored.state
-            input = msgspec.structs.replace(
-                input, messages=merge_messages(stored.messages, input.messages), state=state
-            )
-        policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
-        result = await self._submit(
-            keys=[keys.meta(input.run_id), keys.queue, keys.queued],
-            args=[
-                input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
-                self.settings.lock_ms,
-            ],
-        )  # fmt: skip
-        if result == b"exists":
-            handle = await self._handle(input.run_id)
-            if handle is None:
-                raise RunConflict(input.run_id)
-            return handle
+        if reply[0] != b"queued":  # the thread was taken again between the wait and the submission
+            raise ThreadBusy(input.thread_id, reply[1].decode())
         run = RedisRun(input.run_id, input.thread_id, agent_id, legacy, input, policy)
         self._local[run.run_id] = run
         return run
 
-    async def _admit(self, thread_id: str, run_id: str) -> None:
-        """Take the thread's lock, waiting (bounded) for a run that already sent its terminal event."""
+    async def _admit(self, thread_id: str, run_id: str, holder_id: str) -> None:
+        """Wait (bounded) for the thread's run in progress ``holder_id`` when it already sent its terminal
+        event (or, with ``supersede``, once it is cancelled), then take the thread's lock."""
         key = self.keys.active(thread_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _SETTLE
         superseded = False
         while True:
-            if await self.redis.set(key, run_id, nx=True, px=self.settings.lock_ms):
-                return
-            holder = await self.redis.get(key)
-            if holder is None or holder.decode() == run_id:
-                if holder is not None:
-                    return
-                continue
-            holder_id = holder.decode()
             status, terminal = await self.redis.hmget(self.keys.meta(holder_id), "status", "terminal")
             ending = status is None or status in _ENDED or terminal == b"1"
             if not ending:
@@ -212,14 +201,21 @@ class RedisRunBackend:
                 # the holder vanished (expired): free the lock if it is still its
                 async with self.redis.pipeline(transaction=True) as pipe:
                     await pipe.watch(key)
-                    if await pipe.get(key) == holder:
+                    if await pipe.get(key) == holder_id.encode():
                         pipe.multi()
                         pipe.delete(key)
                         await pipe.execute()
-                continue
-            if loop.time() > deadline:
-                raise ThreadBusy(thread_id, holder_id)
-            await asyncio.sleep(0.02)
+            else:
+                if loop.time() > deadline:
+                    raise ThreadBusy(thread_id, holder_id)
+                await asyncio.sleep(0.02)
+            if await self.redis.set(key, run_id, nx=True, px=self.settings.lock_ms):
+                return
+            holder = await self.redis.get(key)
+            if holder is not None:
+                holder_id = holder.decode()
+                if holder_id == run_id:
+                    return
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -254,17 +250,22 @@ class RedisRunBackend:
             holder = await self.redis.get(self.keys.active(thread_id))
             if holder is None:
                 return None
-            status = await self.redis.hget(self.keys.meta(holder.decode()), "status")
-            if status is None or status in _ENDED:
+            status, terminal = await self.redis.hmget(self.keys.meta(holder.decode()), "status", "terminal")
+            if status is None or status in _ENDED or terminal == b"1":
+                return None  # ended, or storing its thread: the stored thread tells the whole story
+            run = await self._handle(holder.decode())
+            if run is None:
                 return None
-            return await self._handle(holder.decode())
+            # the input as the agent sees it: the worker merges the stored history in when it claims the run
+            merged = with_history(run.input, await self.threads.get(thread_id))
+            return dataclasses.replace(run, input=merged)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
 
     async def cursor_state(self, run: RunHandle, after: int) -> CursorState:
         """Where a resume cursor stands in the run's log."""
         try:
-            status, seq = await self.redis.hmget(self.keys.meta(run.run_id), "status", "seq")
+            status, seq, terminal = await self.redis.hmget(self.keys.meta(run.run_id), "status", "seq", "terminal")
             if status is None:
                 return "expired"
             last = int(seq or 0)
@@ -274,7 +275,7 @@ class RedisRunBackend:
             first_seq = first_seq_of(*first[0]) if first else last + 1
             if after < first_seq - 1:
                 return "expired"
-            if status in _ENDED and after == last:
+            if (status in _ENDED or terminal == b"1") and after == last:
                 return "drained"
             return "ok"
         except (RedisError, OSError) as exc:

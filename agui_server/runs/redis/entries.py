@@ -1,7 +1,8 @@
 """How events sit in a Redis stream: a batch of events per entry, so one ``XADD`` carries a whole batch.
 
 An entry's id is ``0-<sequence number of its last event>``. Field ``t`` holds the events' types separated by
-spaces, field ``d`` their JSON payloads separated by newlines (encoded JSON never holds a raw newline).
+spaces, field ``d`` their JSON payloads separated by newlines (encoded JSON never holds a raw newline);
+field ``c``, when present, says the run goes on after the terminal event that ends the entry.
 Reading after cursor N (``XREAD`` or ``XRANGE`` from ``0-N``, exclusive) returns first the entry that holds
 event N+1, which may begin with events at or before N: :func:`unpack` numbers them so readers skip those.
 """
@@ -15,7 +16,7 @@ from agui_server.runs.reducer import FOLDED_EVENT_TYPES
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "first_seq", "last_seq", "pack", "unpack")
+__all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "continues", "first_seq", "last_seq", "pack", "unpack")
 
 MAX_BATCH: Final = 1024
 """Events per entry at most."""
@@ -36,6 +37,12 @@ def last_seq(entry_id: bytes) -> int:
 def first_seq(entry_id: bytes, fields: dict[bytes, bytes]) -> int:
     """The sequence number of an entry's first event."""
     return last_seq(entry_id) - fields[b"t"].count(b" ")
+
+
+def continues(fields: dict[bytes, bytes]) -> bool:
+    """Whether the run goes on after the terminal event that ends this entry (it was queued once more after
+    its worker died, and a new ``RUN_STARTED`` follows)."""
+    return b"c" in fields
 
 
 def unpack(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[int, list[bytes], list[bytes]]:

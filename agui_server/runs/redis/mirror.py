@@ -18,8 +18,8 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import encode_event
-from agui_server.runs.log import _Followable
-from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack
+from agui_server.runs.log import CursorExpired, _Followable
+from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -54,6 +54,7 @@ class StreamMirror(_Followable):
     __slots__ = (
         "_base",
         "_frames",
+        "_gap",
         "_is_over",
         "_room",
         "_task",
@@ -85,6 +86,7 @@ class StreamMirror(_Followable):
         self._frames: list[bytes] = []
         self._base = after  # sequence number of the frame before _frames[0]
         self._room: asyncio.Future[None] | None = None
+        self._gap: int | None = None  # the events after this one were trimmed before they were read
         self._task = asyncio.get_running_loop().create_task(self._read(block_ms), name=f"agui-mirror-{key}")
 
     def __len__(self) -> int:
@@ -99,7 +101,10 @@ class StreamMirror(_Followable):
             if room is not None and len(self._frames) <= _AHEAD // 2 and not room.done():
                 room.set_result(None)
         start = seq - self._base
-        return self._frames[start : start + limit]
+        frames = self._frames[start : start + limit]
+        if not frames and self._gap is not None:
+            raise CursorExpired(seq)
+        return frames
 
     def release(self) -> None:
         """The follower is done: stop reading."""
@@ -131,6 +136,11 @@ class StreamMirror(_Followable):
                 frames = self._frames
                 for entry_id, fields in reply[0][1]:
                     seq, types, payloads = unpack(entry_id, fields)
+                    if seq > cursor + 1:  # trimmed (MAXLEN) before this reader got to them: never skip silently
+                        logger.warning("%s: the reader fell behind what the log keeps (at %d)", key, cursor)
+                        self._gap = cursor
+                        ended = True
+                        break
                     for etype, data in zip(types, payloads, strict=True):
                         if seq > cursor:
                             if self.with_event_lines:
@@ -139,11 +149,9 @@ class StreamMirror(_Followable):
                                 frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
                             cursor = seq
                         seq += 1
-                    if self.ends_at_terminal and types[-1] in TERMINAL_TYPES:
-                        # a run queued once more after its worker died goes on with a new RUN_STARTED
-                        ended = self._is_over is None or await self._is_over()
-                        if ended:
-                            break
+                    if self.ends_at_terminal and types[-1] in TERMINAL_TYPES and not continues(fields):
+                        ended = True
+                        break
                 self._wake()
                 if ended:
                     break

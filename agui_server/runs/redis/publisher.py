@@ -34,7 +34,7 @@ from agui_server.runs.redis import scripts
 from agui_server.runs.redis.entries import Outbox
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
-from agui_server.runs.redis.worker import WorkerSettings, status_of_terminal
+from agui_server.runs.redis.worker import WorkerSettings, finish_run
 from agui_server.runs.reducer import fold_run
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ class RunPublisher:
         self._heartbeat: asyncio.Task[None] | None = None
         self._append = self._redis.register_script(scripts.APPEND)
 
+    def _lost(self) -> RunPublisherError:
+        return RunPublisherError(f"run {self.run_id!r} is no longer ours (its lease expired or it was ended)")
+
     async def _flush(self) -> None:
         keys = self.keys
         while self._outbox:
@@ -103,7 +106,7 @@ class RunPublisher:
                 ],
             )  # fmt: skip
             if int(result) < 0:
-                raise RunPublisherError(f"run {self.run_id!r} is no longer ours (its lease expired or it was ended)")
+                raise self._lost()
 
     async def __aenter__(self) -> Self:
         keys = self.keys
@@ -173,17 +176,12 @@ class RunPublisher:
                 previous = await store.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
-                await store.save(fold_run(self.thread_id, messages, state, self._outbox.folded))
-                keys = self.keys
-                await self._redis.register_script(scripts.FINISH)(
-                    keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
-                    args=[
-                        self._token,
-                        status_of_terminal(*terminal),
-                        int(self.settings.retention * 1000),
-                        self.run_id,
-                    ],
-                )
+                thread = fold_run(self.thread_id, messages, state, self._outbox.folded)
+                finish = self._redis.register_script(scripts.FINISH)
+                if not await finish_run(
+                    finish, store, self.run_id, self.thread_id, self._token, terminal, self.settings, thread
+                ):
+                    raise self._lost()
         finally:
             if self._heartbeat is not None:
                 self._heartbeat.cancel()

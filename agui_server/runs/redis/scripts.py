@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "OPEN", "SUBMIT")
+__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "OPEN", "REQUEUE", "SUBMIT")
 
 _NOW: Final = """
 local t = redis.call('TIME')
@@ -17,25 +17,37 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 _ADD: Final = """
-local function add(key, last, keep, types, payloads)
+local function add(key, last, keep, types, payloads, continues)
   keep = tonumber(keep)
+  local args = {key}
   if last > keep then
-    redis.call('XADD', key, 'MINID', '~', '0-' .. (last - keep), '0-' .. last, 't', types, 'd', payloads)
-  else
-    redis.call('XADD', key, '0-' .. last, 't', types, 'd', payloads)
+    args[#args + 1] = 'MINID'
+    args[#args + 1] = '~'
+    args[#args + 1] = '0-' .. (last - keep)
   end
+  args[#args + 1] = '0-' .. last
+  args[#args + 1] = 't'
+  args[#args + 1] = types
+  args[#args + 1] = 'd'
+  args[#args + 1] = payloads
+  if continues then
+    args[#args + 1] = 'c'
+    args[#args + 1] = '1'
+  end
+  redis.call('XADD', unpack(args))
 end
 """
 """Append one entry (a batch of events, entries.py) whose last event is number ``last``; keep about the last
-``keep`` events (``MINID``: entries wholly older than that go)."""
+``keep`` events (``MINID``: entries wholly older than that go). ``continues``: the entry ends with a
+terminal event after which the run goes on (it was queued once more)."""
 
 _APPEND_ONE: Final = (
     _ADD
     + """
-local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload)
+local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload, continues)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  add(log, seq, maxlen, etype, payload)
-  add(feed, redis.call('INCR', feedseq), feedmax, etype, payload)
+  add(log, seq, maxlen, etype, payload, continues)
+  add(feed, redis.call('INCR', feedseq), feedmax, etype, payload, false)
   if etype == 'RUN_FINISHED' or etype == 'RUN_ERROR' then
     redis.call('HSET', meta, 'terminal', 1)
   end
@@ -59,10 +71,17 @@ end
 
 SUBMIT: Final = (
     """
--- KEYS: meta, queue, queued ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, ttl_ms
+-- KEYS: meta, queue, queued, active ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms
+-- Admission and submission in one step: 'exists' (the run is known: re-attach), 'busy' and the thread's
+-- run in progress, or 'queued' with the thread's lock taken and the run in the work queue.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 'exists'
+  return {'exists'}
 end
+local holder = redis.call('GET', KEYS[4])
+if holder and holder ~= ARGV[1] then
+  return {'busy', holder}
+end
+redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 """
     + _NOW
     + """
@@ -70,14 +89,18 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id'
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'run', ARGV[1])
-return 'queued'
+redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
+return {'queued'}
 """
 )
 
 CLAIM: Final = (
     """
--- KEYS: meta, leases, queued ; ARGV: token, lease_ms, worker_id, run_id
+-- KEYS: meta, leases, queued, queue, thread ; ARGV: token, lease_ms, worker_id, run_id, group, entry_id
+-- Takes the queue entry off the queue and the run from queued to running; returns what the run needs,
+-- the thread's stored history last.
+redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
+redis.call('XDEL', KEYS[4], ARGV[6])
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   return false
 end
@@ -88,7 +111,9 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1], 'lease_until'
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
-return redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy')
+local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy')
+claim[7] = redis.call('GET', KEYS[5])
+return claim
 """
 )
 
@@ -102,8 +127,8 @@ if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1]
 end
 local count = tonumber(ARGV[5])
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', count)
-add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7])
-add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7])
+add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7], false)
+add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7], false)
 if ARGV[8] == '1' then
   redis.call('HSET', KEYS[1], 'terminal', 1)
 end
@@ -135,12 +160,25 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 FINISH: Final = (
     _END_RUN
     + """
--- KEYS: meta, log, leases, active ; ARGV: token, status, retention_ms, run_id
+-- KEYS: meta, log, leases, active, thread, threads
+-- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id
+-- Stores the thread as the run left it (unless thread_json is empty) and ends the run, in one step.
+-- Returns -1 when the run is no longer the caller's, else how many threads are stored.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
 end
+local threads = 0
+if ARGV[5] ~= '' then
+  if tonumber(ARGV[6]) > 0 then
+    redis.call('SET', KEYS[5], ARGV[5], 'PX', ARGV[6])
+  else
+    redis.call('SET', KEYS[5], ARGV[5])
+  end
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[8])
+  threads = redis.call('ZCARD', KEYS[6])
+end
 end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
-return 1
+return threads
 """
 )
 
@@ -165,15 +203,15 @@ local finished = redis.call('HGET', KEYS[1], 'terminal') == '1'
 if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
     and tonumber(redis.call('HGET', KEYS[1], 'attempt')) < 2 then
   -- the agent said it is safe to repeat: end this attempt, queue the run once more
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6])
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true)
   redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now)
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZADD', KEYS[8], now, ARGV[1])
-  redis.call('XADD', KEYS[7], '*', 'run', ARGV[1])
+  redis.call('XADD', KEYS[7], '*', 'run', ARGV[1], 'thread', redis.call('HGET', KEYS[1], 'thread_id'))
   return 2
 end
 if not finished then
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false)
 end
 end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
@@ -192,11 +230,23 @@ end
 if tonumber(redis.call('HGET', KEYS[1], 'created_ms')) > tonumber(ARGV[6]) then
   return 0
 end
-append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2])
+append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false)
 end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
 """
 )
+
+REQUEUE: Final = """
+-- KEYS: meta, queue ; ARGV: group, entry_id, run_id, thread_id
+-- A queue entry a worker read but never claimed (it died in between): put the run back if still queued.
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+if redis.call('HGET', KEYS[1], 'status') == 'queued' then
+  redis.call('XADD', KEYS[2], '*', 'run', ARGV[3], 'thread', ARGV[4])
+  return 1
+end
+return 0
+"""
 
 OPEN: Final = (
     """

@@ -28,22 +28,37 @@ class RedisThreadStore:
 
     async def get(self, thread_id: str) -> Thread | None:
         """The thread, unless unknown or expired."""
-        raw = await self.redis.get(self.keys.thread(thread_id))
+        return self.decode(await self.redis.get(self.keys.thread(thread_id)))
+
+    @staticmethod
+    def decode(raw: bytes | None) -> Thread | None:
+        """A thread as stored (``None`` stays ``None``)."""
         return None if raw is None else _decoder.decode(raw)
+
+    def encode(self, thread: Thread) -> tuple[bytes, int, int]:
+        """``(JSON, TTL in ms or 0 for none, last update in ms)`` of a thread about to be stored: stamped
+        with the time and trimmed to the limits. The ``FINISH`` script stores it as a run ends."""
+        thread.updated_at = time.time()
+        self.limits.trim(thread)
+        ttl = 0 if self.limits.max_age is None else int(self.limits.max_age * 1000)
+        return _encoder.encode(thread), ttl, int(thread.updated_at * 1000)
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; the least recently updated beyond ``max_threads`` are dropped."""
-        thread.updated_at = time.time()
-        self.limits.trim(thread)
+        payload, ttl, updated_ms = self.encode(thread)
         keys = self.keys
-        ttl = None if self.limits.max_age is None else int(self.limits.max_age * 1000)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.thread(thread.thread_id), _encoder.encode(thread), px=ttl)
-            pipe.zadd(keys.threads, {thread.thread_id: int(thread.updated_at * 1000)})
+            pipe.set(keys.thread(thread.thread_id), payload, px=ttl or None)
+            pipe.zadd(keys.threads, {thread.thread_id: updated_ms})
             pipe.zcard(keys.threads)
             results = await pipe.execute()
-        excess = int(results[-1]) - self.limits.max_threads
+        await self.trim(int(results[-1]))
+
+    async def trim(self, stored: int) -> None:
+        """With ``stored`` threads stored, drop the least recently updated beyond ``max_threads``."""
+        excess = stored - self.limits.max_threads
         if excess > 0:
+            keys = self.keys
             dropped = await self.redis.zpopmin(keys.threads, excess)
             if dropped:
                 await self.redis.delete(*(keys.thread(member.decode()) for member, _score in dropped))

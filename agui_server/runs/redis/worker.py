@@ -8,7 +8,8 @@ gathers. Writes are fenced by the token,
 so a worker that lost its lease cannot write into the run the reaper already ended.
 
 The :class:`Reaper` (run by every process, one at a time through a lock) ends runs whose lease expired
-with ``RUN_ERROR`` ``WORKER_LOST`` and runs nobody claimed in time with ``NO_WORKER``.
+with ``RUN_ERROR`` ``WORKER_LOST`` and runs nobody claimed in time with ``NO_WORKER``, and puts back in
+the queue the runs a worker read from it but died before claiming.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ from agui_server.protocol.encoding import decode_event, decode_input, encode_eve
 from agui_server.runs.guard import Guard
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.entries import Outbox
-from agui_server.runs.reducer import fold_run
+from agui_server.runs.redis.threads import RedisThreadStore
+from agui_server.runs.reducer import fold_run, with_history
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.runs.redis.keys import Keys
-    from agui_server.runs.redis.threads import RedisThreadStore
+    from agui_server.runs.threads import Thread
 
-__all__ = ("Reaper", "RedisWorker", "WorkerSettings", "status_of_terminal")
+__all__ = ("Reaper", "RedisWorker", "WorkerSettings", "finish_run", "status_of_terminal")
 
 logger = logging.getLogger("agui_server.runs.redis")
 
@@ -91,6 +93,39 @@ def status_of_terminal(event_type: str, payload: bytes) -> str:
     return "failed" if event_type == "RUN_ERROR" else "finished"
 
 
+async def finish_run(
+    finish: Any,
+    threads: RedisThreadStore,
+    run_id: str,
+    thread_id: str,
+    token: str,
+    terminal: tuple[str, bytes],
+    settings: WorkerSettings,
+    thread: Thread | None,
+) -> bool:
+    """End a run (its status from its terminal event) and store its thread, in one step (the ``FINISH``
+    script); False when the run was no longer the caller's."""
+    keys = threads.keys
+    payload, ttl, updated_ms = threads.encode(thread) if thread is not None else (b"", 0, 0)
+    stored = int(
+        await finish(
+            keys=[
+                keys.meta(run_id), keys.log(run_id), keys.leases, keys.active(thread_id), keys.thread(thread_id),
+                keys.threads,
+            ],
+            args=[
+                token, status_of_terminal(*terminal), int(settings.retention * 1000), run_id, payload, ttl, updated_ms,
+                thread_id,
+            ],
+        )
+    )  # fmt: skip
+    if stored < 0:
+        return False
+    if thread is not None:
+        await threads.trim(stored)
+    return True
+
+
 class _Execution:
     """One claimed run on this worker."""
 
@@ -98,20 +133,26 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy = claim
-        self.input = decode_input(raw_input)
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, stored = claim
+        self.input = with_history(decode_input(raw_input), RedisThreadStore.decode(stored))
         self.agent_id = agent_id.decode()
         self.legacy = legacy == b"1"
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
         self.outbox = Outbox()
         self.lost = False
-        self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
 
     def sink(self, payload: bytes, event_type: str) -> None:
         self.outbox.sink(payload, event_type)
-        self.wake.set()
+        if self._waiter is not None:
+            self._wake()
+
+    def _wake(self, _task: object = None) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def run(self) -> None:
         worker = self.worker
@@ -130,6 +171,7 @@ class _Execution:
             self.task = asyncio.get_running_loop().create_task(asyncio.sleep(0))
         else:
             self.task = asyncio.get_running_loop().create_task(guard.run(agent), name=f"agui-run-{self.run_id}")
+        self.task.add_done_callback(self._wake)
         if self.cancel_requested:
             self.task.cancel()
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
@@ -143,14 +185,12 @@ class _Execution:
         if self.lost or terminal is None:
             return
         try:
-            await self._persist()
+            thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.outbox.folded)
         except Exception:
-            logger.exception("storing thread %s after run %s failed", self.thread_id, self.run_id)
-        status = status_of_terminal(*terminal)
-        await worker.scripts["finish"](
-            keys=[keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id)],
-            args=[self.token, status, int(settings.retention * 1000), self.run_id],
-        )
+            logger.exception("folding run %s into thread %s failed: it is left as it was", self.run_id, self.thread_id)
+            thread = None
+        finish = worker.scripts["finish"]
+        await finish_run(finish, worker.threads, self.run_id, self.thread_id, self.token, terminal, settings, thread)
 
     async def _flush_until_done(self) -> None:
         assert self.task is not None
@@ -170,14 +210,13 @@ class _Execution:
             int(settings.retention * 1000),
         ]
         outbox = self.outbox
+        loop = asyncio.get_running_loop()
         while True:
             if not outbox:
                 if self.task.done():
                     return
-                self.wake.clear()
-                waiter = asyncio.ensure_future(self.wake.wait())
-                await asyncio.wait({waiter, self.task}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                self._waiter = loop.create_future()
+                await self._waiter  # an event, or the end of the run
                 continue
             result = await append(keys=append_keys, args=[*fixed, *outbox.take()])
             if int(result) < 0:
@@ -211,10 +250,6 @@ class _Execution:
                 return
             if result == 1 and self.task is not None and not self.task.done():
                 self.task.cancel()
-
-    async def _persist(self) -> None:
-        thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.outbox.folded)
-        await self.worker.threads.save(thread)
 
 
 class RedisWorker:
@@ -290,6 +325,7 @@ class RedisWorker:
 
     async def _consume(self) -> None:
         group_ready = False
+        seen_at = 0.0  # when this worker last said it is alive
         while not self._stopping:
             try:
                 if not group_ready:
@@ -305,13 +341,18 @@ class RedisWorker:
                 )
                 for _stream, entries in reply or ():
                     for entry_id, fields in entries:
-                        await self.redis.xack(self.keys.queue, self.keys.GROUP, entry_id)
-                        await self.redis.xdel(self.keys.queue, entry_id)
                         if self._is_stopping():  # hand the run back to the queue for another worker
-                            await self.redis.xadd(self.keys.queue, {"run": fields[b"run"]})
+                            async with self.redis.pipeline(transaction=True) as pipe:
+                                pipe.xack(self.keys.queue, self.keys.GROUP, entry_id)
+                                pipe.xdel(self.keys.queue, entry_id)
+                                pipe.xadd(self.keys.queue, fields)
+                                await pipe.execute()
                         else:
-                            await self._claim(fields[b"run"].decode())
-                await self.redis.zadd(self.keys.workers, {self.worker_id: int(time.time() * 1000)})
+                            await self._claim(entry_id, fields[b"run"].decode(), fields[b"thread"].decode())
+                now = time.monotonic()
+                if now - seen_at >= 1.0:
+                    seen_at = now
+                    await self.redis.zadd(self.keys.workers, {self.worker_id: int(time.time() * 1000)})
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -319,12 +360,12 @@ class RedisWorker:
                 group_ready = False
                 await asyncio.sleep(1.0)
 
-    async def _claim(self, run_id: str) -> None:
+    async def _claim(self, entry_id: bytes, run_id: str, thread_id: str) -> None:
         token = uuid.uuid4().hex
         keys = self.keys
         claim = await self.scripts["claim"](
-            keys=[keys.meta(run_id), keys.leases, keys.queued],
-            args=[token, self.settings.lease_ms, self.worker_id, run_id],
+            keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue, keys.thread(thread_id)],
+            args=[token, self.settings.lease_ms, self.worker_id, run_id, keys.GROUP, entry_id],
         )
         if not claim:
             return  # cancelled, expired or claimed elsewhere
@@ -378,7 +419,9 @@ class Reaper:
         self.settings = settings
         self._expire = redis.register_script(scripts.EXPIRE)
         self._no_worker = redis.register_script(scripts.NO_WORKER)
+        self._requeue = redis.register_script(scripts.REQUEUE)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         lost = ev.RunErrorEvent(
             message="The worker running this run stopped answering; the run was ended.", code=WORKER_LOST_CODE
         )
@@ -394,15 +437,17 @@ class Reaper:
         """Reap in the background."""
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="agui-reaper")
 
-    async def stop(self) -> None:
-        """Stop reaping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Stop reaping (bounded: a redis-py command may swallow the cancellation, so the loop also checks a
+        flag, and the wait gives up after ``timeout`` seconds)."""
+        self._stopping = True
+        task = self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=timeout)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.settings.reap_interval)
             try:
                 await self.reap_once()
@@ -436,6 +481,7 @@ class Reaper:
                     ],
                 )
             )  # fmt: skip
+        ended += await self._requeue_stranded()
         deadline = now - int(settings.start_timeout * 1000)
         for member in await self.redis.zrangebyscore(keys.queued, "-inf", deadline):
             run_id = member.decode()
@@ -454,3 +500,28 @@ class Reaper:
                 )
             )  # fmt: skip
         return ended
+
+    async def _requeue_stranded(self) -> int:
+        """Queue entries read by a worker that never claimed them (idle for a lease): back in the queue."""
+        keys = self.keys
+        try:
+            _cursor, entries, *_deleted = await self.redis.xautoclaim(
+                keys.queue, keys.GROUP, "reaper", self.settings.lease_ms, "0-0", count=100
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # no worker has created the group yet
+                return 0
+            raise
+        requeued = 0
+        for entry_id, fields in entries:
+            if not fields:  # deleted meanwhile
+                continue
+            run_id = fields[b"run"].decode()
+            requeued += int(
+                await self._requeue(
+                    keys=[keys.meta(run_id), keys.queue], args=[keys.GROUP, entry_id, run_id, fields[b"thread"]]
+                )
+            )
+        if requeued:
+            logger.warning("reaper: %d queued run(s) read by a worker that never claimed them went back", requeued)
+        return requeued
