@@ -283,3 +283,13 @@ async def test_the_worker_does_not_hold_events_back_to_fill_a_batch(redis_url: s
         sizes = [len(unpack(entry_id, fields)[1]) for entry_id, fields in log]
         assert sum(sizes) == len(whole) == 24
         assert len(sizes) >= 20, sizes  # an agent that pauses gets its events written one by one
+
+
+async def test_a_run_whose_agent_is_silent_longer_than_the_retention_keeps_its_log(redis_url: str) -> None:
+    async with backend(redis_url, retention=1.0, lease=0.6, start_timeout=1.0) as runs:
+        input = run_input(2)
+        input.forwarded_props = {"events": 2, "pause": 1.6}  # the keys would expire in between, but for renewal
+        run = await runs.start(FunctionAgent(numbered), input)
+        frames = await drain(runs.open(run, 0), 0)
+    assert ids(frames) == list(range(1, 7))
+    assert b'"type":"RUN_FINISHED"' in frames[-1]

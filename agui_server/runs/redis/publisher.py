@@ -102,7 +102,7 @@ class RunPublisher:
                 ],
                 args=[
                     self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
-                    int(self.settings.retention * 1000), *self._outbox.take(),
+                    self.settings.retention_ms, *self._outbox.take(),
                 ],
             )  # fmt: skip
             if int(result) < 0:
@@ -135,8 +135,14 @@ class RunPublisher:
             await asyncio.sleep(self.settings.lease / 3)
             with contextlib.suppress(Exception):
                 await beat(
-                    keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
-                    args=[self._token, self.settings.lease_ms, self.run_id, self.settings.lock_ms],
+                    keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id), keys.log(self.run_id)],
+                    args=[
+                        self._token,
+                        self.settings.lease_ms,
+                        self.run_id,
+                        self.settings.lock_ms,
+                        self.settings.retention_ms,
+                    ],
                 )
 
     async def text(self, delta: str) -> None:

@@ -141,7 +141,8 @@ return seq
 
 HEARTBEAT: Final = (
     """
--- KEYS: meta, leases, active ; ARGV: token, lease_ms, run_id, lock_ms
+-- KEYS: meta, leases, active, log ; ARGV: token, lease_ms, run_id, lock_ms, retention_ms
+-- Renews the lease and the thread's lock, and keeps the run's keys alive while its agent is silent.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
@@ -149,6 +150,8 @@ end
     + _NOW
     + """
 redis.call('HSET', KEYS[1], 'lease_until', now + ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[3])
 if redis.call('GET', KEYS[3]) == ARGV[3] then
   redis.call('PEXPIRE', KEYS[3], ARGV[4])

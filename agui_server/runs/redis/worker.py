@@ -78,6 +78,10 @@ class WorkerSettings:
         return int(self.lease * 1000)
 
     @property
+    def retention_ms(self) -> int:
+        return int(self.retention * 1000)
+
+    @property
     def lock_ms(self) -> int:
         """How long a thread's admission lock lives without renewal."""
         return int(max(self.lease, self.start_timeout) * 2000)
@@ -114,7 +118,7 @@ async def finish_run(
                 keys.threads,
             ],
             args=[
-                token, status_of_terminal(*terminal), int(settings.retention * 1000), run_id, payload, ttl, updated_ms,
+                token, status_of_terminal(*terminal), settings.retention_ms, run_id, payload, ttl, updated_ms,
                 thread_id,
             ],
         )
@@ -207,7 +211,7 @@ class _Execution:
             self.token,
             settings.max_events_per_run,
             settings.max_events_per_thread,
-            int(settings.retention * 1000),
+            settings.retention_ms,
         ]
         outbox = self.outbox
         loop = asyncio.get_running_loop()
@@ -236,8 +240,8 @@ class _Execution:
             try:
                 result = int(
                     await beat(
-                        keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
-                        args=[self.token, settings.lease_ms, self.run_id, settings.lock_ms],
+                        keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id), keys.log(self.run_id)],
+                        args=[self.token, settings.lease_ms, self.run_id, settings.lock_ms, settings.retention_ms],
                     )
                 )
             except (RedisError, OSError) as exc:
@@ -464,7 +468,7 @@ class Reaper:
         seconds, micros = await self.redis.time()
         now = int(seconds) * 1000 + int(micros) // 1000
         ended = 0
-        retention = int(settings.retention * 1000)
+        retention = settings.retention_ms
         for member in await self.redis.zrangebyscore(keys.leases, "-inf", now):
             run_id = member.decode()
             thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
