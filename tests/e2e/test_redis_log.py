@@ -293,3 +293,26 @@ async def test_a_run_whose_agent_is_silent_longer_than_the_retention_keeps_its_l
         frames = await drain(runs.open(run, 0), 0)
     assert ids(frames) == list(range(1, 7))
     assert b'"type":"RUN_FINISHED"' in frames[-1]
+
+
+async def test_many_followers_share_a_few_connections_and_idle_ones_cost_no_reads(redis_url: str) -> None:
+    async with backend(redis_url) as runs:
+        runs.worker.slots = 250  # type: ignore[union-attr]
+        started = []
+        for _ in range(250):
+            input = run_input(1)
+            input.forwarded_props = {"events": 1, "pause": 3.0}  # then quiet for 3 s
+            started.append(await runs.start(FunctionAgent(numbered), input))
+        sources = [runs.open(run, 0) for run in started]
+        await asyncio.sleep(0.5)
+        await runs.redis.config_resetstat()
+        await asyncio.sleep(2.0)
+        reads = (await runs.redis.info("commandstats")).get("cmdstat_xread", {}).get("calls", 0)
+        clients = await runs.redis.client_list()
+        readers = [c for c in clients if c["name"] == "agui-streams"]
+        results = await asyncio.gather(*(drain(source, 0) for source in sources))
+    assert len(readers) <= 3  # 250 streams, 100 per reader
+    assert reads <= 3 * 4  # each reader's 1 s blocking read, not one read per stream per second
+    for frames in results:
+        assert ids(frames) == [1, 2, 3, 4, 5]
+        assert b'"type":"RUN_FINISHED"' in frames[-1]

@@ -1,9 +1,10 @@
 """The Redis run backend for web processes: admit and enqueue runs, stream their logs from any process.
 
 One Redis Stream per run is the single source of truth; live delivery and replay read the same log
-(:class:`~agui_server.runs.redis.mirror.StreamMirror`). With ``worker_slots > 0`` the web process also
-executes runs (all-in-one); with 0 it only admits and streams, and ``agui-server worker`` processes run
-the agents. Every process runs the reaper (one at a time, through a lock).
+(:class:`~agui_server.runs.redis.mirror.StreamHub`, which follows many streams over a few connections).
+With ``worker_slots > 0`` the web process also executes runs (all-in-one); with 0 it only admits and
+streams, and ``agui-server worker`` processes run the agents. Every process runs the reaper (one at a
+time, through a lock).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agui_server.protocol.compat import is_legacy_client
@@ -25,9 +25,10 @@ from agui_server.runs.backend import BackendUnavailable
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
+from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import first_seq as first_seq_of
 from agui_server.runs.redis.keys import Keys
-from agui_server.runs.redis.mirror import StreamMirror
+from agui_server.runs.redis.mirror import StreamHub
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
 from agui_server.runs.reducer import with_history
@@ -80,6 +81,8 @@ class RedisRunBackend:
         disconnect_policy: the default policy when a run's last local follower disconnects.
         thread_limits: bounds of the thread store.
         socket_timeout: seconds before a Redis command gives up.
+        max_connections: connections for commands in flight at once (streams are read over connections
+            of their own).
     """
 
     def __init__(
@@ -94,23 +97,20 @@ class RedisRunBackend:
         disconnect_policy: DisconnectPolicy | None = None,
         thread_limits: ThreadLimits | None = None,
         socket_timeout: float = 5.0,
+        max_connections: int = 1_000,
     ) -> None:
         self.url = url
         self.keys = Keys(prefix)
         self.settings = settings or WorkerSettings()
         self.busy_policy = busy_policy
         self.disconnect_policy = disconnect_policy or DisconnectPolicy()
-        options: dict[str, Any] = {
-            "socket_connect_timeout": 2.0,
-            "health_check_interval": 15,
-            "retry_on_timeout": False,
-        }
-        # redis-py types replies as bytes | str (it cannot know decode_responses): the clients are Any here
-        self.redis: Any = Redis.from_url(url, socket_timeout=socket_timeout, **options)
-        # one connection per followed stream while it waits in XREAD BLOCK
-        self.blocking: Any = Redis.from_url(
-            url, socket_timeout=socket_timeout + 2.0, max_connections=100_000, **options
+        self.redis: Any = redis_client(url, name="agui", max_connections=max_connections, socket_timeout=socket_timeout)
+        # the stream readers: each holds one connection (a reader follows up to 100 streams) while it waits in
+        # XREAD BLOCK (1 s at most)
+        self.blocking: Any = redis_client(
+            url, name="agui-streams", max_connections=10_000, socket_timeout=socket_timeout + 2.0
         )
+        self.hub = StreamHub(self.blocking, self.redis, prefix)
         self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
         self._submit = self.redis.register_script(scripts.SUBMIT)
         self.worker = (
@@ -139,6 +139,7 @@ class RedisRunBackend:
         await self.reaper.stop()
         for task in list(self._background):
             task.cancel()
+        await self.hub.aclose()
         await self.redis.aclose()
         await self.blocking.aclose()
 
@@ -294,7 +295,7 @@ class RedisRunBackend:
 
     def open(self, run: RunHandle, after: int) -> FrameSource:
         """A mirror of the run's log after ``after`` for one follower."""
-        return StreamMirror(self.blocking, self.keys.log(run.run_id), after, is_over=self._ended_check(run.run_id))
+        return self.hub.open(self.keys.log(run.run_id), after, is_over=self._ended_check(run.run_id))
 
     # -- followers, stop ------------------------------------------------------------------------
 
@@ -382,7 +383,7 @@ class RedisRunBackend:
                     raise CursorExpired(after)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
-        return StreamMirror(self.blocking, keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
+        return self.hub.open(keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
 
     def unsubscribe(self, source: FrameSource) -> None:
         """The mirror stops when its follower releases it."""

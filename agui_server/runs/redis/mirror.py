@@ -1,10 +1,18 @@
-"""Following a Redis stream from a cursor: one reader task per follower, feeding a local FrameSource.
+"""Following Redis streams from a cursor: many followers of one web process share a few connections.
 
-Replay and live delivery read the same log: ``XREAD BLOCK`` from ``0-<cursor>`` returns what is
-already there first, then waits for more. The mirror keeps only what its one follower has not read
-yet, and reads at most a bounded stretch ahead of it. When Redis goes away mid-stream, the follower
+Replay and live delivery read the same log: ``XREAD BLOCK`` from ``0-<cursor>`` returns what is already
+there first, then waits for more. A :class:`StreamHub` (one per web process) places each
+:class:`StreamMirror` (one per follower) with one of its readers; a reader follows up to
+``per_reader`` streams with one blocking ``XREAD`` over all of them, on one connection (DISTRIBUTED.md
+§5.3: fan-in). A follower that joins a reader waiting in ``XREAD`` wakes it through the reader's own small
+wake-up stream, so that the next read includes it (meanwhile the run's worker is still claiming it);
+nothing is lost, as every read starts at each follower's cursor.
+
+A mirror keeps only what its follower has not read yet, and its reader leaves it out of the reads while
+it is more than a bounded stretch ahead. When the log was trimmed past what a follower has read, the
+follower is told (``CursorExpired``), never skipped ahead. When Redis goes away mid-stream, each follower
 gets a ``RUN_ERROR`` frame without an ``id:`` (so its ``Last-Event-ID`` still points at the last real
-event and it may resume later) and the stream ends.
+event and it may resume later) and its stream ends.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
@@ -24,31 +33,32 @@ from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-
-__all__ = ("StreamMirror",)
+__all__ = ("StreamHub", "StreamMirror")
 
 logger = logging.getLogger("agui_server.runs.redis")
 
 _BATCH: Final = 512
 """Frames handed to the follower at once."""
 _ENTRIES: Final = 16
-"""Entries per read (each holds up to entries.MAX_BATCH events)."""
+"""Entries per stream per read (each holds up to entries.MAX_BATCH events)."""
 _AHEAD: Final = 8192
-"""Frames read ahead of the follower at most: past this the reader waits for the follower to catch up."""
+"""Frames read ahead of the follower at most: past this its reader leaves it out until it catches up."""
+_QUIET_CHECK: Final = 5.0
+"""Seconds without news after which a follower asks whether its run is still there (an ended run always
+ends its log with a terminal event; this catches logs that expired or were deleted)."""
 BACKEND_LOST_CODE: Final = "BACKEND_UNAVAILABLE"
+_BACKEND_LOST_FRAME: Final = b"data: %s\n\n" % encode_event(
+    ev.RunErrorEvent(
+        message="The server lost its connection to the run's log; resume from your last event id later.",
+        code=BACKEND_LOST_CODE,
+    )
+)
 
 
 class StreamMirror(_Followable):
-    """A FrameSource over one Redis stream whose entry ids are ``0-<seq>``.
+    """A FrameSource over one Redis stream whose entry ids are ``0-<seq>`` (entries.py), for one follower.
 
-    Args:
-        redis: a client for blocking reads.
-        key: the stream.
-        after: the cursor to start after.
-        with_event_lines: frames carry ``event: <TYPE>`` lines (thread subscriptions).
-        ends_at_terminal: the stream is a run's log: stop after its terminal event.
-        is_over: called after an empty read; True when nothing more will come (the run ended or is gone).
-        block_ms: the longest single ``XREAD BLOCK``.
+    Made by :meth:`StreamHub.open`.
     """
 
     __slots__ = (
@@ -56,50 +66,55 @@ class StreamMirror(_Followable):
         "_frames",
         "_gap",
         "_is_over",
-        "_room",
-        "_task",
-        "after",
+        "_reader",
+        "checked_at",
+        "cursor",
         "ends_at_terminal",
         "key",
-        "redis",
+        "paused",
         "with_event_lines",
     )
 
     def __init__(
         self,
-        redis: Any,
         key: str,
         after: int,
         *,
-        with_event_lines: bool = False,
-        ends_at_terminal: bool = True,
-        is_over: Callable[[], Awaitable[bool]] | None = None,
-        block_ms: int = 1000,
+        with_event_lines: bool,
+        ends_at_terminal: bool,
+        is_over: Callable[[], Awaitable[bool]] | None,
     ) -> None:
         super().__init__()
-        self.redis = redis
         self.key = key
-        self.after = after
+        self.cursor = after
+        """The last event read from Redis."""
         self.with_event_lines = with_event_lines
         self.ends_at_terminal = ends_at_terminal
         self._is_over = is_over
         self._frames: list[bytes] = []
         self._base = after  # sequence number of the frame before _frames[0]
-        self._room: asyncio.Future[None] | None = None
         self._gap: int | None = None  # the events after this one were trimmed before they were read
-        self._task = asyncio.get_running_loop().create_task(self._read(block_ms), name=f"agui-mirror-{key}")
+        self._reader: _Reader | None = None
+        self.paused = False
+        """Left out of its reader's reads: too far ahead of the follower."""
+        self.checked_at = asyncio.get_running_loop().time()
 
     def __len__(self) -> int:
         return self._base + len(self._frames)
+
+    @property
+    def full(self) -> bool:
+        """Far enough ahead of the follower to stop reading for now."""
+        return len(self._frames) > _AHEAD
 
     def frames_after(self, seq: int, limit: int = _BATCH) -> list[bytes]:
         """Frames after ``seq``; what the follower has read is dropped."""
         if seq > self._base:
             del self._frames[: seq - self._base]
             self._base = seq
-            room = self._room
-            if room is not None and len(self._frames) <= _AHEAD // 2 and not room.done():
-                room.set_result(None)
+            if self.paused and len(self._frames) <= _AHEAD // 2 and self._reader is not None:
+                self.paused = False
+                self._reader.wake()
         start = seq - self._base
         frames = self._frames[start : start + limit]
         if not frames and self._gap is not None:
@@ -108,66 +123,205 @@ class StreamMirror(_Followable):
 
     def release(self) -> None:
         """The follower is done: stop reading."""
-        self._task.cancel()
+        if self._reader is not None:
+            self._reader.remove(self)
+            self._reader = None
 
-    def _push(self, frame: bytes) -> None:
-        self._frames.append(frame)
-        self._wake()
-
-    async def _read(self, block_ms: int) -> None:
-        cursor = self.after
-        key = self.key
-        try:
-            while True:
-                if len(self._frames) > _AHEAD:
-                    self._room = asyncio.get_running_loop().create_future()
-                    await self._room  # the follower catches up (or leaves, and release() cancels this)
-                    self._room = None
-                reply = await self.redis.xread({key: f"0-{cursor}"}, count=_ENTRIES, block=block_ms)
-                if not reply:
-                    if self._is_over is not None and await self._is_over():
-                        # one last read closes the race between the last append and the status change
-                        reply = await self.redis.xread({key: f"0-{cursor}"}, count=_ENTRIES)
-                        if not reply:
-                            break
+    def feed(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+        """Take entries read from the stream; True when the mirror has ended (its run's terminal event, or a gap)."""
+        cursor = self.cursor
+        frames = self._frames
+        ended = False
+        for entry_id, fields in entries:
+            seq, types, payloads = unpack(entry_id, fields)
+            if seq > cursor + 1:  # trimmed before this follower got to them: never skip silently
+                logger.warning("%s: a follower fell behind what the log keeps (at %d)", self.key, cursor)
+                self._gap = cursor
+                ended = True
+                break
+            for etype, data in zip(types, payloads, strict=True):
+                if seq > cursor:
+                    if self.with_event_lines:
+                        frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, data))
                     else:
+                        frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
+                    cursor = seq
+                seq += 1
+            if self.ends_at_terminal and types[-1] in TERMINAL_TYPES and not continues(fields):
+                # (a run queued once more after its worker died goes on with a new RUN_STARTED)
+                ended = True
+                break
+        self.cursor = cursor
+        if ended:
+            self.close()
+        else:
+            self._wake()
+        return ended
+
+    def fail(self) -> None:
+        """Redis went away: tell the follower and end."""
+        self._frames.append(_BACKEND_LOST_FRAME)
+        self.close()
+
+    async def check(self, hub: StreamHub) -> bool:
+        """After a quiet spell: end the mirror if its run is over (its log expired or was deleted); True if so."""
+        if self._is_over is None or not await self._is_over():
+            return False
+        # one last read closes the race between the last append and the status change
+        reply = await hub.redis.xread({self.key: f"0-{self.cursor}"}, count=_ENTRIES)
+        if not (reply and self.feed(reply[0][1])):
+            self.close()
+        return True
+
+
+class _Reader:
+    """Follows up to ``per_reader`` streams with one blocking ``XREAD`` at a time, on one connection."""
+
+    def __init__(self, hub: StreamHub) -> None:
+        self.hub = hub
+        self.mirrors: dict[StreamMirror, None] = {}  # insertion-ordered set
+        self.wake_key = f"{hub.prefix}:hub:{uuid.uuid4().hex}"
+        self._wake_name = self.wake_key.encode()
+        self._wake_cursor: bytes = b"0-0"
+        self._reading: set[StreamMirror] | None = None  # the mirrors in the read in flight
+        self._waking = False
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"agui-stream-reader-{self.wake_key}")
+
+    def add(self, mirror: StreamMirror) -> None:
+        self.mirrors[mirror] = None
+        mirror._reader = self
+        self.wake()
+
+    def remove(self, mirror: StreamMirror) -> None:
+        self.mirrors.pop(mirror, None)
+
+    def wake(self) -> None:
+        """Make the read in flight return, so that the next one has the current set of streams."""
+        if self._reading is None or self._waking:
+            return
+        self._waking = True
+        self.hub.spawn(self._poke())
+
+    async def _poke(self) -> None:
+        try:
+            async with self.hub.redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.wake_key, {"w": "1"}, maxlen=1, approximate=False)
+                pipe.pexpire(self.wake_key, 60_000)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.debug("waking a stream reader failed: %s", exc)
+
+    async def _run(self) -> None:
+        hub = self.hub
+        loop = asyncio.get_running_loop()
+        try:
+            while self.mirrors:
+                query: dict[str, str] = {}
+                cursors: dict[str, int] = {}
+                by_key: dict[bytes, list[StreamMirror]] = {}
+                reading: set[StreamMirror] = set()
+                now = loop.time()
+                for mirror in list(self.mirrors):
+                    if mirror.closed:
+                        self.remove(mirror)
                         continue
-                ended = False
-                frames = self._frames
-                for entry_id, fields in reply[0][1]:
-                    seq, types, payloads = unpack(entry_id, fields)
-                    if seq > cursor + 1:  # trimmed (MAXLEN) before this reader got to them: never skip silently
-                        logger.warning("%s: the reader fell behind what the log keeps (at %d)", key, cursor)
-                        self._gap = cursor
-                        ended = True
-                        break
-                    for etype, data in zip(types, payloads, strict=True):
-                        if seq > cursor:
-                            if self.with_event_lines:
-                                frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, data))
-                            else:
-                                frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
-                            cursor = seq
-                        seq += 1
-                    if self.ends_at_terminal and types[-1] in TERMINAL_TYPES and not continues(fields):
-                        ended = True
-                        break
-                self._wake()
-                if ended:
-                    break
+                    if now - mirror.checked_at >= _QUIET_CHECK:
+                        mirror.checked_at = now
+                        hub.spawn(self._check(mirror))
+                    if mirror.full:
+                        mirror.paused = True
+                        continue
+                    reading.add(mirror)
+                    cursor = cursors.get(mirror.key)
+                    cursors[mirror.key] = mirror.cursor if cursor is None else min(cursor, mirror.cursor)
+                    by_key.setdefault(mirror.key.encode(), []).append(mirror)
+                for key, cursor in cursors.items():
+                    query[key] = f"0-{cursor}"
+                query[self.wake_key] = self._wake_cursor.decode()
+                self._reading, self._waking = reading, False
+                try:
+                    reply = await hub.blocking.xread(query, count=_ENTRIES, block=hub.block_ms)
+                finally:
+                    self._reading = None
+                for key, entries in reply or ():
+                    if key == self._wake_name:
+                        self._wake_cursor = entries[-1][0]
+                        continue
+                    for mirror in by_key.get(key, ()):
+                        if mirror in self.mirrors and mirror.feed(entries):
+                            self.remove(mirror)
+                        elif mirror in self.mirrors:
+                            mirror.checked_at = loop.time()
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError) as exc:
-            logger.warning("lost Redis while following %s: %s", key, exc)
-            error = ev.RunErrorEvent(
-                message="The server lost its connection to the run's log; resume from your last event id later.",
-                code=BACKEND_LOST_CODE,
-            )
-            self._push(b"data: %s\n\n" % encode_event(error))
-        self.close()
+            logger.warning("lost Redis while following %d stream(s): %s", len(self.mirrors), exc)
+            for mirror in list(self.mirrors):
+                mirror.fail()
+            self.mirrors.clear()
+        finally:
+            hub.readers.discard(self)
 
-    async def aclose(self) -> None:
-        """Stop reading and wait for the reader to finish."""
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+    async def _check(self, mirror: StreamMirror) -> None:
+        try:
+            if await mirror.check(self.hub):
+                self.remove(mirror)
+        except (RedisError, OSError) as exc:
+            logger.debug("checking %s failed: %s", mirror.key, exc)
+
+
+class StreamHub:
+    """The followers of one web process and the readers that serve them.
+
+    Args:
+        blocking: a client for the blocking reads (each reader holds one of its connections).
+        redis: a client for the short commands (wake-ups, checks).
+        prefix: where the readers' wake-up streams live.
+        per_reader: streams one reader follows at most.
+        block_ms: the longest single ``XREAD BLOCK``.
+    """
+
+    def __init__(self, blocking: Any, redis: Any, prefix: str, *, per_reader: int = 100, block_ms: int = 1000) -> None:
+        self.blocking = blocking
+        self.redis = redis
+        self.prefix = prefix
+        self.per_reader = per_reader
+        self.block_ms = block_ms
+        self.readers: set[_Reader] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def open(
+        self,
+        key: str,
+        after: int,
+        *,
+        with_event_lines: bool = False,
+        ends_at_terminal: bool = True,
+        is_over: Callable[[], Awaitable[bool]] | None = None,
+    ) -> StreamMirror:
+        """Follow ``key`` after ``after`` (``with_event_lines``: frames carry ``event:`` lines;
+        ``ends_at_terminal``: it is a run's log, ended by its terminal event; ``is_over``: whether the run
+        is over, asked after a quiet spell)."""
+        mirror = StreamMirror(
+            key, after, with_event_lines=with_event_lines, ends_at_terminal=ends_at_terminal, is_over=is_over
+        )
+        reader = next((r for r in self.readers if len(r.mirrors) < self.per_reader and not r.task.done()), None)
+        if reader is None:
+            reader = _Reader(self)
+            self.readers.add(reader)
+        reader.add(mirror)
+        return mirror
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        """Stop every reader (bounded)."""
+        tasks = [reader.task for reader in self.readers] + list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(tasks, timeout=timeout)

@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
+from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.worker import Reaper, RedisWorker, WorkerSettings
@@ -34,7 +33,7 @@ async def run_worker(
 ) -> None:
     """Execute queued runs until the process is told to stop; then cancel what runs, bounded."""
     settings = settings or WorkerSettings()
-    redis: Any = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=15)
+    redis = redis_client(url, name="agui-worker", max_connections=2 * slots + 64)  # appends and heartbeats
     keys = Keys(prefix)
     worker = RedisWorker(
         redis, keys, agents, RedisThreadStore(redis, keys, thread_limits), slots=slots, settings=settings

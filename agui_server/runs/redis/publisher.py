@@ -24,13 +24,13 @@ import uuid
 from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
-from redis.asyncio import Redis
 
 from agui_server.agents.base import RunContext
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.guard import Guard
 from agui_server.runs.manager import ThreadBusy
 from agui_server.runs.redis import scripts
+from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import Outbox
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -78,7 +78,7 @@ class RunPublisher:
         self.thread_id = thread_id or run_id
         self.settings = settings or WorkerSettings(strict=True)
         self.keys = Keys(prefix)
-        self._redis: Any = Redis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+        self._redis: Any = redis_client(redis_url, name="agui-publisher", max_connections=8)
         self._token = uuid.uuid4().hex
         self._input = RunAgentInput(
             thread_id=self.thread_id, run_id=run_id, messages=[], protocol_version=protocol_version
