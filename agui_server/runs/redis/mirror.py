@@ -183,7 +183,7 @@ class _Reader:
         self.wake_key = f"{hub.prefix}:hub:{uuid.uuid4().hex}"
         self._wake_name = self.wake_key.encode()
         self._wake_cursor: bytes = b"0-0"
-        self._reading: set[StreamMirror] | None = None  # the mirrors in the read in flight
+        self._blocked = False  # waiting in XREAD
         self._waking = False
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"agui-stream-reader-{self.wake_key}")
 
@@ -197,7 +197,7 @@ class _Reader:
 
     def wake(self) -> None:
         """Make the read in flight return, so that the next one has the current set of streams."""
-        if self._reading is None or self._waking:
+        if not self._blocked or self._waking:
             return
         self._waking = True
         self.hub.spawn(self._poke())
@@ -219,7 +219,6 @@ class _Reader:
                 query: dict[str, str] = {}
                 cursors: dict[str, int] = {}
                 by_key: dict[bytes, list[StreamMirror]] = {}
-                reading: set[StreamMirror] = set()
                 now = loop.time()
                 for mirror in list(self.mirrors):
                     if mirror.closed:
@@ -231,18 +230,17 @@ class _Reader:
                     if mirror.full:
                         mirror.paused = True
                         continue
-                    reading.add(mirror)
                     cursor = cursors.get(mirror.key)
                     cursors[mirror.key] = mirror.cursor if cursor is None else min(cursor, mirror.cursor)
                     by_key.setdefault(mirror.key.encode(), []).append(mirror)
                 for key, cursor in cursors.items():
                     query[key] = f"0-{cursor}"
                 query[self.wake_key] = self._wake_cursor.decode()
-                self._reading, self._waking = reading, False
+                self._blocked, self._waking = True, False
                 try:
                     reply = await hub.blocking.xread(query, count=_ENTRIES, block=hub.block_ms)
                 finally:
-                    self._reading = None
+                    self._blocked = False
                 for key, entries in reply or ():
                     if key == self._wake_name:
                         self._wake_cursor = entries[-1][0]
