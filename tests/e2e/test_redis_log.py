@@ -316,3 +316,16 @@ async def test_many_followers_share_a_few_connections_and_idle_ones_cost_no_read
     for frames in results:
         assert ids(frames) == [1, 2, 3, 4, 5]
         assert b'"type":"RUN_FINISHED"' in frames[-1]
+
+
+async def test_a_follower_that_does_not_read_does_not_hold_up_one_that_shares_its_reader(redis_url: str) -> None:
+    async with backend(redis_url) as runs:
+        slow_run = await runs.start(FunctionAgent(numbered), run_input(60_000))
+        fast_run = await runs.start(FunctionAgent(numbered), run_input(60_000))
+        slow = runs.open(slow_run, 0)
+        fast = runs.open(fast_run, 0)
+        assert len(runs.hub.readers) == 1  # the two share one reader (and one connection)
+        frames = await drain(fast, 0)
+        assert ids(frames) == list(range(1, 60_005))
+        assert 0 < len(slow) <= 8192 + 16 * MAX_BATCH  # left out of the reads once far enough ahead
+        assert ids(await drain(slow, 0)) == list(range(1, 60_005))  # and taken back in as it reads
