@@ -182,8 +182,17 @@ def test_a_run_that_is_safe_to_repeat_runs_once_more_after_its_worker_died(share
 
 
 def test_a_worker_stops_promptly_on_sigterm(shared: Cluster) -> None:
+    import redis
+
     worker = shared.start_worker()
-    time.sleep(1.5)  # it is reading the queue
+    client = redis.Redis.from_url(shared.redis_url, decode_responses=True)
+    try:  # wait (bounded) until it is reading the queue: it says so in the workers index
+        deadline = time.monotonic() + 30
+        while not any(f"-{worker.pid}-" in w for w in client.zrange("agui:workers", 0, -1)):  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the worker never started reading the queue"
+            time.sleep(0.05)
+    finally:
+        client.close()
     began = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(10) == 0
@@ -314,7 +323,7 @@ def test_a_run_read_by_a_worker_that_died_before_claiming_it_still_runs(tmp_path
                 took = time.monotonic() - began
         pending = client.xpending("agui:queue", "workers")["pending"]  # type: ignore[index]
         client.close()
-    assert [e["type"] for e in events][0] == "RUN_STARTED"
+    assert events[0]["type"] == "RUN_STARTED"
     assert events[-1]["type"] == "RUN_FINISHED"
     assert "".join(e.get("delta", "") for e in events) == "t0 t1 t2 "
     assert pending == 0

@@ -214,7 +214,7 @@ async def test_a_follower_that_falls_behind_what_the_log_keeps_is_told_never_ski
         cursor, told = await read_until_expired(source)
         assert told, "the follower was not told that events are missing"
         source.release()
-        assert 0 < cursor < 60_000  # a contiguous start, then word that the rest is gone
+        assert cursor < 60_000  # a contiguous start (perhaps empty, on a busy machine), then word that the rest is gone
 
 
 async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batch(redis_url: str) -> None:
