@@ -75,6 +75,12 @@ class AGUIConfig:
     """With Redis: seconds a worker's claim lasts without renewal (a dead worker is found within this)."""
     start_timeout: float = 30.0
     """With Redis: seconds a run may wait for a worker before it fails with ``NO_WORKER``."""
+    redis_timeout: float = 5.0
+    """With Redis: seconds before a Redis command gives up (a request then gets 503, a stream ``RUN_ERROR``
+    ``BACKEND_UNAVAILABLE``). Lost connections are made again at the next command."""
+    redis_max_connections: int = 1_000
+    """With Redis: connections this process opens for commands in flight at once (streams are read over
+    connections of their own, one per 100 streams)."""
     requeue_lost_runs: bool = False
     """With Redis: when a worker dies mid-run, run it once more if its agent is ``safe_to_repeat``
     (default: end it with ``WORKER_LOST``)."""

@@ -82,6 +82,8 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             busy_policy=config.busy_policy,
             disconnect_policy=policy,
             thread_limits=thread_limits,
+            socket_timeout=config.redis_timeout,
+            max_connections=config.redis_max_connections,
         )
     return RunManager(
         threads=_thread_store(config),

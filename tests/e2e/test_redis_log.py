@@ -24,7 +24,7 @@ from agui_server.runs.log import CursorExpired
 from agui_server.runs.redis import RedisRunBackend
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
 from agui_server.runs.redis.mirror import StreamMirror
-from agui_server.runs.redis.worker import WorkerSettings
+from agui_server.runs.redis.worker import Reaper, WorkerSettings
 from tests.support.cluster import Cluster
 
 if TYPE_CHECKING:
@@ -329,3 +329,22 @@ async def test_a_follower_that_does_not_read_does_not_hold_up_one_that_shares_it
         assert ids(frames) == list(range(1, 60_005))
         assert 0 < len(slow) <= 8192 + 16 * MAX_BATCH  # left out of the reads once far enough ahead
         assert ids(await drain(slow, 0)) == list(range(1, 60_005))  # and taken back in as it reads
+
+
+async def test_a_run_nobody_takes_fails_at_the_deadline_its_web_process_set_whoever_reaps(redis_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    web = RedisRunBackend(
+        redis_url, worker_slots=0, prefix=prefix, settings=WorkerSettings(start_timeout=0.5, reap_interval=60)
+    )
+    await web.startup()
+    try:
+        run = await web.start(FunctionAgent(numbered), run_input(1))
+        await asyncio.sleep(0.7)
+        # a worker's reaper, with its own (default, 30 s) start timeout, finds the run past the web's deadline
+        reaper = Reaper(web.redis, web.keys, WorkerSettings())
+        assert await reaper.reap_once() == 1
+        frames = await drain(web.open(run, 0), 0)
+    finally:
+        await web.shutdown()
+    assert len(frames) == 1
+    assert b'"code":"NO_WORKER"' in frames[0]

@@ -160,7 +160,7 @@ class RedisRunBackend:
         policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
         args = [
             input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
-            self.settings.lock_ms,
+            self.settings.lock_ms, int(self.settings.start_timeout * 1000),
         ]  # fmt: skip
         run_keys = [keys.meta(input.run_id), keys.queue, keys.queued, keys.active(input.thread_id)]
         # one round trip in the usual case; the worker that claims the run merges the thread's history

@@ -56,7 +56,7 @@ class Keys:
 
     @property
     def queued(self) -> str:
-        """Queued runs by submission time (ms)."""
+        """Queued runs by the time (ms) a worker must have taken them by (else ``NO_WORKER``)."""
         return f"{self.prefix}:queued"
 
     @property

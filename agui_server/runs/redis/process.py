@@ -30,10 +30,12 @@ async def run_worker(
     prefix: str = "agui",
     settings: WorkerSettings | None = None,
     thread_limits: ThreadLimits | None = None,
+    socket_timeout: float = 5.0,
 ) -> None:
     """Execute queued runs until the process is told to stop; then cancel what runs, bounded."""
     settings = settings or WorkerSettings()
-    redis = redis_client(url, name="agui-worker", max_connections=2 * slots + 64)  # appends and heartbeats
+    # commands in flight: each run's append and heartbeat, the queue reader, the cancel listener, the reaper
+    redis = redis_client(url, name="agui-worker", max_connections=2 * slots + 64, socket_timeout=socket_timeout)
     keys = Keys(prefix)
     worker = RedisWorker(
         redis, keys, agents, RedisThreadStore(redis, keys, thread_limits), slots=slots, settings=settings

@@ -71,7 +71,7 @@ end
 
 SUBMIT: Final = (
     """
--- KEYS: meta, queue, queued, active ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms
+-- KEYS: meta, queue, queued, active ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms, start_ms
 -- Admission and submission in one step: 'exists' (the run is known: re-attach), 'busy' and the thread's
 -- run in progress, or 'queued' with the thread's lock taken and the run in the work queue.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -86,9 +86,10 @@ redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
     + _NOW
     + """
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
-  'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0)
+  'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
+  'start_ms', ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[3], now + ARGV[8], ARGV[1])  -- by the deadline for a worker to take it
 redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
 return {'queued'}
 """
@@ -209,7 +210,7 @@ if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
   append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true)
   redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now)
   redis.call('ZREM', KEYS[5], ARGV[1])
-  redis.call('ZADD', KEYS[8], now, ARGV[1])
+  redis.call('ZADD', KEYS[8], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[1])
   redis.call('XADD', KEYS[7], '*', 'run', ARGV[1], 'thread', redis.call('HGET', KEYS[1], 'thread_id'))
   return 2
 end
@@ -225,12 +226,17 @@ NO_WORKER: Final = (
     _APPEND_ONE
     + _END_RUN
     + """
--- KEYS: meta, log, feed, feedseq, queued, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax, deadline_ms
+-- KEYS: meta, log, feed, feedseq, queued, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax
+-- A queued run past its deadline for a worker to take it (set when it was queued) fails with NO_WORKER.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   redis.call('ZREM', KEYS[5], ARGV[1])
   return 0
 end
-if tonumber(redis.call('HGET', KEYS[1], 'created_ms')) > tonumber(ARGV[6]) then
+"""
+    + _NOW
+    + """
+local due = redis.call('ZSCORE', KEYS[5], ARGV[1])
+if due and tonumber(due) > now then
   return 0
 end
 append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false)

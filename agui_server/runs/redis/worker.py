@@ -55,7 +55,8 @@ class WorkerSettings:
     lease: float = 10.0
     """Seconds a worker's claim on a run lasts without renewal; a dead worker is found within this."""
     start_timeout: float = 30.0
-    """Seconds a run may wait in the queue before it fails with ``NO_WORKER``."""
+    """Seconds a run may wait in the queue before it fails with ``NO_WORKER`` (the web process that queues a run
+    sets its deadline; every reaper honours it)."""
     retention: float = 300.0
     """Seconds a finished run's log and status stay in Redis."""
     max_events_per_run: int = 250_000
@@ -486,8 +487,7 @@ class Reaper:
                 )
             )  # fmt: skip
         ended += await self._requeue_stranded()
-        deadline = now - int(settings.start_timeout * 1000)
-        for member in await self.redis.zrangebyscore(keys.queued, "-inf", deadline):
+        for member in await self.redis.zrangebyscore(keys.queued, "-inf", now):  # past their start deadline
             run_id = member.decode()
             thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
             thread = thread_id.decode() if thread_id else ""
@@ -499,7 +499,7 @@ class Reaper:
                     ],
                     args=[
                         run_id, self._no_worker_payload, retention, settings.max_events_per_run,
-                        settings.max_events_per_thread, deadline,
+                        settings.max_events_per_thread,
                     ],
                 )
             )  # fmt: skip
