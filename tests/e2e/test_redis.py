@@ -354,3 +354,37 @@ def test_connect_on_another_web_process_shows_the_history_then_the_run_in_progre
     deltas = "".join(e.get("delta", "") for e in connected)
     assert deltas.startswith("t0 ")
     assert connected[-1]["type"] == "RUN_FINISHED"
+
+
+def test_an_eventsource_on_web_b_sees_the_runs_that_messages_to_web_a_start(shared: Cluster) -> None:
+    import json
+    import shutil
+
+    (a, _), (b, _) = shared.webs
+    node = shutil.which("node")
+    node_dir = ROOT / "tests" / "node"
+    assert node, "node is not on PATH: install Node.js and run (cd tests/node && npm ci)"
+    subscriber = subprocess.Popen(
+        [node, str(node_dir / "eventsource_client.mjs"), b + "/agents/default/sse?thread_id=fan", "2", "20"],
+        stdout=subprocess.PIPE, cwd=node_dir,
+    )  # fmt: skip
+    try:
+        assert subscriber.stdout is not None
+        assert json.loads(subscriber.stdout.readline()) == {"open": True}
+        accepted = []
+        with httpx.Client(timeout=20) as client:
+            for text in ("hello", "again"):
+                response = client.post(a + "/agents/default/messages", json={"thread_id": "fan", "message": text})
+                assert response.status_code == 202
+                accepted.append(response.json()["runId"])
+                time.sleep(0.3)
+        out, _ = subscriber.communicate(timeout=30)
+    finally:
+        if subscriber.poll() is None:
+            subscriber.kill()
+            subscriber.wait(5)
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert all("error" not in line for line in lines), lines
+    assert [line["data"]["runId"] for line in lines if line["event"] == "RUN_STARTED"] == accepted
+    assert [line["id"] for line in lines] == [str(n) for n in range(1, len(lines) + 1)]
+    assert all(line["event"] == line["data"]["type"] for line in lines)
