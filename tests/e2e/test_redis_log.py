@@ -22,6 +22,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.redis import RedisRunBackend
+from agui_server.runs.redis import mirror as mirror_module
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
 from agui_server.runs.redis.mirror import StreamMirror
 from agui_server.runs.redis.worker import Reaper, WorkerSettings
@@ -348,3 +349,41 @@ async def test_a_run_nobody_takes_fails_at_the_deadline_its_web_process_set_whoe
         await web.shutdown()
     assert len(frames) == 1
     assert b'"code":"NO_WORKER"' in frames[0]
+
+
+async def test_a_follower_far_behind_a_finished_run_gets_all_of_it_after_a_quiet_spell(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mirror_module, "_QUIET_CHECK", 0.2)  # the check for runs that are over, made often
+    async with backend(redis_url) as runs:
+        slow_run = await runs.start(FunctionAgent(numbered), run_input(40_000))
+        source = runs.open(slow_run, 0)
+        await ended(runs, slow_run.run_id)
+        await asyncio.sleep(1.0)  # several checks while the follower reads nothing: the run is over
+        frames = await drain(source, 0)
+    assert ids(frames) == list(range(1, 40_005))
+
+
+async def test_a_thread_feed_keeps_its_numbering_after_the_feed_itself_expired(redis_url: str) -> None:
+    async with backend(redis_url, retention=0.5) as runs:
+        thread_id = f"thread-{uuid.uuid4().hex[:8]}"
+        live = await runs.subscribe(thread_id, None)
+        _first, first_frames = await finished_run(runs, 3, thread_id)
+        await asyncio.sleep(1.0)  # the feed (and the first run) expire; the subscriber is still there
+        assert not await runs.redis.exists(runs.keys.feed(thread_id))
+        _second, second_frames = await finished_run(runs, 3, thread_id)
+        total = len(first_frames) + len(second_frames)
+        seen: list[bytes] = []
+        async with asyncio.timeout(10):
+            while len(seen) < total:
+                more = live.frames_after(len(seen))
+                if more:
+                    seen += more
+                    continue
+                waiter = live.waiter()
+                try:
+                    await waiter
+                finally:
+                    live.forget(waiter)
+        runs.unsubscribe(live)
+    assert ids(seen) == list(range(1, total + 1))

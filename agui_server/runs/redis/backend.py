@@ -335,7 +335,9 @@ class RedisRunBackend:
 
     async def _request_cancel(self, run_id: str) -> None:
         with contextlib.suppress(RedisError, OSError):
-            if await self.redis.hset(self.keys.meta(run_id), "cancel", 1) is not None:
+            meta = self.keys.meta(run_id)
+            if await self.redis.exists(meta):  # (a cancel must not make a bare status for a run that is gone)
+                await self.redis.hset(meta, "cancel", 1)
                 await self.redis.publish(self.keys.cancel, run_id)
 
     async def stop(self, run_id: str) -> Literal["cancelled", "finished"] | None:

@@ -12,10 +12,11 @@ class Keys:
     """Where everything lives in Redis.
 
     Per run: ``meta`` (hash: status, thread, owner token, lease, cancel flag, seq, input) and ``log``
-    (stream; entry ids ``0-<seq>`` so the SSE id is the entry id's sequence). Per thread: the admission
-    lock ``active``, the stored thread, and the ``feed`` stream of every event of every run. Shared: the
-    work ``queue`` (a stream with consumer group ``workers``), the ``leases`` and ``queued`` indexes
-    (sorted sets), the ``threads`` index and the ``cancel`` channel.
+    (stream; an entry holds a batch of events and its id is ``0-<seq of its last event>``, entries.py).
+    Per thread: the admission lock ``active``, the stored thread, the ``feed`` stream of every event of
+    every run and its numbering ``feedseq``. Shared: the work ``queue`` (a stream with consumer group
+    ``workers``), the ``leases`` and ``queued`` indexes (sorted sets), the ``threads`` index, the
+    ``cancel`` channel, and each stream reader's wake-up stream (``hub:<id>``).
     """
 
     prefix: str = "agui"

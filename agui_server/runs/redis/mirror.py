@@ -44,8 +44,8 @@ _ENTRIES: Final = 16
 _AHEAD: Final = 8192
 """Frames read ahead of the follower at most: past this its reader leaves it out until it catches up."""
 _QUIET_CHECK: Final = 5.0
-"""Seconds without news after which a follower asks whether its run is still there (an ended run always
-ends its log with a terminal event; this catches logs that expired or were deleted)."""
+"""Seconds without news after which a follower that has read everything asks whether its run is over (an
+ended run always ends its log with a terminal event; this catches logs that expired or were deleted)."""
 BACKEND_LOST_CODE: Final = "BACKEND_UNAVAILABLE"
 _BACKEND_LOST_FRAME: Final = b"data: %s\n\n" % encode_event(
     ev.RunErrorEvent(
@@ -164,13 +164,15 @@ class StreamMirror(_Followable):
         self.close()
 
     async def check(self, hub: StreamHub) -> bool:
-        """After a quiet spell: end the mirror if its run is over (its log expired or was deleted); True if so."""
+        """After a quiet spell: end the mirror if its run is over and nothing more is left to read (its log
+        expired or was deleted); True if so. What is still there is fed as usual."""
         if self._is_over is None or not await self._is_over():
             return False
-        # one last read closes the race between the last append and the status change
+        # one more read closes the race between the last append and the status change
         reply = await hub.redis.xread({self.key: f"0-{self.cursor}"}, count=_ENTRIES)
-        if not (reply and self.feed(reply[0][1])):
-            self.close()
+        if reply:
+            return self.feed(reply[0][1])
+        self.close()
         return True
 
 
@@ -224,12 +226,13 @@ class _Reader:
                     if mirror.closed:
                         self.remove(mirror)
                         continue
+                    if mirror.full:  # (not quiet: its follower has yet to read what is here)
+                        mirror.paused = True
+                        mirror.checked_at = now
+                        continue
                     if now - mirror.checked_at >= _QUIET_CHECK:
                         mirror.checked_at = now
                         hub.spawn(self._check(mirror))
-                    if mirror.full:
-                        mirror.paused = True
-                        continue
                     cursor = cursors.get(mirror.key)
                     cursors[mirror.key] = mirror.cursor if cursor is None else min(cursor, mirror.cursor)
                     by_key.setdefault(mirror.key.encode(), []).append(mirror)
@@ -254,11 +257,17 @@ class _Reader:
             raise
         except (RedisError, OSError) as exc:
             logger.warning("lost Redis while following %d stream(s): %s", len(self.mirrors), exc)
-            for mirror in list(self.mirrors):
-                mirror.fail()
-            self.mirrors.clear()
+            self._fail_all()
+        except Exception:
+            logger.exception("a stream reader failed while following %d stream(s)", len(self.mirrors))
+            self._fail_all()
         finally:
             hub.readers.discard(self)
+
+    def _fail_all(self) -> None:
+        for mirror in list(self.mirrors):
+            mirror.fail()
+        self.mirrors.clear()
 
     async def _check(self, mirror: StreamMirror) -> None:
         try:

@@ -84,6 +84,7 @@ class RunPublisher:
             thread_id=self.thread_id, run_id=run_id, messages=[], protocol_version=protocol_version
         )
         ctx = RunContext(thread_id=self.thread_id, run_id=run_id, legacy_client=protocol_version is None)
+        self._threads = RedisThreadStore(self._redis, self.keys)
         self._outbox = Outbox()
         self._guard = Guard(self._input, ctx, self._outbox.sink, strict=True)
         self._heartbeat: asyncio.Task[None] | None = None
@@ -102,13 +103,22 @@ class RunPublisher:
                 ],
                 args=[
                     self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
-                    self.settings.retention_ms, *self._outbox.take(),
+                    self.settings.retention_ms, *self._outbox.take(), self._threads.ttl_ms,
                 ],
             )  # fmt: skip
             if int(result) < 0:
                 raise self._lost()
 
     async def __aenter__(self) -> Self:
+        try:
+            return await self._open()
+        except BaseException:
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+            await self._redis.aclose()  # a run already opened is ended by the reaper when its lease runs out
+            raise
+
+    async def _open(self) -> Self:
         keys = self.keys
         opened = await self._redis.register_script(scripts.OPEN)(
             keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id)],
@@ -118,10 +128,8 @@ class RunPublisher:
             ],
         )  # fmt: skip
         if opened == b"exists":
-            await self._redis.aclose()
             raise RunPublisherError(f"a run with id {self.run_id!r} exists already")
         if opened == b"busy":
-            await self._redis.aclose()
             raise ThreadBusy(self.thread_id, "(another run)")
         self._guard.start()
         await self._flush()
@@ -178,7 +186,7 @@ class RunPublisher:
             await self._flush()
             terminal = self._outbox.terminal
             if terminal is not None:
-                store = RedisThreadStore(self._redis, self.keys)
+                store = self._threads
                 previous = await store.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None

@@ -44,10 +44,14 @@ terminal event after which the run goes on (it was queued once more)."""
 _APPEND_ONE: Final = (
     _ADD
     + """
-local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload, continues)
+local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload, continues, retention)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
   add(log, seq, maxlen, etype, payload, continues)
   add(feed, redis.call('INCR', feedseq), feedmax, etype, payload, false)
+  redis.call('PEXPIRE', feed, retention)
+  if redis.call('PTTL', feedseq) == -1 then
+    redis.call('PEXPIRE', feedseq, 604800000)  -- a week, like a stored thread (see APPEND)
+  end
   if etype == 'RUN_FINISHED' or etype == 'RUN_ERROR' then
     redis.call('HSET', meta, 'terminal', 1)
   end
@@ -121,8 +125,10 @@ return claim
 APPEND: Final = (
     _ADD
     + """
--- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal
--- One entry per batch in the run's log and one in the thread's feed (entries.py).
+-- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal,
+-- seq_ttl_ms. One entry per batch in the run's log and one in the thread's feed (entries.py). The feed's
+-- numbering lives as long as the stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself,
+-- so that it never starts again from 1 under a subscriber's cursor.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
@@ -133,8 +139,11 @@ add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7], fa
 if ARGV[8] == '1' then
   redis.call('HSET', KEYS[1], 'terminal', 1)
 end
-for _, key in ipairs(KEYS) do
-  redis.call('PEXPIRE', key, ARGV[4])
+for i = 1, 3 do
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+if tonumber(ARGV[9]) > 0 then
+  redis.call('PEXPIRE', KEYS[4], ARGV[9])
 end
 return seq
 """
@@ -207,7 +216,7 @@ local finished = redis.call('HGET', KEYS[1], 'terminal') == '1'
 if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
     and tonumber(redis.call('HGET', KEYS[1], 'attempt')) < 2 then
   -- the agent said it is safe to repeat: end this attempt, queue the run once more
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true)
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true, ARGV[3])
   redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now)
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZADD', KEYS[8], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[1])
@@ -215,7 +224,7 @@ if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
   return 2
 end
 if not finished then
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false)
+  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false, ARGV[3])
 end
 end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
@@ -239,7 +248,7 @@ local due = redis.call('ZSCORE', KEYS[5], ARGV[1])
 if due and tonumber(due) > now then
   return 0
 end
-append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false)
+append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false, ARGV[3])
 end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
 return 1
 """

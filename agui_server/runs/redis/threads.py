@@ -40,8 +40,12 @@ class RedisThreadStore:
         with the time and trimmed to the limits. The ``FINISH`` script stores it as a run ends."""
         thread.updated_at = time.time()
         self.limits.trim(thread)
-        ttl = 0 if self.limits.max_age is None else int(self.limits.max_age * 1000)
-        return _encoder.encode(thread), ttl, int(thread.updated_at * 1000)
+        return _encoder.encode(thread), self.ttl_ms, int(thread.updated_at * 1000)
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long a stored thread lives, in ms (0: for ever)."""
+        return 0 if self.limits.max_age is None else int(self.limits.max_age * 1000)
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; the least recently updated beyond ``max_threads`` are dropped."""

@@ -1,11 +1,11 @@
 """Workers: claim queued runs, execute them under the guard, append their events to Redis, finish them.
 
-A worker reads the queue with a consumer group, acknowledges each entry at once and claims the run by
-compare-and-set (``queued -> running``) with a fresh owner token. While the run executes it renews its
-lease every ``lease / 3`` seconds; the renewal also tells it when the run was cancelled. Events go to
-Redis in batches, one stream entry per batch (entries.py): while one append is in flight the next batch
-gathers. Writes are fenced by the token,
-so a worker that lost its lease cannot write into the run the reaper already ended.
+A worker reads the queue with a consumer group and claims each run by compare-and-set (``queued ->
+running``) with a fresh owner token, acknowledging its queue entry in the same script. While the run
+executes it renews its lease every ``lease / 3`` seconds; the renewal also tells it when the run was
+cancelled. Events go to Redis in batches, one stream entry per batch (entries.py): while one append is in
+flight the next batch gathers. Writes are fenced by the token, so a worker that lost its lease cannot
+write into the run the reaper already ended.
 
 The :class:`Reaper` (run by every process, one at a time through a lock) ends runs whose lease expired
 with ``RUN_ERROR`` ``WORKER_LOST`` and runs nobody claimed in time with ``NO_WORKER``, and puts back in
@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 from redis.exceptions import RedisError, ResponseError
 
 from agui_server.agents.base import RunContext
@@ -139,7 +140,12 @@ class _Execution:
         self.run_id = run_id
         self.token = token
         raw_input, agent_id, legacy, thread_id, cancel, _policy, stored = claim
-        self.input = with_history(decode_input(raw_input), RedisThreadStore.decode(stored))
+        try:
+            history = RedisThreadStore.decode(stored)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            logger.exception("run %s: the stored thread cannot be read; the run starts without it", run_id)
+            history = None
+        self.input = with_history(decode_input(raw_input), history)
         self.agent_id = agent_id.decode()
         self.legacy = legacy == b"1"
         self.thread_id = thread_id.decode()
@@ -214,6 +220,7 @@ class _Execution:
             settings.max_events_per_thread,
             settings.retention_ms,
         ]
+        seq_ttl = self.worker.threads.ttl_ms
         outbox = self.outbox
         loop = asyncio.get_running_loop()
         while True:
@@ -223,7 +230,7 @@ class _Execution:
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
                 continue
-            result = await append(keys=append_keys, args=[*fixed, *outbox.take()])
+            result = await append(keys=append_keys, args=[*fixed, *outbox.take(), seq_ttl])
             if int(result) < 0:
                 logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
                 self.lost = True
@@ -353,7 +360,7 @@ class RedisWorker:
                                 pipe.xadd(self.keys.queue, fields)
                                 await pipe.execute()
                         else:
-                            await self._claim(entry_id, fields[b"run"].decode(), fields[b"thread"].decode())
+                            await self._claim(entry_id, fields[b"run"].decode(), await self._thread_of(fields))
                 now = time.monotonic()
                 if now - seen_at >= 1.0:
                     seen_at = now
@@ -364,6 +371,14 @@ class RedisWorker:
                 logger.warning("worker %s: Redis trouble (%s); retrying in 1 s", self.worker_id, exc)
                 group_ready = False
                 await asyncio.sleep(1.0)
+            except Exception:  # one bad entry must not stop the worker taking runs
+                logger.exception("worker %s: taking a run from the queue failed; going on in 1 s", self.worker_id)
+                await asyncio.sleep(1.0)
+
+    async def _thread_of(self, fields: dict[bytes, bytes]) -> str:
+        """The thread of a queue entry (entries carry it; the run's status has it too)."""
+        thread = fields.get(b"thread") or await self.redis.hget(self.keys.meta(fields[b"run"].decode()), "thread_id")
+        return (thread or b"").decode()
 
     async def _claim(self, entry_id: bytes, run_id: str, thread_id: str) -> None:
         token = uuid.uuid4().hex
@@ -458,6 +473,8 @@ class Reaper:
                 await self.reap_once()
             except (RedisError, OSError) as exc:
                 logger.debug("reaper: Redis trouble (%s)", exc)
+            except Exception:  # the next pass tries again: a reaper must outlive one bad run
+                logger.exception("reaper: a pass failed")
 
     async def reap_once(self) -> int:
         """One pass; returns how many runs it ended."""
@@ -521,10 +538,9 @@ class Reaper:
             if not fields:  # deleted meanwhile
                 continue
             run_id = fields[b"run"].decode()
+            thread = fields.get(b"thread") or await self.redis.hget(keys.meta(run_id), "thread_id") or b""
             requeued += int(
-                await self._requeue(
-                    keys=[keys.meta(run_id), keys.queue], args=[keys.GROUP, entry_id, run_id, fields[b"thread"]]
-                )
+                await self._requeue(keys=[keys.meta(run_id), keys.queue], args=[keys.GROUP, entry_id, run_id, thread])
             )
         if requeued:
             logger.warning("reaper: %d queued run(s) read by a worker that never claimed them went back", requeued)
