@@ -17,8 +17,8 @@ __all__ = ("time_to_first_event",)
 
 _TIMEOUT: Final = 30.0
 _MAX_OPEN: Final = 50
-"""Responses read in the background at most: a web process over Redis follows each stream on a Redis
-connection of its own, out of a pool of 100 (redis-py's default); past that, streams fail."""
+"""Responses read in the background at most, so that the row measures the first events of runs and not a
+pile of unfinished responses."""
 
 
 async def time_to_first_event(
