@@ -34,7 +34,8 @@ class _Followable:
     __slots__ = ("_waiters", "closed")
 
     def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
+        # made at the first waiter: a finished log kept for resumes holds no list for the garbage collector
+        self._waiters: list[asyncio.Future[None]] | None = None
         self.closed = False
         """True once nothing more will be appended."""
 
@@ -43,21 +44,24 @@ class _Followable:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.closed:
             future.set_result(None)
+        elif self._waiters is None:
+            self._waiters = [future]
         else:
             self._waiters.append(future)
         return future
 
     def forget(self, future: asyncio.Future[None]) -> None:
         """Stop tracking a waiter its owner no longer waits on."""
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(future)
+        if self._waiters:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(future)
 
     def release(self) -> None:
         """A follower is done with it; shared logs keep going."""
 
     def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for future in waiters:
+        waiters, self._waiters = self._waiters, None
+        for future in waiters or ():
             if not future.done():
                 future.set_result(None)
 
@@ -133,11 +137,14 @@ def _data_part(frame: bytes) -> bytes:
 class ThreadFeed(_Followable):
     """Every event of every run of one thread, numbered in one sequence; frames carry ``event:`` lines."""
 
-    __slots__ = ("_base", "_entries", "max_events", "subscribers")
+    __slots__ = ("_base", "_frames", "_types", "max_events", "subscribers")
 
     def __init__(self, max_events: int = 1_000) -> None:
         super().__init__()
-        self._entries: list[tuple[str, bytes]] = []
+        # two lists rather than one of pairs: a pair per event would be one more object for the garbage
+        # collector to scan, for as long as the feed keeps it
+        self._types: list[str] = []
+        self._frames: list[bytes] = []
         self._base = 0
         self.max_events = max_events
         self.subscribers = 0
@@ -146,15 +153,16 @@ class ThreadFeed(_Followable):
     @property
     def last_seq(self) -> int:
         """The sequence number of the newest event (0 when empty)."""
-        return self._base + len(self._entries)
+        return self._base + len(self._types)
 
     def append(self, event_type: str, run_frame: bytes) -> None:
         """Add one event, given its frame in its run's log (shared, not copied)."""
-        entries = self._entries
-        entries.append((event_type, run_frame))
-        if len(entries) > self.max_events:
+        types = self._types
+        types.append(event_type)
+        self._frames.append(run_frame)
+        if len(types) > self.max_events:
             drop = max(1, self.max_events // 10)
-            del entries[:drop]
+            del types[:drop], self._frames[:drop]
             self._base += drop
         if self._waiters:
             self._wake()
@@ -168,9 +176,10 @@ class ThreadFeed(_Followable):
         start = seq - self._base
         if start < 0:
             raise CursorExpired(seq)
+        end = start + limit
         return [
             b"id: %d\nevent: %s\n%s" % (self._base + start + n + 1, event_type.encode(), _data_part(frame))
-            for n, (event_type, frame) in enumerate(self._entries[start : start + limit])
+            for n, (event_type, frame) in enumerate(zip(self._types[start:end], self._frames[start:end], strict=True))
         ]
 
     def __len__(self) -> int:

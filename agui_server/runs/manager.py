@@ -133,7 +133,8 @@ class Run:
     followers: int = 0
     terminal_seen: bool = False
     folded: list[tuple[str, bytes]] = field(default_factory=list)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    """Done once the run has ended and its thread is stored (one object, where an Event is two)."""
     _grace: asyncio.TimerHandle | None = None
 
     @property
@@ -293,7 +294,7 @@ class RunManager:
             # the run has sent (or is sending) its terminal event: wait, bounded, until it is stored
             try:
                 async with asyncio.timeout(_SETTLE_TIMEOUT):
-                    await active.done.wait()
+                    await asyncio.shield(active.ended)
             except TimeoutError:
                 raise ThreadBusy(thread_id, active.run_id) from None
 
@@ -354,7 +355,9 @@ class RunManager:
         if run._grace is not None:
             run._grace.cancel()
         run.log.close()
-        run.done.set()
+        if not run.ended.done():
+            run.ended.set_result(None)
+        run.task = None  # a kept run need not keep its finished task (and its coroutine and context) alive
         now = time.monotonic()
         if self._runs.get(run.run_id) is run:
             self._finished[run.run_id] = now
@@ -430,7 +433,7 @@ class RunManager:
         stopped = run.cancel()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await run.done.wait()
+                await asyncio.shield(run.ended)
         return "cancelled" if stopped else "finished"
 
     async def shutdown(self) -> None:

@@ -24,7 +24,7 @@ def make_input(n: int, thread: str | None = None) -> RunAgentInput:
 async def test_finished_runs_are_forgotten_after_their_retention() -> None:
     manager = RunManager(limits=RunLimits(retention=0.05))
     run = await manager.start(OfflineAgent(), make_input(1))
-    await asyncio.wait_for(run.done.wait(), 5)
+    await asyncio.wait_for(asyncio.shield(run.ended), 5)
     assert await manager.get("r1") is run
     await asyncio.sleep(0.2)
     assert await manager.get("r1") is None
@@ -35,7 +35,7 @@ async def test_at_most_max_finished_runs_are_kept() -> None:
     manager = RunManager(limits=RunLimits(max_finished_runs=3))
     for n in range(10):
         run = await manager.start(OfflineAgent(), make_input(n))
-        await asyncio.wait_for(run.done.wait(), 5)
+        await asyncio.wait_for(asyncio.shield(run.ended), 5)
     assert len(manager) == 3
     assert [await manager.get(f"r{n}") is not None for n in range(10)] == [False] * 7 + [True] * 3
     await manager.shutdown()
