@@ -8,33 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psutil
 
 from benchmarks.client import Connection, connect
 from benchmarks.cpu import process_seconds
+from benchmarks.results import LoadRun
 from benchmarks.stats import percentile
 from benchmarks.workload import expected_events, new_run_id, request_body
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ("PyLoadResult", "run_pyload")
+__all__ = ("run_pyload",)
 
 
-@dataclass(slots=True)
-class PyLoadResult:
-    requests: int
-    errors: int
-    runs_per_s: float
-    p99_s: float
-    cpu_seconds: float
-    wall_seconds: float
-
-
-async def run_pyload(host: str, ports: Sequence[int], *, clients: int, duration: float, tokens: int) -> PyLoadResult:
+async def run_pyload(host: str, ports: Sequence[int], *, clients: int, duration: float, tokens: int) -> LoadRun:
     """``clients`` connections running ``tokens``-token runs for ``duration`` seconds, spread over ``ports``
     in turn (several web processes of one server)."""
     connections = await asyncio.gather(*(connect(host, ports[i % len(ports)]) for i in range(clients)))
@@ -62,4 +52,4 @@ async def run_pyload(host: str, ports: Sequence[int], *, clients: int, duration:
     cpu = process_seconds(me) - cpu_before
     if not latencies:
         raise RuntimeError("no run finished")
-    return PyLoadResult(len(latencies), errors, len(latencies) / wall, percentile(latencies, 99), cpu, wall)
+    return LoadRun(len(latencies), errors, len(latencies) / wall, percentile(latencies, 99), cpu, wall)

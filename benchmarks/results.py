@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
+class LoadRun:
+    """What one load generator (wrk, or the Python one) reported for a row."""
+
+    requests: int
+    errors: int
+    runs_per_s: float
+    p99_s: float
+    cpu_seconds: float
+    """The load generator's own user + system CPU time."""
+    wall_seconds: float
+
+
+@dataclass(slots=True)
 class LoadRow:
     """Concurrent clients running short runs back to back for a fixed time."""
 

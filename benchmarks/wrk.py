@@ -10,11 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from benchmarks.results import LoadRun
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-__all__ = ("INSTALL_HINT", "WrkResult", "ensure_wrk", "run_wrk", "run_wrk_many", "wrk_version")
+__all__ = ("INSTALL_HINT", "ensure_wrk", "run_wrk", "run_wrk_many", "wrk_version")
 
 INSTALL_HINT: Final = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), or pass --load-tool python"
 _GRACE: Final = 15.0
@@ -63,17 +65,6 @@ function done(summary, latency, requests)
   io.write(string.format("Incomplete responses: %d\\n", total))
 end
 """
-
-
-@dataclass(slots=True)
-class WrkResult:
-    requests: int
-    errors: int
-    runs_per_s: float
-    p99_s: float
-    cpu_seconds: float
-    """wrk's own user + system CPU time (from its rusage)."""
-    wall_seconds: float
 
 
 def wrk_version() -> str | None:
@@ -158,7 +149,7 @@ def _start(
     return _Running(process, out_path, started, started + duration + _GRACE)
 
 
-def _finish(running: _Running) -> WrkResult:
+def _finish(running: _Running) -> LoadRun:
     """Wait for one wrk (killed past its deadline); its CPU time comes from ``wait4``."""
     process = running.process
     while True:
@@ -176,19 +167,19 @@ def _finish(running: _Running) -> WrkResult:
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
     requests, errors, rate, p99 = parse_output(output)
-    return WrkResult(requests, errors, rate, p99, usage.ru_utime + usage.ru_stime, wall)
+    return LoadRun(requests, errors, rate, p99, usage.ru_utime + usage.ru_stime, wall)
 
 
 def run_wrk(
     wrk: str, url: str, script: Path, *, clients: int, duration: float, core: int | None, threads: int = 1
-) -> WrkResult:
+) -> LoadRun:
     """Run wrk for ``duration`` seconds with ``clients`` connections."""
     return _finish(_start(wrk, url, script, clients=clients, duration=duration, core=core, threads=threads))
 
 
 def run_wrk_many(
     wrk: str, targets: Sequence[tuple[str, Path, int]], *, duration: float, core: int | None, threads: int = 1
-) -> WrkResult:
+) -> LoadRun:
     """Several wrk side by side, one per ``(url, script, clients)`` (each script with its own run ids), all
     on ``core``: the sum of their requests, errors, requests/s and CPU time; the highest of their p99s
     (wrk reports percentiles, not samples, so the p99 of all requests together is at most that)."""
@@ -197,7 +188,7 @@ def run_wrk_many(
         for url, script, clients in targets
     ]
     results = [_finish(r) for r in running]
-    return WrkResult(
+    return LoadRun(
         requests=sum(r.requests for r in results),
         errors=sum(r.errors for r in results),
         runs_per_s=sum(r.runs_per_s for r in results),

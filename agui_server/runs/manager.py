@@ -28,7 +28,7 @@ from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, fold_run, with_history
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
 _SETTLE_TIMEOUT: Final = 10.0
-_TERMINAL: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
 _FOLDED: Final = FOLDED_EVENT_TYPES
 
 BusyPolicy = Literal["reject", "supersede"]
@@ -320,7 +319,7 @@ class RunManager:
             feed.append(event_type, log.entry(seq)[1])
             if event_type in _FOLDED:
                 folded.append((event_type, payload))
-            elif event_type in _TERMINAL:
+            elif event_type in TERMINAL_EVENT_TYPES:
                 run.terminal_seen = True
 
         ctx = RunContext(thread_id=input.thread_id, run_id=input.run_id, agent_id=agent_id, legacy_client=legacy)

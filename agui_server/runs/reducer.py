@@ -37,9 +37,12 @@ if TYPE_CHECKING:
 
     from agui_server.protocol.types import Message, RunAgentInput
 
-__all__ = ("FOLDED_EVENT_TYPES", "ThreadFold", "fold_run", "merge_messages", "with_history")
+__all__ = ("FOLDED_EVENT_TYPES", "TERMINAL_EVENT_TYPES", "ThreadFold", "fold_run", "merge_messages", "with_history")
 
 logger = logging.getLogger("agui_server.runs")
+
+TERMINAL_EVENT_TYPES: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
+"""The event types that end a run."""
 
 FOLDED_EVENT_TYPES: Final = frozenset(
     {

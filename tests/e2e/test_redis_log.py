@@ -79,25 +79,36 @@ def run_input(events: int, thread_id: str | None = None) -> RunAgentInput:
     return RunAgentInput(thread_id=thread_id or run_id, run_id=run_id, messages=[], forwarded_props={"events": events})
 
 
-async def drain(source: FrameSource, after: int) -> list[bytes]:
-    """Every frame of ``source`` after ``after``, until it closes."""
+async def next_frames(source: FrameSource, cursor: int) -> list[bytes]:
+    """The frames after ``cursor``, waiting for some; empty once ``source`` has closed."""
+    while True:
+        frames = source.frames_after(cursor)
+        if frames or source.closed:
+            return frames
+        waiter = source.waiter()
+        try:
+            await waiter
+        finally:
+            source.forget(waiter)
+
+
+async def take(source: FrameSource, after: int, count: int | None = None) -> list[bytes]:
+    """The frames of ``source`` after ``after``: ``count`` of them, or (``None``) all until it closes."""
     frames: list[bytes] = []
-    cursor = after
     async with asyncio.timeout(30):
-        while True:
-            more = source.frames_after(cursor)
-            if more:
-                frames += more
-                cursor += len(more)
-                continue
-            if source.closed:
-                source.release()
-                return frames
-            waiter = source.waiter()
-            try:
-                await waiter
-            finally:
-                source.forget(waiter)
+        while count is None or len(frames) < count:
+            more = await next_frames(source, after + len(frames))
+            if not more:
+                break
+            frames += more
+    return frames
+
+
+async def drain(source: FrameSource, after: int) -> list[bytes]:
+    """Every frame of ``source`` after ``after``, until it closes; then let it go."""
+    frames = await take(source, after)
+    source.release()
+    return frames
 
 
 async def read_until_expired(source: FrameSource) -> tuple[int, bool]:
@@ -107,20 +118,13 @@ async def read_until_expired(source: FrameSource) -> tuple[int, bool]:
     async with asyncio.timeout(30):
         while True:
             try:
-                more = source.frames_after(cursor)
+                more = await next_frames(source, cursor)
             except CursorExpired:
                 return cursor, True
-            if more:
-                assert ids(more) == list(range(cursor + 1, cursor + len(more) + 1))
-                cursor += len(more)
-                continue
-            if source.closed:
+            if not more:
                 return cursor, False
-            waiter = source.waiter()
-            try:
-                await waiter
-            finally:
-                source.forget(waiter)
+            assert ids(more) == list(range(cursor + 1, cursor + len(more) + 1))
+            cursor += len(more)
 
 
 def ids(frames: list[bytes]) -> list[int]:
@@ -225,18 +229,7 @@ async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batc
         _first, first_frames = await finished_run(runs, 3_000, thread_id)
         _second, second_frames = await finished_run(runs, 3_000, thread_id)
         total = len(first_frames) + len(second_frames)
-        seen: list[bytes] = []
-        async with asyncio.timeout(20):
-            while len(seen) < total:
-                more = live.frames_after(len(seen))
-                if more:
-                    seen += more
-                    continue
-                waiter = live.waiter()
-                try:
-                    await waiter
-                finally:
-                    live.forget(waiter)
+        seen = await take(live, 0, total)
         runs.unsubscribe(live)
         assert ids(seen) == list(range(1, total + 1))
         as_run = [re.sub(rb"^id: \d+\nevent: [A-Z_]+\n", b"", frame) for frame in seen]
@@ -246,18 +239,7 @@ async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batc
         assert types[-1] == b"RUN_FINISHED"
         after = len(first_frames) + 1_234
         resumed = await runs.subscribe(thread_id, after)
-        tail: list[bytes] = []
-        async with asyncio.timeout(20):
-            while len(tail) < total - after:
-                more = resumed.frames_after(after + len(tail))
-                if more:
-                    tail += more
-                    continue
-                waiter = resumed.waiter()
-                try:
-                    await waiter
-                finally:
-                    resumed.forget(waiter)
+        tail = await take(resumed, after, total - after)
         runs.unsubscribe(resumed)
         assert tail == seen[after:]
 
@@ -373,17 +355,6 @@ async def test_a_thread_feed_keeps_its_numbering_after_the_feed_itself_expired(r
         assert not await runs.redis.exists(runs.keys.feed(thread_id))
         _second, second_frames = await finished_run(runs, 3, thread_id)
         total = len(first_frames) + len(second_frames)
-        seen: list[bytes] = []
-        async with asyncio.timeout(10):
-            while len(seen) < total:
-                more = live.frames_after(len(seen))
-                if more:
-                    seen += more
-                    continue
-                waiter = live.waiter()
-                try:
-                    await waiter
-                finally:
-                    live.forget(waiter)
+        seen = await take(live, 0, total)
         runs.unsubscribe(live)
     assert ids(seen) == list(range(1, total + 1))

@@ -46,6 +46,15 @@ __all__ = ("RedisRun", "RedisRunBackend")
 logger = logging.getLogger("agui_server.runs.redis")
 
 _ENDED: Final = frozenset({b"finished", b"failed", b"cancelled"})
+
+
+def _over(status: bytes | None, terminal: bytes | None) -> bool:
+    """From a run's ``status`` and ``terminal`` fields: it has ended or sent its terminal event (a status
+    that is gone counts as ended). ``terminal`` is set in the script that appends the terminal event (and
+    cleared when a run is queued once more), so it answers before the worker's finish sets the status."""
+    return status is None or status in _ENDED or terminal == b"1"
+
+
 _SETTLE: Final = 10.0
 _encoder: Final = msgspec.json.Encoder()
 
@@ -190,7 +199,7 @@ class RedisRunBackend:
         superseded = False
         while True:
             status, terminal = await self.redis.hmget(self.keys.meta(holder_id), "status", "terminal")
-            ending = status is None or status in _ENDED or terminal == b"1"
+            ending = _over(status, terminal)
             if not ending:
                 if self.busy_policy == "reject":
                     raise ThreadBusy(thread_id, holder_id)
@@ -252,7 +261,7 @@ class RedisRunBackend:
             if holder is None:
                 return None
             status, terminal = await self.redis.hmget(self.keys.meta(holder.decode()), "status", "terminal")
-            if status is None or status in _ENDED or terminal == b"1":
+            if _over(status, terminal):
                 return None  # ended, or storing its thread: the stored thread tells the whole story
             run = await self._handle(holder.decode())
             if run is None:
@@ -276,7 +285,7 @@ class RedisRunBackend:
             first_seq = first_seq_of(*first[0]) if first else last + 1
             if after < first_seq - 1:
                 return "expired"
-            if (status in _ENDED or terminal == b"1") and after == last:
+            if _over(status, terminal) and after == last:
                 return "drained"
             return "ok"
         except (RedisError, OSError) as exc:
@@ -286,10 +295,8 @@ class RedisRunBackend:
         meta = self.keys.meta(run_id)
 
         async def is_over() -> bool:
-            # ``terminal`` is set with the terminal event in one script (and cleared the same way when a
-            # run is queued once more), so it answers before the worker's finish sets the status
             status, terminal = await self.redis.hmget(meta, "status", "terminal")
-            return status is None or status in _ENDED or terminal == b"1"
+            return _over(status, terminal)
 
         return is_over
 

@@ -9,34 +9,26 @@ event N+1, which may begin with events at or before N: :func:`unpack` numbers th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-__all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "continues", "first_seq", "last_seq", "pack", "unpack")
+__all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "continues", "first_seq", "unpack")
 
 MAX_BATCH: Final = 1024
 """Events per entry at most."""
-TERMINAL_TYPES: Final = frozenset({b"RUN_FINISHED", b"RUN_ERROR"})
-_TERMINAL_NAMES: Final = frozenset({"RUN_FINISHED", "RUN_ERROR"})
+TERMINAL_TYPES: Final = frozenset(name.encode() for name in TERMINAL_EVENT_TYPES)
+"""The terminal event types as an entry's ``t`` field holds them."""
 
 
-def pack(types: Sequence[str], payloads: Sequence[bytes]) -> tuple[str, bytes]:
-    """The ``t`` and ``d`` fields of an entry holding these events."""
-    return " ".join(types), b"\n".join(payloads)
-
-
-def last_seq(entry_id: bytes) -> int:
+def _last_seq(entry_id: bytes) -> int:
     """The sequence number of an entry's last event."""
     return int(entry_id.split(b"-", 1)[1])
 
 
 def first_seq(entry_id: bytes, fields: dict[bytes, bytes]) -> int:
     """The sequence number of an entry's first event."""
-    return last_seq(entry_id) - fields[b"t"].count(b" ")
+    return _last_seq(entry_id) - fields[b"t"].count(b" ")
 
 
 def continues(fields: dict[bytes, bytes]) -> bool:
@@ -48,7 +40,7 @@ def continues(fields: dict[bytes, bytes]) -> bool:
 def unpack(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[int, list[bytes], list[bytes]]:
     """``(sequence number of the first event, types, payloads)`` of an entry."""
     types = fields[b"t"].split(b" ")
-    return last_seq(entry_id) - len(types) + 1, types, fields[b"d"].split(b"\n")
+    return _last_seq(entry_id) - len(types) + 1, types, fields[b"d"].split(b"\n")
 
 
 class Outbox:
@@ -71,7 +63,7 @@ class Outbox:
         """Take one encoded event."""
         self.types.append(event_type)
         self.payloads.append(payload)
-        if event_type in _TERMINAL_NAMES:
+        if event_type in TERMINAL_EVENT_TYPES:
             self.terminal = (event_type, payload)
         elif event_type in FOLDED_EVENT_TYPES:
             self.folded.append(payload)
@@ -80,5 +72,5 @@ class Outbox:
         """Remove up to ``limit`` events: ``[count, types, payloads, terminal]`` for ``APPEND``."""
         types, payloads = self.types[:limit], self.payloads[:limit]
         del self.types[:limit], self.payloads[:limit]
-        packed_types, packed_payloads = pack(types, payloads)
-        return [len(types), packed_types, packed_payloads, 1 if types[-1] in _TERMINAL_NAMES else 0]
+        terminal = 1 if types[-1] in TERMINAL_EVENT_TYPES else 0
+        return [len(types), " ".join(types), b"\n".join(payloads), terminal]  # the t and d fields
