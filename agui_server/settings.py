@@ -67,6 +67,11 @@ class Settings:
         merged: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
         merged.update(os.environ if environ is None else environ)
         settings = cls()
+        # the plain names many SSE servers' .env files use (PORT, HOST, ALLOWED_ORIGINS) count too; the
+        # AGUI_ names win over them
+        for plain in ("HOST", "PORT", "ALLOWED_ORIGINS"):
+            if plain in merged and f"AGUI_{plain}" not in merged:
+                merged[f"AGUI_{plain}"] = merged[plain]
         if "AGUI_HOST" in merged:
             settings.host = merged["AGUI_HOST"]
         if "AGUI_PORT" in merged:

@@ -84,6 +84,13 @@ class AGUIConfig:
     requeue_lost_runs: bool = False
     """With Redis: when a worker dies mid-run, run it once more if its agent is ``safe_to_repeat``
     (default: end it with ``WORKER_LOST``)."""
+    reader_extras: bool = False
+    """Add what some hand-written readers look for to ``POST <path>``'s AG-UI stream: ``finalContent`` on
+    ``TEXT_MESSAGE_END`` and an ``ERROR`` event (``message``, ``code``) after ``RUN_ERROR``
+    (:class:`~agui_server.dialects.ReaderExtras`). Off: strict AG-UI."""
+    routes: list[Any] = field(default_factory=list)
+    """More routes, each in a dialect: :class:`~agui_server.dialects.RunRoute` and
+    :class:`~agui_server.dialects.FeedRoute`, mounted at their own paths (outside ``path``)."""
     allowed_origins: list[str] = field(default_factory=list)
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True

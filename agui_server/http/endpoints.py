@@ -12,26 +12,32 @@ Under ``<path>`` (default ``/ag-ui``):
 
 Under ``<agents_path>`` (default ``/agents``), for ``EventSource`` and plain REST clients:
 
-- ``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of every run on the thread.
+- ``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of every run on the thread, in the
+  :class:`~agui_server.dialects.ThreadMessages` dialect.
 - ``POST <agents_path>/{agentId}/messages``: ``{"thread_id", "message"}`` starts a run; 202.
+
+And the routes of ``AGUIConfig.routes`` (:mod:`agui_server.dialects.routes`): runs and feeds in a dialect.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from litestar.exceptions import HTTPException
 from litestar.response.base import ASGIResponse
 
+from agui_server.dialects.base import StreamInfo
+from agui_server.dialects.builtin import AGUIDialect, ReaderExtras, ThreadMessages
+from agui_server.dialects.routes import InvalidRequest, turn_input
+from agui_server.dialects.view import DialectView
 from agui_server.http.errors import error_response
 from agui_server.http.streaming import SSEResponse
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
 from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
-from agui_server.protocol.types import RunAgentInput, UserMessage
-from agui_server.runs.backend import BackendUnavailable
+from agui_server.runs.backend import BackendUnavailable, FeedUnsupported
 from agui_server.runs.log import CursorExpired, RunLog
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 
@@ -39,8 +45,11 @@ if TYPE_CHECKING:
     from litestar import Request
 
     from agui_server.agents.base import Agent
+    from agui_server.dialects.base import Dialect
+    from agui_server.dialects.routes import FeedRoute, RunRoute
     from agui_server.http.config import AGUIConfig
-    from agui_server.runs.backend import RunBackend, RunHandle
+    from agui_server.protocol.types import RunAgentInput
+    from agui_server.runs.backend import FrameSource, RunBackend, RunHandle
 
 __all__ = ("Endpoints",)
 
@@ -48,6 +57,9 @@ _DISCONNECT_HEADER = "x-agui-on-disconnect"
 
 Answer = ASGIResponse | SSEResponse
 """What an endpoint answers: a JSON response, or a stream."""
+
+_GET_STREAM_IDS: Final = AGUIDialect()
+_THREAD_MESSAGES: Final = ThreadMessages()
 
 
 class _MessageBody(msgspec.Struct):
@@ -84,6 +96,8 @@ class Endpoints:
         self.config = config
         self.agents = agents
         self.runs = runs
+        self.dialect: Dialect | None = ReaderExtras() if config.reader_extras else None
+        """The dialect of ``POST <path>``: AG-UI, with the reader extras when asked."""
 
     # -- request parsing ------------------------------------------------------------------------
 
@@ -100,6 +114,20 @@ class Endpoints:
                     413, "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
                 )
             raise
+
+    @staticmethod
+    def _cursor(request: Request[Any, Any, Any]) -> str | None:
+        return request.headers.get("last-event-id") or request.query_params.get("after")
+
+    @staticmethod
+    def _parse_cursor(raw: str) -> int | ASGIResponse:
+        try:
+            after = int(raw)
+            if after < 0:
+                raise ValueError
+        except ValueError:
+            return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
+        return after
 
     def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | ASGIResponse | None:
         text = request.query_params.get("on_disconnect") or request.headers.get(_DISCONNECT_HEADER)
@@ -123,13 +151,11 @@ class Endpoints:
         try:
             run_input = decode_input(body)
         except InputError as exc:
-            code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
-            detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
-            return error_response(exc.status, code, detail, [exc.as_dict()])
+            return self._input_error(exc)
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
-        return await self._start_and_stream(agent, run_input, agent_id, policy)
+        return await self._start_and_stream(agent, run_input, agent_id, policy, self.dialect)
 
     async def _start(
         self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
@@ -154,16 +180,49 @@ class Endpoints:
             )
 
     async def _start_and_stream(
-        self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
+        self,
+        agent: Agent,
+        run_input: RunAgentInput,
+        agent_id: str,
+        policy: DisconnectPolicy | None,
+        dialect: Dialect | None,
+        *,
+        get_stream: bool = False,
     ) -> Answer:
         run = await self._start(agent, run_input, agent_id, policy)
         if isinstance(run, ASGIResponse):
             return run
-        return self._follow(run, after=0)
+        if get_stream:
+            return self._follow_get_stream(run, 0, dialect)
+        return self._follow(run, after=0, dialect=dialect)
 
-    def _follow(self, run: RunHandle, *, after: int, prelude: bytes = b"") -> SSEResponse:
+    def _follow_get_stream(self, run: RunHandle, after: int, dialect: Dialect | None) -> SSEResponse:
+        """A GET stream's frames have ids ``<runId>:<seq>``: an ``EventSource`` that reconnects sends one back
+        and resumes the run (:meth:`_resume_get_stream`) instead of starting another."""
+        return self._follow(
+            run,
+            after=after,
+            prelude=sse_retry_frame(self.config.retry_ms),
+            dialect=dialect or _GET_STREAM_IDS,
+            id_prefix=f"{run.run_id}:",
+        )
+
+    def _follow(
+        self,
+        run: RunHandle,
+        *,
+        after: int,
+        prelude: bytes = b"",
+        dialect: Dialect | None = None,
+        id_prefix: str = "",
+    ) -> SSEResponse:
         runs = self.runs
-        source = runs.open(run, after)
+        source: FrameSource = runs.open(run, after)
+        if dialect is not None:
+            stream = StreamInfo(
+                "run", agent_id=run.agent_id, thread_id=run.thread_id, run_id=run.run_id, input=run.input
+            )
+            source = DialectView(source, dialect, stream, after=after, id_prefix=id_prefix)
         runs.follow(run)
 
         def closed(completed: bool) -> None:
@@ -183,24 +242,42 @@ class Endpoints:
         agent = self.agents.get(agent_id)
         if agent is None:
             return _not_found("agent", agent_id)
+        resumed = await self._resume_get_stream(request, agent_id, None)
+        if resumed is not None:
+            return resumed
         message = request.query_params.get("message")
         if message is None:
             return error_response(422, "INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
-        thread_id = request.query_params.get("threadId") or request.query_params.get("thread_id") or uuid.uuid4().hex
+        thread_id = request.query_params.get("threadId") or request.query_params.get("thread_id")
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
-        run_input = self._turn(thread_id, message)
-        return await self._start_and_stream(agent, run_input, agent_id, policy)
+        run_input = turn_input(thread_id, message)
+        return await self._start_and_stream(agent, run_input, agent_id, policy, self.dialect, get_stream=True)
 
-    @staticmethod
-    def _turn(thread_id: str, message: str) -> RunAgentInput:
-        return RunAgentInput(
-            thread_id=thread_id,
-            run_id=f"run-{uuid.uuid4().hex}",
-            messages=[UserMessage(id=f"msg-{uuid.uuid4().hex}", content=message)],
-            protocol_version="1.0",
-        )
+    async def _resume_get_stream(
+        self, request: Request[Any, Any, Any], agent_id: str, dialect: Dialect | None
+    ) -> Answer | None:
+        """A GET stream's ``EventSource`` reconnecting (``Last-Event-ID: <runId>:<seq>``): the rest of that
+        run, 204 when it is over; ``None`` when the request is no reconnect."""
+        last = request.headers.get("last-event-id")
+        if not last or ":" not in last:
+            return None
+        run_id, _, raw = last.rpartition(":")
+        after = self._parse_cursor(raw)
+        if isinstance(after, ASGIResponse):
+            return after
+        run = await self.runs.get(run_id)
+        if run is None or run.agent_id != agent_id:
+            return _not_found("run", run_id)
+        state = await self.runs.cursor_state(run, after)
+        if state == "drained":
+            return ASGIResponse(status_code=204)
+        if state == "expired":
+            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
+        if state == "ahead":
+            return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
+        return self._follow_get_stream(run, after, dialect)
 
     # -- resume and stop ------------------------------------------------------------------------
 
@@ -209,13 +286,9 @@ class Endpoints:
         run = await self.runs.get(run_id)
         if run is None:
             return _not_found("run", run_id)
-        raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-        try:
-            after = int(raw)
-            if after < 0:
-                raise ValueError
-        except ValueError:
-            return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
+        after = self._parse_cursor(self._cursor(request) or "0")
+        if isinstance(after, ASGIResponse):
+            return after
         state = await self.runs.cursor_state(run, after)
         if state == "ahead":
             return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
@@ -223,7 +296,7 @@ class Endpoints:
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "drained":
             return ASGIResponse(status_code=204)
-        return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms))
+        return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect)
 
     async def stop(self, run_id: str) -> Answer:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
@@ -286,33 +359,11 @@ class Endpoints:
     # -- the /agents API ------------------------------------------------------------------------
 
     async def subscribe(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
-        """``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of the thread, live."""
+        """``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of the thread, live, in the
+        :class:`~agui_server.dialects.ThreadMessages` dialect."""
         if agent_id not in self.agents:
             return _not_found("agent", agent_id)
-        thread_id = request.query_params.get("thread_id") or request.query_params.get("threadId")
-        if not thread_id:
-            return error_response(422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
-        raw = request.headers.get("last-event-id") or request.query_params.get("after")
-        after: int | None = None
-        if raw is not None:
-            try:
-                after = int(raw)
-                if after < 0:
-                    raise ValueError
-            except ValueError:
-                return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
-        try:
-            feed = await self.runs.subscribe(thread_id, after)
-        except CursorExpired:
-            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
-        runs = self.runs
-        return SSEResponse(
-            feed,
-            after=len(feed) if after is None else after,
-            keepalive=self.config.keepalive_interval,
-            prelude=sse_retry_frame(self.config.retry_ms),
-            on_close=lambda _completed: runs.unsubscribe(feed),
-        )
+        return await self._feed(request, _THREAD_MESSAGES, "thread", agent_id)
 
     async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``POST <agents_path>/{agentId}/messages``: start a run on the thread; 202 with its id."""
@@ -329,9 +380,103 @@ class Endpoints:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
         run = await self._start(
-            agent, self._turn(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
+            agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
         )
         if isinstance(run, ASGIResponse):
             return run
         body_out = {"status": "success", "message": "Message sent to agent.", "runId": run.run_id}
         return ASGIResponse(body=encode_json(body_out), status_code=202, media_type="application/json")
+
+    # -- routes in a dialect (AGUIConfig.routes) ------------------------------------------------
+
+    async def run_route(self, request: Request[Any, Any, Any], route: RunRoute, agent_id: str) -> Answer:
+        """A :class:`~agui_server.dialects.routes.RunRoute`: start a run from the request, stream it."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return _not_found("agent", agent_id)
+        get = request.method == "GET"
+        if get:
+            resumed = await self._resume_get_stream(request, agent_id, route.dialect)
+            if resumed is not None:
+                return resumed
+            fields: Any = dict(request.query_params.items())
+        else:
+            body = await self._body(request)
+            if isinstance(body, ASGIResponse):
+                return body
+            if route.request is None:
+                try:
+                    run_input = decode_input(body)
+                except InputError as exc:
+                    return self._input_error(exc)
+                fields = None
+            else:
+                try:
+                    fields = msgspec.json.decode(body)
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                    return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+                if not isinstance(fields, dict):
+                    return error_response(422, "INVALID_INPUT", "The request body must be a JSON object.")
+        if fields is not None:
+            assert route.request is not None
+            try:
+                run_input = route.request(fields)
+            except InvalidRequest as exc:
+                return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field, "message": exc.message}])
+        policy = self._policy(request)
+        if isinstance(policy, ASGIResponse):
+            return policy
+        return await self._start_and_stream(agent, run_input, agent_id, policy, route.dialect, get_stream=get)
+
+    @staticmethod
+    def _input_error(exc: InputError) -> ASGIResponse:
+        code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
+        detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
+        return error_response(exc.status, code, detail, [exc.as_dict()])
+
+    async def feed_route(self, request: Request[Any, Any, Any], route: FeedRoute, agent_id: str | None) -> Answer:
+        """A :class:`~agui_server.dialects.routes.FeedRoute`: follow runs as they happen."""
+        if agent_id is not None and agent_id not in self.agents:
+            return _not_found("agent", agent_id)
+        return await self._feed(request, route.dialect, route.scope, agent_id)
+
+    async def _feed(
+        self, request: Request[Any, Any, Any], dialect: Dialect | None, scope: str, agent_id: str | None
+    ) -> Answer:
+        raw = self._cursor(request)
+        after: int | None = None
+        if raw is not None:
+            parsed = self._parse_cursor(raw)
+            if isinstance(parsed, ASGIResponse):
+                return parsed
+            after = parsed
+        thread_id: str | None = None
+        runs = self.runs
+        try:
+            if scope == "thread":
+                thread_id = request.query_params.get("thread_id") or request.query_params.get("threadId")
+                if not thread_id:
+                    return error_response(
+                        422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}]
+                    )
+                if after is None:
+                    after = await runs.subscribe_from(thread_id)
+                feed = await runs.subscribe(thread_id, after)
+            else:
+                feed = await runs.subscribe_all(agent_id if scope == "agent" else None)
+        except CursorExpired:
+            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+        except FeedUnsupported as exc:
+            return error_response(501, "FEED_UNSUPPORTED", f"This server cannot serve that feed: {exc}.")
+        start = len(feed) if after is None else after
+        source: FrameSource = feed
+        if dialect is not None:
+            stream = StreamInfo("thread" if scope == "thread" else scope, agent_id=agent_id, thread_id=thread_id)  # type: ignore[arg-type]
+            source = DialectView(feed, dialect, stream, after=start)
+        return SSEResponse(
+            source,
+            after=start,
+            keepalive=self.config.keepalive_interval,
+            prelude=sse_retry_frame(self.config.retry_ms),
+            on_close=lambda _completed: runs.unsubscribe(feed),
+        )

@@ -14,6 +14,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Router, get, post
+from litestar import route as route_handler
 from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath  # noqa: TC002  (read at runtime by Litestar)
@@ -22,6 +23,7 @@ from litestar.types import ASGIApp  # noqa: TC002  (Litestar reads the handler a
 
 from agui_server.agents.base import Agent, as_agent
 from agui_server.agents.offline import OfflineAgent
+from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
 from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.request_log import RequestLogMiddleware
@@ -143,6 +145,40 @@ class AGUIPlugin(InitPlugin):
         finally:
             await self.runs.shutdown()
 
+    def _dialect_handler(self, route: RunRoute | FeedRoute, n: int) -> Any:
+        """The Litestar handler of one route of ``AGUIConfig.routes``."""
+        endpoints = self.endpoints
+        default_id = self.config.agent_id
+        fixed_agent = route.agent_id
+        by_path = "{agent_id}" in route.path
+        path = route.path.replace("{agent_id}", "{agent_id:str}")
+
+        def agent_of(request: _Req) -> str:
+            if by_path:
+                return str(request.path_params["agent_id"])
+            return fixed_agent or default_id
+
+        if isinstance(route, RunRoute):
+
+            async def run_in_dialect(request: _Req) -> ASGIApp:
+                return await _answer(endpoints.run_route(request, route, agent_of(request)))
+
+            return route_handler(
+                path=path,
+                http_method=list(route.methods),
+                name=f"agui:route-{n}",
+                status_code=200,
+                request_max_body_size=self.config.max_body_size,
+            )(run_in_dialect)
+        if isinstance(route, FeedRoute):
+
+            async def feed_in_dialect(request: _Req) -> ASGIApp:
+                agent_id = agent_of(request) if route.scope != "server" else None
+                return await _answer(endpoints.feed_route(request, route, agent_id))
+
+            return route_handler(path=path, http_method=["GET"], name=f"agui:route-{n}")(feed_in_dialect)
+        raise TypeError(f"AGUIConfig.routes takes RunRoute and FeedRoute objects, got {route!r}")
+
     def _routers(self) -> list[Router]:
         config = self.config
         endpoints = self.endpoints
@@ -186,11 +222,24 @@ class AGUIPlugin(InitPlugin):
             return await _answer(endpoints.send_message(request, agent_id))
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
+        dialect_routes = [self._dialect_handler(route, n) for n, route in enumerate(config.routes)]
+        # a route of AGUIConfig.routes replaces the built-in one at the same path (e.g. the GET stream in a
+        # dialect of the app's choosing)
+        taken = {route.path.replace("{agent_id}", "{agent_id:str}").rstrip("/") for route in config.routes}
+
+        def built_in(prefix: str, handlers: list[Any]) -> list[Any]:
+            return [h for h in handlers if all(f"{prefix}{p}".rstrip("/") not in taken for p in h.paths)]
+
         return [
+            *([Router(path="/", route_handlers=dialect_routes, middleware=middleware)] if dialect_routes else []),
             Router(
                 path=config.path,
-                route_handlers=[run_default, run_agent, stream, resume, stop, connect, thread],
+                route_handlers=built_in(config.path, [run_default, run_agent, stream, resume, stop, connect, thread]),
                 middleware=middleware,
             ),
-            Router(path=config.agents_path, route_handlers=[subscribe, send_message], middleware=middleware),
+            Router(
+                path=config.agents_path,
+                route_handlers=built_in(config.agents_path, [subscribe, send_message]),
+                middleware=middleware,
+            ),
         ]

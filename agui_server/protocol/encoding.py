@@ -1,8 +1,9 @@
 """Turning events into bytes and request bodies into ``RunAgentInput``.
 
-SSE frames are ``id: <seq>\\ndata: <json>\\n\\n`` with ``\\n`` only: the official client splits the
-stream on ``\\n\\n`` and fails on ``\\r\\n`` framing. The JSON is compact, camelCase, with absent optionals
-left out.
+SSE frames are ``data: <json>\\nid: <seq>\\n\\n`` with ``\\n`` only: the official client splits the
+stream on ``\\n\\n`` and fails on ``\\r\\n`` framing. The ``data:`` line comes first (the SSE format allows
+any field order) so that the simplest hand-written readers, which keep the parts that start with
+``data: ``, see every event. The JSON is compact (one line), camelCase, with absent optionals left out.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = (
     "decode_input",
     "encode_event",
     "encode_json",
+    "frame_payload",
     "sse_frame",
     "sse_retry_frame",
 )
@@ -54,14 +56,24 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes | str) -> Event:
     """Parse one event's JSON with the 1.0 model. Raises ``msgspec.ValidationError`` or ``DecodeError``."""
-    return _event_decoder.decode(data)  # type: ignore[no-any-return]
+    return _event_decoder.decode(data)
 
 
-def sse_frame(seq: int, payload: bytes, event_type: str | None = None) -> bytes:
-    """One SSE frame carrying ``payload`` with id ``seq`` (and an ``event:`` line when asked)."""
+def sse_frame(seq: int | None, payload: bytes, event_type: str | None = None) -> bytes:
+    """One SSE frame: ``data:`` with ``payload`` (one line) first, then an ``event:`` line when asked, then
+    ``id: seq`` unless ``seq`` is ``None``."""
     if event_type is None:
-        return b"id: %d\ndata: %s\n\n" % (seq, payload)
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), payload)
+        if seq is None:
+            return b"data: %s\n\n" % payload
+        return b"data: %s\nid: %d\n\n" % (payload, seq)
+    if seq is None:
+        return b"data: %s\nevent: %s\n\n" % (payload, event_type.encode())
+    return b"data: %s\nevent: %s\nid: %d\n\n" % (payload, event_type.encode(), seq)
+
+
+def frame_payload(frame: bytes) -> bytes:
+    """The JSON of a frame made by :func:`sse_frame` (its ``data:`` line, which comes first)."""
+    return frame[6 : frame.index(b"\n", 6)]
 
 
 def sse_retry_frame(milliseconds: int) -> bytes:

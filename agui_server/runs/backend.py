@@ -21,15 +21,17 @@ if TYPE_CHECKING:
     from agui_server.runs.manager import DisconnectPolicy
     from agui_server.runs.threads import Thread
 
-__all__ = ("BackendUnavailable", "CursorState", "FrameSource", "RunBackend", "RunHandle")
+__all__ = ("BackendUnavailable", "CursorState", "FeedUnsupported", "FrameSource", "RunBackend", "RunHandle")
 
 
 @runtime_checkable
 class FrameSource(Protocol):
     """Numbered SSE frames a response can follow: a run's log or a thread's feed."""
 
-    closed: bool
-    """True once nothing more will be appended."""
+    @property
+    def closed(self) -> bool:
+        """True once nothing more will be appended."""
+        ...
 
     def __len__(self) -> int:
         """The sequence number of the newest frame."""
@@ -116,6 +118,17 @@ class RunBackend(Protocol):
         """Follow every event of the thread after ``after`` (``None``: from now); raises ``CursorExpired``."""
         ...
 
+    async def subscribe_from(self, thread_id: str) -> int | None:
+        """Where a new subscriber of the thread (no cursor) starts: just before the thread's latest
+        ``RUN_STARTED`` when that run is running (or just ended), so a message posted right before the
+        subscription is not lost; ``None``: from now."""
+        ...
+
+    async def subscribe_all(self, agent_id: str | None) -> FrameSource:
+        """Follow every run's events from now on: of one agent, or of the whole server (``None``);
+        raises ``FeedUnsupported`` where the backend has no such feed."""
+        ...
+
     def unsubscribe(self, source: FrameSource) -> None:
         """A client stops following a thread."""
         ...
@@ -131,3 +144,7 @@ class BackendUnavailable(Exception):
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FeedUnsupported(Exception):
+    """The backend keeps no such feed (HTTP 501)."""

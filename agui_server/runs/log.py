@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from typing import Final
 
-from agui_server.protocol.encoding import sse_frame
+from agui_server.protocol.encoding import frame_payload, sse_frame
 
 __all__ = ("CursorExpired", "RunLog", "ThreadFeed")
 
@@ -130,14 +130,11 @@ class RunLog(_Followable):
         return self._types[n], self._frames[n]
 
 
-def _data_part(frame: bytes) -> bytes:
-    return frame[frame.index(b"\ndata: ") + 1 :]
-
-
 class ThreadFeed(_Followable):
-    """Every event of every run of one thread, numbered in one sequence; frames carry ``event:`` lines."""
+    """Every event of every run of one thread (or of one agent, or of the server), numbered in one
+    sequence; frames carry ``event:`` lines."""
 
-    __slots__ = ("_base", "_frames", "_types", "max_events", "subscribers")
+    __slots__ = ("_base", "_frames", "_types", "max_events", "run_ended_at", "run_start", "subscribers")
 
     def __init__(self, max_events: int = 1_000) -> None:
         super().__init__()
@@ -149,6 +146,15 @@ class ThreadFeed(_Followable):
         self.max_events = max_events
         self.subscribers = 0
         """Clients following the feed now (a feed with none may be dropped once its runs are forgotten)."""
+        self.run_start: int | None = None
+        """The sequence number just before the latest ``RUN_STARTED``."""
+        self.run_ended_at = 0.0
+        """When (``time.monotonic()``) the thread's latest run ended."""
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the oldest event still kept."""
+        return self._base + 1
 
     @property
     def last_seq(self) -> int:
@@ -158,6 +164,8 @@ class ThreadFeed(_Followable):
     def append(self, event_type: str, run_frame: bytes) -> None:
         """Add one event, given its frame in its run's log (shared, not copied)."""
         types = self._types
+        if event_type == "RUN_STARTED":
+            self.run_start = self._base + len(types)
         types.append(event_type)
         self._frames.append(run_frame)
         if len(types) > self.max_events:
@@ -178,7 +186,7 @@ class ThreadFeed(_Followable):
             raise CursorExpired(seq)
         end = start + limit
         return [
-            b"id: %d\nevent: %s\n%s" % (self._base + start + n + 1, event_type.encode(), _data_part(frame))
+            sse_frame(self._base + start + n + 1, frame_payload(frame), event_type)
             for n, (event_type, frame) in enumerate(zip(self._types[start:end], self._frames[start:end], strict=True))
         ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
+from agui_server.protocol.encoding import encode_json
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
@@ -115,6 +117,15 @@ class RunLimits:
     max_feeds: int = 1_000
     """Thread feeds kept; the least recently used go first. A feed with no subscriber is dropped when
     its thread's last run is forgotten."""
+    replay_window: float = 10.0
+    """Seconds after a thread's run ended during which a new subscriber (no cursor) still gets that run
+    from its start, so a message sent just before the subscription is not lost."""
+
+
+def input_fingerprint(input: RunAgentInput) -> bytes:
+    """What tells a retried request (same fingerprint: re-attach to its run) from a new one that reuses a
+    ``runId`` (another fingerprint: a new run)."""
+    return hashlib.blake2b(encode_json(input), digest_size=16).digest()
 
 
 @dataclass(slots=True, eq=False)
@@ -128,6 +139,8 @@ class Run:
     input: RunAgentInput
     policy: DisconnectPolicy
     log: RunLog
+    fingerprint: bytes = b""
+    """Of the request's input (before the thread's history was merged in)."""
     task: asyncio.Task[None] | None = None
     followers: int = 0
     terminal_seen: bool = False
@@ -180,6 +193,8 @@ class RunManager:
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._active: dict[str, Run] = {}
         self._feeds: OrderedDict[str, ThreadFeed] = OrderedDict()
+        self._agent_feeds: dict[str, ThreadFeed] = {}
+        self._server_feed: ThreadFeed | None = None
         self._starting: set[str] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -224,7 +239,9 @@ class RunManager:
         return feed
 
     async def subscribe(self, thread_id: str, after: int | None) -> ThreadFeed:
-        """A client starts following the thread's feed after ``after`` (``None``: from now).
+        """A client starts following the thread's feed after ``after``. ``None``: from the start of the
+        thread's latest run when it is running or ended less than ``replay_window`` seconds ago (so a
+        message posted just before the subscription is not lost), else from now.
 
         Raises:
             CursorExpired: the events after ``after`` are no longer kept.
@@ -232,6 +249,29 @@ class RunManager:
         feed = self.feed(thread_id)
         if after is not None:
             feed.frames_after(after, limit=1)
+        feed.subscribers += 1
+        return feed
+
+    async def subscribe_from(self, thread_id: str) -> int | None:
+        """The cursor a new subscriber of the thread starts from (see :meth:`subscribe`)."""
+        feed = self._feeds.get(thread_id)
+        if feed is None or feed.run_start is None:
+            return None
+        recent = thread_id in self._active or time.monotonic() - feed.run_ended_at < self.limits.replay_window
+        if recent and feed.run_start >= feed.first_seq - 1:
+            return feed.run_start
+        return None
+
+    async def subscribe_all(self, agent_id: str | None) -> ThreadFeed:
+        """Follow every run's events from now on: of one agent, or of the whole server (``None``)."""
+        if agent_id is None:
+            if self._server_feed is None:
+                self._server_feed = ThreadFeed(self.limits.max_events_per_thread)
+            feed = self._server_feed
+        else:
+            feed = self._agent_feeds.get(agent_id) or self._agent_feeds.setdefault(
+                agent_id, ThreadFeed(self.limits.max_events_per_thread)
+            )
         feed.subscribers += 1
         return feed
 
@@ -263,17 +303,23 @@ class RunManager:
             ThreadBusy: the thread has a run in progress and the busy policy is ``reject``.
         """
         legacy = is_legacy_client(input.protocol_version)
+        fingerprint = input_fingerprint(input)
         existing = self._runs.get(input.run_id)
         if existing is not None:
             if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
-            return existing
+            if existing.fingerprint == fingerprint:
+                return existing  # a retried request
         thread_id = input.thread_id
         await self._admit(thread_id, input.run_id)
         self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
         try:
+            existing = self._runs.get(input.run_id)
+            if existing is not None:  # a new request that reuses the runId of an ended run: it is a new run
+                self._finished.pop(input.run_id, None)
+                del self._runs[input.run_id]
             input = with_history(input, await self.threads.get(thread_id))
-            return self._launch(agent, input, agent_id=agent_id, legacy=legacy, policy=policy)
+            return self._launch(agent, input, agent_id=agent_id, legacy=legacy, policy=policy, fingerprint=fingerprint)
         finally:
             self._starting.discard(thread_id)
 
@@ -298,7 +344,14 @@ class RunManager:
                 raise ThreadBusy(thread_id, active.run_id) from None
 
     def _launch(
-        self, agent: Agent, input: RunAgentInput, *, agent_id: str, legacy: bool, policy: DisconnectPolicy | None
+        self,
+        agent: Agent,
+        input: RunAgentInput,
+        *,
+        agent_id: str,
+        legacy: bool,
+        policy: DisconnectPolicy | None,
+        fingerprint: bytes,
     ) -> Run:
         log = RunLog(self.limits.max_events_per_run)
         run = Run(
@@ -309,14 +362,21 @@ class RunManager:
             input=input,
             policy=policy or self.disconnect_policy,
             log=log,
+            fingerprint=fingerprint,
         )
         feed = self.feed(input.thread_id)
+        # the agent's and the server's feeds, when someone subscribed to them
+        wide = [f for f in (self._agent_feeds.get(agent_id), self._server_feed) if f is not None]
         folded = run.folded
         append = log.append
 
         def sink(payload: bytes, event_type: str) -> None:
             seq = append(payload, event_type)
-            feed.append(event_type, log.entry(seq)[1])
+            frame = log.entry(seq)[1]
+            feed.append(event_type, frame)
+            if wide:
+                for other in wide:
+                    other.append(event_type, frame)
             if event_type in _FOLDED:
                 folded.append((event_type, payload))
             elif event_type in TERMINAL_EVENT_TYPES:
@@ -358,6 +418,9 @@ class RunManager:
             run.ended.set_result(None)
         run.task = None  # a kept run need not keep its finished task (and its coroutine and context) alive
         now = time.monotonic()
+        feed = self._feeds.get(run.thread_id)
+        if feed is not None:
+            feed.run_ended_at = now
         if self._runs.get(run.run_id) is run:
             self._finished[run.run_id] = now
         self._sweep(now)

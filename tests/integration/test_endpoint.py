@@ -16,7 +16,7 @@ from agui_server.agents.offline import reply_for
 from agui_server.protocol.encoding import decode_input
 from tests.support.sse import collect_events, run_input, types
 
-FRAME = re.compile(rb"id: (\d+)\ndata: ([^\n]+)\n\n")
+FRAME = re.compile(rb"data: ([^\n]+)\nid: (\d+)\n\n")
 
 
 def client_for(app: Litestar) -> httpx.AsyncClient:
@@ -51,8 +51,8 @@ async def test_frames_are_lf_only_one_json_object_per_data_line(client: httpx.As
     raw = response.content
     assert b"\r" not in raw
     frames = FRAME.findall(raw)
-    assert b"".join(b"id: %s\ndata: %s\n\n" % f for f in frames) == raw
-    for _seq, data in frames:
+    assert b"".join(b"data: %s\nid: %s\n\n" % f for f in frames) == raw
+    for data, _seq in frames:
         event = json.loads(data)
         assert isinstance(event, dict)
         assert "null" not in data.decode() or event["type"] == "CUSTOM"

@@ -19,6 +19,7 @@ from agui_server.protocol.encoding import (
     InputError,
     decode_input,
     encode_event,
+    frame_payload,
     sse_frame,
     sse_retry_frame,
 )
@@ -28,17 +29,28 @@ from agui_server.protocol.encoding import (
 
 def test_sse_frame_is_id_then_data_then_a_blank_line() -> None:
     assert sse_frame(7, b'{"type":"RUN_ERROR","message":"x"}') == (
-        b'id: 7\ndata: {"type":"RUN_ERROR","message":"x"}\n\n'
+        b'data: {"type":"RUN_ERROR","message":"x"}\nid: 7\n\n'
     )
 
 
 def test_sse_frame_with_an_event_line() -> None:
-    assert sse_frame(1, b"{}", "message") == b"id: 1\nevent: message\ndata: {}\n\n"
+    assert sse_frame(1, b"{}", "message") == b"data: {}\nevent: message\nid: 1\n\n"
+
+
+def test_sse_frame_without_an_id_is_a_data_line_alone() -> None:
+    assert sse_frame(None, b"{}") == b"data: {}\n\n"
+    assert sse_frame(None, b"{}", "token") == b"data: {}\nevent: token\n\n"
+
+
+def test_frame_payload_is_the_data_line() -> None:
+    assert frame_payload(sse_frame(3, b'{"a":1}')) == b'{"a":1}'
+    assert frame_payload(sse_frame(3, b'{"a":1}', "X")) == b'{"a":1}'
+    assert frame_payload(sse_frame(None, b'{"a":1}')) == b'{"a":1}'
 
 
 def test_sse_frame_ids_count_up_as_given() -> None:
-    assert sse_frame(0, b"{}").startswith(b"id: 0\n")
-    assert sse_frame(123456789, b"{}").startswith(b"id: 123456789\n")
+    assert sse_frame(0, b"{}").endswith(b"\nid: 0\n\n")
+    assert sse_frame(123456789, b"{}").endswith(b"\nid: 123456789\n\n")
 
 
 TRICKY_EVENTS = [
@@ -61,9 +73,9 @@ def test_frames_use_lf_only_and_one_blank_line(event: Any) -> None:
     assert frame.endswith(b"\n\n")
     assert frame.count(b"\n\n") == 1
     lines = frame[:-2].split(b"\n")
-    assert lines == [b"id: 5", b"data: " + payload]
+    assert lines == [b"data: " + payload, b"id: 5"]
     # And the payload comes back out of the frame intact.
-    assert json.loads(lines[1][len(b"data: ") :]) == json.loads(payload)
+    assert json.loads(lines[0][len(b"data: ") :]) == json.loads(payload)
 
 
 def test_encoded_events_are_compact_json() -> None:

@@ -21,12 +21,13 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
-from agui_server.runs.backend import BackendUnavailable
+from agui_server.runs.backend import BackendUnavailable, FeedUnsupported
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import first_seq as first_seq_of
+from agui_server.runs.redis.entries import unpack
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.mirror import StreamHub
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -56,6 +57,8 @@ def _over(status: bytes | None, terminal: bytes | None) -> bool:
 
 
 _SETTLE: Final = 10.0
+_LOOK_BACK: Final = 64
+"""Feed entries searched (newest first) for the start of a thread's run in progress."""
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -171,7 +174,9 @@ class RedisRunBackend:
             input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
             self.settings.lock_ms, int(self.settings.start_timeout * 1000),
         ]  # fmt: skip
-        run_keys = [keys.meta(input.run_id), keys.queue, keys.queued, keys.active(input.thread_id)]
+        run_keys = [
+            keys.meta(input.run_id), keys.queue, keys.queued, keys.active(input.thread_id), keys.log(input.run_id)
+        ]  # fmt: skip
         # one round trip in the usual case; the worker that claims the run merges the thread's history
         reply = await self._submit(keys=run_keys, args=args)
         if reply[0] == b"busy":
@@ -393,6 +398,26 @@ class RedisRunBackend:
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
         return self.hub.open(keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
+
+    async def subscribe_from(self, thread_id: str) -> int | None:
+        """Just before the ``RUN_STARTED`` of the thread's run in progress (looked for in the feed's latest
+        entries), or ``None``: from now."""
+        try:
+            if await self.redis.get(self.keys.active(thread_id)) is None:
+                return None
+            entries = await self.redis.xrevrange(self.keys.feed(thread_id), "+", "-", count=_LOOK_BACK)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        for entry_id, fields in entries:
+            seq, types, _payloads = unpack(entry_id, fields)
+            for n in range(len(types) - 1, -1, -1):
+                if types[n] == b"RUN_STARTED":
+                    return seq + n - 1
+        return None
+
+    async def subscribe_all(self, agent_id: str | None) -> FrameSource:
+        """Not kept over Redis yet: an agent's or the server's feed would cost every run one more write."""
+        raise FeedUnsupported("agent and server feeds are kept by the in-process backend only")
 
     def unsubscribe(self, source: FrameSource) -> None:
         """The mirror stops when its follower releases it."""

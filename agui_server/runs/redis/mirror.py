@@ -142,9 +142,9 @@ class StreamMirror(_Followable):
             for etype, data in zip(types, payloads, strict=True):
                 if seq > cursor:
                     if self.with_event_lines:
-                        frames.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, data))
+                        frames.append(b"data: %s\nevent: %s\nid: %d\n\n" % (data, etype, seq))
                     else:
-                        frames.append(b"id: %d\ndata: %s\n\n" % (seq, data))
+                        frames.append(b"data: %s\nid: %d\n\n" % (data, seq))
                     cursor = seq
                 seq += 1
             if self.ends_at_terminal and types[-1] in TERMINAL_TYPES and not continues(fields):

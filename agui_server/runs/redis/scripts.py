@@ -75,11 +75,21 @@ end
 
 SUBMIT: Final = (
     """
--- KEYS: meta, queue, queued, active ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms, start_ms
--- Admission and submission in one step: 'exists' (the run is known: re-attach), 'busy' and the thread's
--- run in progress, or 'queued' with the thread's lock taken and the run in the work queue.
+-- KEYS: meta, queue, queued, active, log ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms,
+-- start_ms
+-- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
+-- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, or 'queued' with
+-- the thread's lock taken and the run in the work queue. A new request (another input) that reuses the
+-- runId of an ended run on the same thread is a new run: the old one's status and log go.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {'exists'}
+  local known = redis.call('HMGET', KEYS[1], 'input', 'thread_id', 'status')
+  if known[1] == ARGV[5] or known[2] ~= ARGV[2] then
+    return {'exists'}
+  end
+  if known[3] ~= 'finished' and known[3] ~= 'failed' and known[3] ~= 'cancelled' then
+    return {'busy', ARGV[1]}
+  end
+  redis.call('DEL', KEYS[1], KEYS[5])
 end
 local holder = redis.call('GET', KEYS[4])
 if holder and holder ~= ARGV[1] then
