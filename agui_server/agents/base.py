@@ -40,16 +40,22 @@ class RunContext:
         run_id: this run's id, unique per thread.
         agent_id: the id the agent is served under (``default`` unless configured).
         legacy_client: the request came from a pre-1.0 client (no ``protocolVersion``).
+        generation: how many runs with this ``run_id`` ran on the thread before (a client that reuses a
+            ``runId`` for a new request starts a new run: 1, 2 …).
     """
 
     thread_id: str
     run_id: str
     agent_id: str = "default"
     legacy_client: bool = False
+    generation: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def new_id(self, kind: str = "msg") -> str:
-        """A fresh id, unique within the thread: ``<kind>-<runId>-<n>``, deterministic per run."""
+        """A fresh id, unique within the thread: ``<kind>-<runId>-<n>`` (``<kind>-<runId>.<generation>-<n>``
+        for a reused ``runId``), deterministic per run."""
+        if self.generation:
+            return f"{kind}-{self.run_id}.{self.generation}-{next(self._ids)}"
         return f"{kind}-{self.run_id}-{next(self._ids)}"
 
 

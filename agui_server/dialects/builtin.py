@@ -172,6 +172,7 @@ class EventEnvelope:
     assistant text              ``FinalAnswerStream`` ``{char}``
     ``RUN_FINISHED``            ``FinalAnswerStreamEnd`` ``{run_id, thread_id}``
     ``RUN_ERROR``               ``error`` ``{error, code}``
+    ``CUSTOM``                  ``<name>`` with the value as the payload
     ==========================  =====================================================
 
     Readers that split the stream on blank lines and parse everything after ``data: `` as JSON need the
@@ -217,6 +218,9 @@ class _EnvelopeTranslator:
             )
         if kind == "RUN_ERROR":
             return _envelope("error", {"error": _error_message(event), "code": fields.get("code")})
+        if kind == "CUSTOM":  # what an outside worker published under a name of its own (runs/redis/bridge.py)
+            value = fields.get("value")
+            return _envelope(str(fields.get("name")), value if isinstance(value, dict) else {"value": value})
         return _NOTHING
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.runs.manager import DisconnectPolicy
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
@@ -88,7 +89,7 @@ class AGUIConfig:
     """Add what some hand-written readers look for to ``POST <path>``'s AG-UI stream: ``finalContent`` on
     ``TEXT_MESSAGE_END`` and an ``ERROR`` event (``message``, ``code``) after ``RUN_ERROR``
     (:class:`~agui_server.dialects.ReaderExtras`). Off: strict AG-UI."""
-    routes: list[Any] = field(default_factory=list)
+    routes: list[RunRoute | FeedRoute] = field(default_factory=list)
     """More routes, each in a dialect: :class:`~agui_server.dialects.RunRoute` and
     :class:`~agui_server.dialects.FeedRoute`, mounted at their own paths (outside ``path``)."""
     allowed_origins: list[str] = field(default_factory=list)
@@ -109,6 +110,9 @@ class AGUIConfig:
         if self.busy_policy not in ("reject", "supersede"):
             raise ValueError(f"busy_policy must be 'reject' or 'supersede', got {self.busy_policy!r}")
         DisconnectPolicy.parse(self.on_disconnect)
+        for route in self.routes:
+            if not isinstance(route, RunRoute | FeedRoute):
+                raise TypeError(f"routes takes RunRoute and FeedRoute objects, got {route!r}")
         for agent_id in (self.agent_id, *self.agents):
             if agent_id in RESERVED_AGENT_IDS or not agent_id or "/" in agent_id:
                 raise ValueError(f"{agent_id!r} cannot be an agent id")

@@ -31,6 +31,10 @@ class ErrorCode(StrEnum):
     STREAM_BEHIND = "STREAM_BEHIND"
     """The client read so slowly that events it had not received yet were dropped from the run's log (past
     ``max_events_per_run``); its stream ends here. The thread (``GET …/threads/{id}``) holds the outcome."""
+    WORKER_ERROR = "WORKER_ERROR"
+    """(Envelope bridge) The outside worker published an ``error`` event; the message is the worker's."""
+    WORKER_TIMEOUT = "WORKER_TIMEOUT"
+    """(Envelope bridge) The outside worker published nothing for longer than the bridge's idle timeout."""
     UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
     """The model provider rejected the API key (401/403)."""
     UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"

@@ -141,6 +141,8 @@ class Run:
     log: RunLog
     fingerprint: bytes = b""
     """Of the request's input (before the thread's history was merged in)."""
+    generation: int = 0
+    """Runs with this ``run_id`` on the thread before this one (a reused ``runId``)."""
     task: asyncio.Task[None] | None = None
     followers: int = 0
     terminal_seen: bool = False
@@ -314,12 +316,22 @@ class RunManager:
         await self._admit(thread_id, input.run_id)
         self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
         try:
+            generation = 0
             existing = self._runs.get(input.run_id)
             if existing is not None:  # a new request that reuses the runId of an ended run: it is a new run
                 self._finished.pop(input.run_id, None)
                 del self._runs[input.run_id]
+                generation = existing.generation + 1
             input = with_history(input, await self.threads.get(thread_id))
-            return self._launch(agent, input, agent_id=agent_id, legacy=legacy, policy=policy, fingerprint=fingerprint)
+            return self._launch(
+                agent,
+                input,
+                agent_id=agent_id,
+                legacy=legacy,
+                policy=policy,
+                fingerprint=fingerprint,
+                generation=generation,
+            )
         finally:
             self._starting.discard(thread_id)
 
@@ -352,6 +364,7 @@ class RunManager:
         legacy: bool,
         policy: DisconnectPolicy | None,
         fingerprint: bytes,
+        generation: int,
     ) -> Run:
         log = RunLog(self.limits.max_events_per_run)
         run = Run(
@@ -363,6 +376,7 @@ class RunManager:
             policy=policy or self.disconnect_policy,
             log=log,
             fingerprint=fingerprint,
+            generation=generation,
         )
         feed = self.feed(input.thread_id)
         # the agent's and the server's feeds, when someone subscribed to them
@@ -382,7 +396,13 @@ class RunManager:
             elif event_type in TERMINAL_EVENT_TYPES:
                 run.terminal_seen = True
 
-        ctx = RunContext(thread_id=input.thread_id, run_id=input.run_id, agent_id=agent_id, legacy_client=legacy)
+        ctx = RunContext(
+            thread_id=input.thread_id,
+            run_id=input.run_id,
+            agent_id=agent_id,
+            legacy_client=legacy,
+            generation=generation,
+        )
         guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run

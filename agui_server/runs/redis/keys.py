@@ -45,6 +45,10 @@ class Keys:
         """The last sequence number of a thread's feed."""
         return f"{self.prefix}:thread:{thread_id}:feedseq"
 
+    def session(self, session_id: str) -> str:
+        """What an outside worker published for a session with ``publish_event`` (a stream)."""
+        return f"{self.prefix}:session:{session_id}:events"
+
     @property
     def queue(self) -> str:
         """Runs waiting for a worker (a stream; consumer group ``workers``)."""

@@ -81,6 +81,7 @@ SUBMIT: Final = (
 -- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, or 'queued' with
 -- the thread's lock taken and the run in the work queue. A new request (another input) that reuses the
 -- runId of an ended run on the same thread is a new run: the old one's status and log go.
+local generation = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local known = redis.call('HMGET', KEYS[1], 'input', 'thread_id', 'status')
   if known[1] == ARGV[5] or known[2] ~= ARGV[2] then
@@ -89,6 +90,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if known[3] ~= 'finished' and known[3] ~= 'failed' and known[3] ~= 'cancelled' then
     return {'busy', ARGV[1]}
   end
+  generation = (tonumber(redis.call('HGET', KEYS[1], 'generation')) or 0) + 1
   redis.call('DEL', KEYS[1], KEYS[5])
 end
 local holder = redis.call('GET', KEYS[4])
@@ -101,7 +103,7 @@ redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
     + """
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
-  'start_ms', ARGV[8])
+  'start_ms', ARGV[8], 'generation', generation)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[3], now + ARGV[8], ARGV[1])  -- by the deadline for a worker to take it
 redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
@@ -126,8 +128,9 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1], 'lease_until'
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
-local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy')
-claim[7] = redis.call('GET', KEYS[5])
+local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
+  'generation')
+claim[8] = redis.call('GET', KEYS[5])
 return claim
 """
 )

@@ -139,7 +139,7 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, stored = claim
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, stored = claim
         try:
             history = RedisThreadStore.decode(stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -148,6 +148,7 @@ class _Execution:
         self.input = with_history(decode_input(raw_input), history)
         self.agent_id = agent_id.decode()
         self.legacy = legacy == b"1"
+        self.generation = int(generation or 0)
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
         self.outbox = Outbox()
@@ -170,7 +171,11 @@ class _Execution:
         keys = worker.keys
         settings = worker.settings
         ctx = RunContext(
-            thread_id=self.thread_id, run_id=self.run_id, agent_id=self.agent_id, legacy_client=self.legacy
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            agent_id=self.agent_id,
+            legacy_client=self.legacy,
+            generation=self.generation,
         )
         guard = Guard(self.input, ctx, self.sink, strict=settings.strict, run_timeout=settings.run_timeout)
         agent = worker.agents.get(self.agent_id)
