@@ -1,0 +1,143 @@
+"""Dialects over a real Redis: a reused runId, a late subscriber, and outside workers publishing envelopes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.cluster import Cluster, cluster
+from tests.support.server import ROOT, free_port
+from tests.support.sse import parse_frames
+
+pytestmark = pytest.mark.redis
+
+
+def body(run_id: str, thread_id: str, text: str, message_id: str = "msg_xxx") -> dict[str, Any]:
+    return {
+        "threadId": thread_id,
+        "runId": run_id,
+        "messages": [{"id": message_id, "role": "user", "content": text}],
+        "context": [],
+        "tools": [],
+    }
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with cluster(tmp_path_factory.mktemp("cluster"), webs=2, workers=1) as c:
+        yield c
+
+
+def deltas(raw: bytes) -> str:
+    return "".join(e.get("delta", "") for _, e in parse_frames(raw))
+
+
+def test_a_reused_run_id_with_a_new_question_is_a_new_run_on_any_web_process(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        first = client.post(a + "/ag-ui", json=body("run_456", "thread_123", "你是谁")).content
+        second = client.post(b + "/ag-ui", json=body("run_456", "thread_123", "今天天气怎么样")).content
+        retried = client.post(a + "/ag-ui", json=body("run_456", "thread_123", "今天天气怎么样")).content
+        thread = client.get(b + "/ag-ui/threads/thread_123").json()
+    assert "你是谁" in deltas(first)
+    assert "今天天气怎么样" in deltas(second)
+    assert deltas(retried) == deltas(second)
+    assistant = [m for m in thread["messages"] if m["role"] == "assistant"]
+    assert len(assistant) == 2
+    assert len({m["id"] for m in assistant}) == 2
+
+
+def test_a_subscriber_on_another_web_process_gets_the_run_in_progress_from_its_start(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        posted = client.post(a + "/agents/slow/messages", json={"thread_id": "late", "message": "hi"})
+        assert posted.status_code == 202
+        time.sleep(0.3)  # the run is under way before the subscription
+        with client.stream("GET", b + "/agents/slow/sse", params={"thread_id": "late"}) as response:
+            buffer = b""
+            for chunk in response.iter_raw():
+                buffer += chunk
+                if b"event: RUN_FINISHED" in buffer:
+                    break
+    names = [line[7:] for line in buffer.split(b"\n") if line.startswith(b"event: ")]
+    assert names[0] == b"RUN_STARTED"
+    assert names[-1] == b"RUN_FINISHED"
+
+
+DOCUMENT_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    import redis
+    from agui_server.runs.redis.bridge import publish_event
+
+    url = sys.argv[1]
+    jobs = redis.Redis.from_url(url)
+    _, raw = jobs.blpop("jobs", timeout=20)
+    job = json.loads(raw)
+    session_id = job["session_id"]
+    if job["query"] == "fail":
+        publish_event(session_id, "error", {"error": "the model is down"}, redis_url=url)
+        sys.exit(0)
+    publish_event(session_id, "worker_ack", {}, redis_url=url)
+    for char in "Let me think.":
+        publish_event(session_id, "AgentThoughtStream", {"char": char}, redis_url=url)
+    publish_event(session_id, "AgentToolCallStart", {"tool_name": "weather"}, redis_url=url)
+    for char in "Paris, 20°C.":
+        publish_event(session_id, "FinalAnswerStream", {"char": char}, redis_url=url)
+    publish_event(session_id, "FinalAnswerStreamEnd", {}, redis_url=url)
+    """
+)
+
+
+def test_outside_workers_publish_envelopes_into_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "document_worker.py"
+    script.write_text(DOCUMENT_WORKER)
+    with cluster(tmp_path, webs=0, workers=0) as c:
+        monkeypatch.setenv("BRIDGE_REDIS_URL", c.redis_url)
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "tests.support.bridge_app:app", "--port", str(port)]
+        web = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=os.environ.copy())
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    httpx.get(base + "/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the web process did not start"
+                    time.sleep(0.1)
+            results = []
+            for query in ("What is the capital of France?", "fail"):
+                worker = subprocess.Popen([sys.executable, str(script), c.redis_url], cwd=ROOT)
+                try:
+                    session = {"user_query": query, "model_alias": "smart_agent"}
+                    raw = httpx.post(base + "/v1/react/sessions", json=session, timeout=20).content
+                    assert worker.wait(20) == 0
+                finally:
+                    if worker.poll() is None:
+                        worker.kill()
+                parts = [p for p in raw.split(b"\n\n") if p]
+                assert all(p.startswith(b"data: ") and b"\n" not in p for p in parts), raw
+                results.append([json.loads(p[6:]) for p in parts])
+        finally:
+            web.terminate()
+            web.wait(15)
+    ok, failed = results
+    kinds = [e["event_type"] for e in ok]
+    assert kinds[0] == "worker_ack"
+    assert kinds[-1] == "FinalAnswerStreamEnd"
+    assert "".join(e["payload"]["char"] for e in ok if e["event_type"] == "AgentThoughtStream") == "Let me think."
+    assert [e["payload"]["tool_name"] for e in ok if e["event_type"] == "AgentToolCallStart"] == ["weather"]
+    assert "".join(e["payload"]["char"] for e in ok if e["event_type"] == "FinalAnswerStream") == "Paris, 20°C."
+    assert [e["event_type"] for e in failed] == ["worker_ack", "error"]
+    assert failed[-1]["payload"] == {"error": "the model is down", "code": "WORKER_ERROR"}
