@@ -107,3 +107,21 @@ def _value(result: dict[str, object], key: str) -> float:
         if row["clients"] == int(clients):
             return float(row[metric])
     raise KeyError(key)
+
+
+def test_the_dialect_benchmark_measures_every_dialect(tmp_path: Path) -> None:
+    from benchmarks.apps.dialects import DIALECTS
+
+    out = tmp_path / "dialects.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.dialects", "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = json.loads(out.read_text())
+    assert [row["dialect"] for row in rows] == list(DIALECTS)
+    for row in rows:
+        assert row["stream_events_per_s"] > 0
+        assert row["short_runs_per_s"] > 0
+        assert row["clients10_runs_per_s"] > 0
+    assert "| chat_events |" in completed.stdout
