@@ -11,7 +11,7 @@ A thread store (:class:`~agui_server.runs.threads.ThreadStore`) is the third int
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import asyncio
@@ -21,7 +21,19 @@ if TYPE_CHECKING:
     from agui_server.runs.manager import DisconnectPolicy
     from agui_server.runs.threads import Thread
 
-__all__ = ("BackendUnavailable", "CursorState", "FeedUnsupported", "FrameSource", "RunBackend", "RunHandle")
+__all__ = (
+    "REPLAY_WINDOW",
+    "BackendUnavailable",
+    "CursorState",
+    "FeedUnsupported",
+    "FrameSource",
+    "RunBackend",
+    "RunHandle",
+)
+
+REPLAY_WINDOW: Final = 10.0
+"""Seconds after a thread's run ended during which a new subscriber (no cursor) still gets that run from its
+start, so a message posted just before the subscription is not lost."""
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from agui_server.agents.base import RunContext
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
+from agui_server.runs.backend import REPLAY_WINDOW
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
@@ -117,7 +118,7 @@ class RunLimits:
     max_feeds: int = 1_000
     """Thread feeds kept; the least recently used go first. A feed with no subscriber is dropped when
     its thread's last run is forgotten."""
-    replay_window: float = 10.0
+    replay_window: float = REPLAY_WINDOW
     """Seconds after a thread's run ended during which a new subscriber (no cursor) still gets that run
     from its start, so a message sent just before the subscription is not lost."""
 

@@ -73,6 +73,28 @@ def test_a_subscriber_on_another_web_process_gets_the_run_in_progress_from_its_s
     assert names[-1] == b"RUN_FINISHED"
 
 
+def test_a_subscriber_just_after_a_fast_run_ended_still_gets_it(shared: Cluster) -> None:
+    (a, _), (b, _) = shared.webs
+    with httpx.Client(timeout=20) as client:
+        posted = client.post(a + "/agents/default/messages", json={"thread_id": "quick", "message": "Привет"})
+        assert posted.status_code == 202
+        deadline = time.monotonic() + 10
+        while not client.get(b + "/ag-ui/threads/quick").is_success:  # the run has ended and is stored
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with client.stream("GET", b + "/agents/default/sse", params={"thread_id": "quick"}) as response:
+            buffer = b""
+            for chunk in response.iter_raw():
+                buffer += chunk
+                if b"event: RUN_FINISHED" in buffer:
+                    break
+    blocks = [p for p in buffer.split(b"\n\n") if p.startswith(b"data: ") and b"\nevent:" not in p]
+    unnamed = [json.loads(p[6:].split(b"\n")[0]) for p in blocks]
+    messages = [u["message"] for u in unnamed if "message" in u]
+    assert len(messages) == 1
+    assert "Привет" in messages[0]
+
+
 DOCUMENT_WORKER = textwrap.dedent(
     """
     import json, sys, time

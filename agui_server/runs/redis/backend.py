@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -21,13 +22,13 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
-from agui_server.runs.backend import BackendUnavailable, FeedUnsupported
+from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable, FeedUnsupported
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
+from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack
 from agui_server.runs.redis.entries import first_seq as first_seq_of
-from agui_server.runs.redis.entries import unpack
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.mirror import StreamHub
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -400,14 +401,23 @@ class RedisRunBackend:
         return self.hub.open(keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
 
     async def subscribe_from(self, thread_id: str) -> int | None:
-        """Just before the ``RUN_STARTED`` of the thread's run in progress (looked for in the feed's latest
-        entries), or ``None``: from now."""
+        """Just before the ``RUN_STARTED`` of the thread's latest run (looked for in the feed's latest
+        entries) when it is in progress or ended less than ``REPLAY_WINDOW`` seconds ago (by its terminal
+        event's timestamp), or ``None``: from now."""
         try:
-            if await self.redis.get(self.keys.active(thread_id)) is None:
-                return None
+            running = await self.redis.get(self.keys.active(thread_id)) is not None
             entries = await self.redis.xrevrange(self.keys.feed(thread_id), "+", "-", count=_LOOK_BACK)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
+        if not entries:
+            return None
+        if not running:
+            _seq, types, payloads = unpack(*entries[0])
+            if types[-1] not in TERMINAL_TYPES:
+                return None
+            ended_ms = msgspec.json.decode(payloads[-1]).get("timestamp")
+            if not isinstance(ended_ms, int) or time.time() * 1000 - ended_ms > REPLAY_WINDOW * 1000:
+                return None
         for entry_id, fields in entries:
             seq, types, _payloads = unpack(entry_id, fields)
             for n in range(len(types) - 1, -1, -1):
