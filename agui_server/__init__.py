@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from agui_server import protocol
+from agui_server import dialects, protocol
 from agui_server.agents import (
     Agent,
     AnthropicAgent,
@@ -58,6 +58,7 @@ __all__ = (
     "__version__",
     "as_agent",
     "create_app",
+    "dialects",
     "load_agent",
     "protocol",
     "stream_text",

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import agui_server
 import agui_server.agents
+import agui_server.dialects
 import agui_server.http
 import agui_server.protocol
 import agui_server.runs
 import conformance
+from agui_server.dialects import (
+    ChatEvents,
+    Dialect,
+    EventEnvelope,
+    MessageFeed,
+    ReaderExtras,
+    StreamInfo,
+    ThreadMessages,
+)
+from agui_server.dialects.view import DialectView
 from agui_server.runs import FrameSource, RunBackend, RunLog, RunManager, ThreadFeed, ThreadStore
 from agui_server.runs.sqlite_threads import SQLiteThreadStore
 from agui_server.runs.threads import MemoryThreadStore
@@ -17,6 +28,7 @@ def test_public_names_exist() -> None:
     for module in (
         agui_server,
         agui_server.agents,
+        agui_server.dialects,
         agui_server.http,
         agui_server.protocol,
         agui_server.runs,
@@ -34,6 +46,9 @@ def test_backends_implement_the_interfaces(tmp_path) -> None:  # type: ignore[no
     assert isinstance(RunManager(), RunBackend)
     assert isinstance(RunLog(), FrameSource)
     assert isinstance(ThreadFeed(), FrameSource)
+    assert isinstance(DialectView(RunLog(), ChatEvents(), StreamInfo("run")), FrameSource)
+    for dialect in (ChatEvents(), EventEnvelope(), MessageFeed(), ReaderExtras(), ThreadMessages()):
+        assert isinstance(dialect, Dialect)
     assert isinstance(MemoryThreadStore(), ThreadStore)
     assert isinstance(SQLiteThreadStore(tmp_path / "t.db"), ThreadStore)
 
