@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from agui_server.runs.backend import FrameSource
 
-_FRAME = re.compile(rb"^id: (\d+)\n(?:event: ([A-Z_]+)\n)?data: (.*)\n\n$", re.DOTALL)
+_FRAME = re.compile(rb"^data: ([^\n]*)\n(?:event: ([A-Z_]+)\n)?id: (\d+)\n\n$")
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def ids(frames: list[bytes]) -> list[int]:
     for frame in frames:
         match = _FRAME.match(frame)
         assert match, frame
-        out.append(int(match.group(1)))
+        out.append(int(match.group(3)))
     return out
 
 
@@ -232,8 +232,8 @@ async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batc
         seen = await take(live, 0, total)
         runs.unsubscribe(live)
         assert ids(seen) == list(range(1, total + 1))
-        as_run = [re.sub(rb"^id: \d+\nevent: [A-Z_]+\n", b"", frame) for frame in seen]
-        assert as_run == [re.sub(rb"^id: \d+\n", b"", frame) for frame in first_frames + second_frames]
+        as_run = [re.sub(rb"\nevent: [A-Z_]+\nid: \d+\n\n$", b"", frame) for frame in seen]
+        assert as_run == [re.sub(rb"\nid: \d+\n\n$", b"", frame) for frame in first_frames + second_frames]
         types = [_FRAME.match(frame).group(2) for frame in seen]  # type: ignore[union-attr]
         assert types.count(b"RUN_STARTED") == 2
         assert types[-1] == b"RUN_FINISHED"
