@@ -93,7 +93,7 @@ async def test_idle_stream_gets_keepalive_comments() -> None:
             blocks = [block async for block in _frames(response)]
     pings = [b for b in blocks if b == b": ping"]
     assert len(pings) >= 3
-    assert json.loads(blocks[-1].split(b"data: ", 1)[1])["type"] == "RUN_FINISHED"
+    assert json.loads(blocks[-1].split(b"data: ", 1)[1].split(b"\n")[0])["type"] == "RUN_FINISHED"
 
 
 async def test_events_ready_together_go_out_in_one_write() -> None:
@@ -133,6 +133,6 @@ async def test_events_ready_together_go_out_in_one_write() -> None:
         "state": {},
     }
     await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[arg-type]
-    frames = b"".join(bodies).count(b"\ndata: ")
+    frames = b"".join(bodies).count(b"\nid: ")
     assert frames == 202  # RUN_STARTED, 200 CUSTOM, RUN_FINISHED
     assert len(bodies) < frames / 10
