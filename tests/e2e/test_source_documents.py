@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import json
 import os
 import shutil
@@ -145,12 +146,12 @@ def process(args: list[str], **kwargs: Any) -> Iterator[Process]:
 
 
 @contextlib.contextmanager
-def example_server(name: str) -> Iterator[tuple[str, Process]]:
+def example_server(name: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Process]]:
     """``uvicorn examples.<name>:app`` on a free loopback port, as a user starts it; yields (origin, process)."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "uvicorn", f"examples.{name}:app", "--host", "127.0.0.1", "--port", str(port)]
-    with process(args) as server:
+    with process(args, env=env) as server:
         deadline = time.monotonic() + 20
         while True:
             if server.popen.poll() is not None:
@@ -347,6 +348,29 @@ def test_000_node_eventsource_package_runs_both_snippets(rest_and_sse) -> None:
     assert not [line for line in client.err if line.startswith("Ошибка при отправке сообщения:")], client.transcript()
 
 
+def test_000_a_message_posted_before_the_subscription_is_not_lost(rest_and_sse) -> None:
+    """The document opens the EventSource, then sends at once: the POST may land first. A subscriber that
+    comes a second after the run ended still gets its reply (not the document's code: httpx, its own thread)."""
+    origin, _server = rest_and_sse
+    thread = f"late-{time.monotonic_ns()}"
+    sent = httpx.post(
+        f"{origin}/agents/agent_123/messages", json={"thread_id": thread, "message": "Привет, агент!"}, timeout=10
+    )
+    assert 200 <= sent.status_code < 300, (sent.status_code, sent.text)
+    assert sent.json()["status"] == "success", sent.text
+    time.sleep(1.0)
+    messages = []
+    with httpx.Client(timeout=httpx.Timeout(10, read=5)) as client:
+        url = f"{origin}/agents/agent_123/sse"
+        with connect_sse(client, "GET", url, params={"thread_id": thread}) as source:
+            assert source.response.status_code == 200
+            for event in source.iter_sse():
+                if event.event == "message" and event.data:
+                    messages.append(json.loads(event.data))
+                    break
+    assert messages == [{"agent_id": "agent_123", "thread_id": thread, "message": REPLY_000}]
+
+
 # --- 001: POST /v1/react/sessions, the sse_driver proxy (Russian) ----------------------------------------
 
 QUERY_001 = "What is the capital of France and what is the weather there right now?"
@@ -416,6 +440,53 @@ def test_001_wire_parts_are_data_lines_only(worker_bridge) -> None:
     assert kinds.index("AgentThoughtStream") < kinds.index("AgentToolCallStart") < kinds.index("FinalAnswerStream")
     answer = "".join(e["payload"]["char"] for e in events if e["event_type"] == "FinalAnswerStream")
     assert answer == offline_reply(QUERY_001)
+
+
+async def test_001_browser_page_shows_the_error_event_of_a_failed_run() -> None:
+    """001_consume.js on its page against the same session route whose agent raises: ``error`` with a message."""
+    from litestar import Litestar
+
+    from agui_server import AGUIConfig, AGUIPlugin
+    from agui_server.dialects import EventEnvelope, RunRoute
+    from examples.worker_bridge import session_input
+
+    async def failing_agent(input: Any, ctx: Any) -> Any:
+        yield "Let me think"
+        raise RuntimeError("the worker crashed")
+
+    route = RunRoute("/v1/react/sessions", EventEnvelope(), request=session_input)
+    app = Litestar(plugins=[AGUIPlugin(AGUIConfig(agent=failing_agent, routes=[route]))])
+    need_packages("playwright-core")
+    spec = {
+        "origin": "",
+        "page": "001_page.html",
+        "timeoutMs": 15000,
+        "settleMs": 200,
+        "waitFor": ["^Stream finished\\.$"],
+        "dom": ["thought-display", "answer-display"],
+    }
+    async with running_server(app) as origin:
+        spec["origin"] = origin
+        client = await asyncio.create_subprocess_exec(
+            node(), str(SEEDS / "browser.mjs"), json.dumps(spec),
+            cwd=NODE_DIR, env={**os.environ, "CHROMIUM": CHROMIUM},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            stdout, stderr = await asyncio.wait_for(client.communicate(), timeout=40)
+        except TimeoutError:
+            client.kill()
+            await client.wait()
+            raise
+    lines = [json.loads(line) for line in stdout.decode().split("\n") if line.startswith("{")]
+    report = f"{stdout.decode()}\n{stderr.decode()}"
+    assert not [line for line in lines if "fatal" in line or "pageerror" in line], report
+    texts = console(lines)
+    errors = [text for text in texts if text.startswith("An error event was received: ")]
+    assert len(errors) == 1, report
+    assert errors[0].removeprefix("An error event was received: ").strip() not in ("", "undefined"), report
+    assert "Stream finished." in texts, report
+    assert not [text for text in texts if text.startswith("Failed to parse JSON from stream")], report
 
 
 # --- 002: POST /ag-ui read by fetch, axios, curl, requests (Chinese) -------------------------------------
@@ -680,6 +751,70 @@ def test_003_browser_html_client(event_feeds) -> None:
     texts = console(lines)
     assert any(text.startswith("Received:") for text in texts), report
     assert not [text for text in texts if text.startswith("SSE error:")], report
+
+
+@contextlib.contextmanager
+def static_page(port: int, body: str) -> Iterator[str]:
+    """An HTTP server on loopback ``port`` answering ``body`` (HTML) to every GET, like a front-end dev
+    server; yields its origin, ``http://localhost:<port>``. Stopped at the end."""
+    payload = body.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_003_browser_html_client_on_another_origin_allowed_by_the_env() -> None:
+    """003_client.html served by a front-end server of another origin, listed in ``ALLOWED_ORIGINS`` as the
+    document's ``.env`` step does (here in the environment): the cross-origin EventSource gets the messages."""
+    message = "hello feeds cross-origin"
+    front_port = free_port()
+    env = {"ALLOWED_ORIGINS": f"http://localhost:3000,http://localhost:{front_port}"}
+    with example_server("event_feeds", env=env) as (origin, server):
+        with static_page(front_port, seed("003_client.html", DOC_ORIGIN_003, origin)) as front:
+            spec = {
+                "origin": origin,
+                "pageUrl": f"{front}/",
+                "timeoutMs": 20000,
+                "settleMs": 200,
+                "waitFor": ["^Stream completed$"],
+                "dom": ["messages"],
+            }
+            run = browser(spec)
+            try:
+                run_until(
+                    origin,
+                    message,
+                    lambda: any('"end"' in line for line in run.out),
+                    ready=lambda: any(f'"response":"{origin}/events"' in line for line in run.out),
+                    client=run,
+                )
+                run.wait_exit(30)
+            finally:
+                run.stop()
+    lines = browser_lines(run)
+    report = f"{run.transcript()}\nserver:\n{server.transcript(20)}"
+    end = next(line for line in lines if "end" in line)
+    assert end["end"] == "matched", report
+    assert f"<p>{offline_reply(message)}</p>" in end["dom"]["messages"]["html"], report
+    assert not [text for text in console(lines) if text.startswith("SSE error:")], report
 
 
 def test_003_python_stream_events(event_feeds) -> None:

@@ -2,15 +2,16 @@
 // the page printed (console) and showed (DOM), one JSON object per stdout line.
 //
 // usage: node browser.mjs '<spec json>'
-//   spec: { origin, docOrigin?, page, loads?, timeoutMs?, waitFor?: [regex…], settleMs?, dom?: [element id…] }
+//   spec: { origin, docOrigin?, page?, pageUrl?, loads?, timeoutMs?, waitFor?: [regex…], settleMs?, dom?: [id…] }
 //
 // The page is requested at `${origin}/__seeds__/${page}`; every `${origin}/__seeds__/*` request is answered
 // with the file of this folder (so the page and its scripts share the server's origin, and the
 // document's relative URLs reach the server), with `docOrigin` (the origin the document wrote, e.g.
 // http://localhost:8000) replaced by `origin`: the only change made to the document's code. Other
-// requests go to the server untouched. A load ends when every `waitFor` regex matched a console line
-// of that load (then `settleMs` more), or after `timeoutMs`; then the `dom` elements' text and HTML are
-// reported and the next load (a fresh navigation, which closes the page's connections) starts.
+// requests go to the network untouched. With `pageUrl` the page is loaded from there instead (a real
+// server of another origin, for cross-origin pages). A load ends when every `waitFor` regex matched a
+// console line of that load (then `settleMs` more), or after `timeoutMs`; then the `dom` elements' text
+// and HTML are reported and the next load (a fresh navigation, which closes the page's connections) starts.
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 const spec = JSON.parse(process.argv[2]);
 const { origin, docOrigin, page: pageName } = spec;
+const pageUrl = spec.pageUrl ?? `${origin}/__seeds__/${pageName}`;
 const loads = spec.loads ?? 1;
 const timeoutMs = spec.timeoutMs ?? 15000;
 const settleMs = spec.settleMs ?? 300;
@@ -80,7 +82,7 @@ try {
   for (load = 1; load <= loads; load += 1) {
     seen = [];
     const started = Date.now();
-    await page.goto(`${origin}/__seeds__/${pageName}`, { waitUntil: "load", timeout: timeoutMs });
+    await page.goto(pageUrl, { waitUntil: "load", timeout: timeoutMs });
     let matched = false;
     while (Date.now() - started < timeoutMs) {
       if (waitFor.every((regex) => seen.some((text) => regex.test(text)))) {
