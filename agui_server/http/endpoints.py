@@ -37,7 +37,7 @@ from agui_server.http.streaming import SSEResponse
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
 from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
-from agui_server.runs.backend import BackendUnavailable, FeedUnsupported
+from agui_server.runs.backend import BackendUnavailable
 from agui_server.runs.log import CursorExpired, RunLog
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 
@@ -463,11 +463,11 @@ class Endpoints:
                     after = await runs.subscribe_from(thread_id)
                 feed = await runs.subscribe(thread_id, after)
             else:
-                feed = await runs.subscribe_all(agent_id if scope == "agent" else None)
+                feed = await runs.subscribe_all(agent_id if scope == "agent" else None, after)
+                if after is not None and after > len(feed):
+                    after = None  # a cursor from before a restart (or made up): from now
         except CursorExpired:
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
-        except FeedUnsupported as exc:
-            return error_response(501, "FEED_UNSUPPORTED", f"This server cannot serve that feed: {exc}.")
         start = len(feed) if after is None else after
         source: FrameSource = feed
         if dialect is not None:

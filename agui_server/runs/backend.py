@@ -25,7 +25,6 @@ __all__ = (
     "REPLAY_WINDOW",
     "BackendUnavailable",
     "CursorState",
-    "FeedUnsupported",
     "FrameSource",
     "RunBackend",
     "RunHandle",
@@ -136,9 +135,10 @@ class RunBackend(Protocol):
         subscription is not lost; ``None``: from now."""
         ...
 
-    async def subscribe_all(self, agent_id: str | None) -> FrameSource:
-        """Follow every run's events from now on: of one agent, or of the whole server (``None``);
-        raises ``FeedUnsupported`` where the backend has no such feed."""
+    async def subscribe_all(self, agent_id: str | None, after: int | None) -> FrameSource:
+        """Follow every run's events after ``after`` (``None``: from now; a cursor past the newest event
+        counts as now): of one agent, or of the whole server (``agent_id`` ``None``). Raises
+        ``CursorExpired``."""
         ...
 
     def unsubscribe(self, source: FrameSource) -> None:
@@ -156,7 +156,3 @@ class BackendUnavailable(Exception):
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class FeedUnsupported(Exception):
-    """The backend keeps no such feed (HTTP 501)."""

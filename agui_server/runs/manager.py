@@ -265,8 +265,13 @@ class RunManager:
             return feed.run_start
         return None
 
-    async def subscribe_all(self, agent_id: str | None) -> ThreadFeed:
-        """Follow every run's events from now on: of one agent, or of the whole server (``None``)."""
+    async def subscribe_all(self, agent_id: str | None, after: int | None) -> ThreadFeed:
+        """Follow every run's events after ``after`` (``None``, or past the newest: from now): of one agent, or
+        of the whole server (``None``). Such a feed exists from its first subscriber on.
+
+        Raises:
+            CursorExpired: the events after ``after`` are no longer kept.
+        """
         if agent_id is None:
             if self._server_feed is None:
                 self._server_feed = ThreadFeed(self.limits.max_events_per_thread)
@@ -275,6 +280,8 @@ class RunManager:
             feed = self._agent_feeds.get(agent_id) or self._agent_feeds.setdefault(
                 agent_id, ThreadFeed(self.limits.max_events_per_thread)
             )
+        if after is not None and after < feed.last_seq:
+            feed.frames_after(after, limit=1)
         feed.subscribers += 1
         return feed
 

@@ -95,6 +95,61 @@ def test_a_subscriber_just_after_a_fast_run_ended_still_gets_it(shared: Cluster)
     assert "Привет" in messages[0]
 
 
+def test_server_and_agent_feeds_over_redis_show_runs_that_other_processes_ran(
+    shared: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a, _), _ = shared.webs
+    monkeypatch.setenv("FEEDS_REDIS_URL", shared.redis_url)
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "tests.support.feeds_app:app", "--port", str(port)]
+    web = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=os.environ.copy())
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the web process did not start"
+                time.sleep(0.1)
+        with httpx.Client(timeout=20) as client:
+            with (
+                client.stream("GET", base + "/events") as everything,
+                client.stream("GET", base + "/stream/slow") as agent_feed,
+            ):
+                for run_id, agent in (("wide-1", "counting"), ("wide-2", "slow")):
+                    run = body(run_id, f"t-{run_id}", "hi")
+                    assert client.post(f"{a}/ag-ui/{agent}", json=run).status_code == 200
+                all_raw = _read(everything, b"event: complete", 2)
+                last_id = [line for line in all_raw.split(b"\n") if line.startswith(b"id: ")][-1][4:].decode()
+                agent_raw = _read(agent_feed, b"event: complete", 1)
+            # a reconnect with the last id: nothing is repeated, the next run follows
+            with client.stream("GET", base + "/events", headers={"last-event-id": last_id}) as resumed:
+                assert client.post(f"{a}/ag-ui/counting", json=body("wide-3", "t-wide-3", "hi")).status_code == 200
+                resumed_raw = _read(resumed, b"event: complete", 1)
+    finally:
+        web.terminate()
+        web.wait(15)
+    completes = [json.loads(b[6:].split(b"\n")[0]) for b in all_raw.split(b"\n\n") if b"event: complete" in b]
+    assert [c["run_id"] for c in completes] == ["wide-1", "wide-2"]
+    agent_completes = [json.loads(b[6:].split(b"\n")[0]) for b in agent_raw.split(b"\n\n") if b"event: complete" in b]
+    assert [c["run_id"] for c in agent_completes] == ["wide-2"]
+    assert b"event: agent_message" in agent_raw
+    ids = [int(line[4:]) for line in resumed_raw.split(b"\n") if line.startswith(b"id: ")]
+    assert min(ids) > int(last_id)
+    assert b'"run_id":"wide-3"' in resumed_raw
+
+
+def _read(response: httpx.Response, marker: bytes, count: int) -> bytes:
+    buffer = b""
+    for chunk in response.iter_raw():
+        buffer += chunk
+        if buffer.count(marker) >= count:
+            break
+    return buffer
+
+
 DOCUMENT_WORKER = textwrap.dedent(
     """
     import json, sys, time

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
-from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable, FeedUnsupported
+from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable
 from agui_server.runs.log import CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
@@ -58,6 +58,8 @@ def _over(status: bytes | None, terminal: bytes | None) -> bool:
 
 
 _SETTLE: Final = 10.0
+_WATCH_MS: Final = 30_000
+"""How long a wide feed's marker lasts unless renewed (its watchers renew it every third of that)."""
 _LOOK_BACK: Final = 64
 """Feed entries searched (newest first) for the start of a thread's run in progress."""
 _encoder: Final = msgspec.json.Encoder()
@@ -136,6 +138,9 @@ class RedisRunBackend:
         self.reaper = Reaper(self.redis, self.keys, self.settings)
         self._local: dict[str, RedisRun] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._watched: dict[str, int] = {}  # wide feed markers this process keeps set → its subscribers
+        self._watching: dict[int, str] = {}  # id(source) → its marker
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -425,10 +430,51 @@ class RedisRunBackend:
                     return seq + n - 1
         return None
 
-    async def subscribe_all(self, agent_id: str | None) -> FrameSource:
-        """Not kept over Redis yet: an agent's or the server's feed would cost every run one more write."""
-        raise FeedUnsupported("agent and server feeds are kept by the in-process backend only")
+    async def subscribe_all(self, agent_id: str | None, after: int | None) -> FrameSource:
+        """Follow the agent's (or the server's) feed after ``after`` (``None``, or past the newest: from now).
+
+        Runs write to such a feed only while it is watched: a marker key with an expiry that each web
+        process with subscribers keeps set, so unwatched feeds cost the runs nothing.
+        """
+        keys = self.keys
+        watched = keys.wide_feed_watched(agent_id)
+        try:
+            await self.redis.set(watched, 1, px=_WATCH_MS)
+            last = int(await self.redis.get(keys.wide_feed_seq(agent_id)) or 0)
+            if after is None or after > last:
+                after = last
+            elif after < last:
+                first = await self.redis.xrange(keys.wide_feed(agent_id), "-", "+", count=1)
+                first_seq = first_seq_of(*first[0]) if first else last + 1
+                if after < first_seq - 1:
+                    raise CursorExpired(after)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        source = self.hub.open(keys.wide_feed(agent_id), after, with_event_lines=True, ends_at_terminal=False)
+        self._watching[id(source)] = watched
+        self._watched[watched] = self._watched.get(watched, 0) + 1
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._keep_watching())
+            self._background.add(self._watcher)
+            self._watcher.add_done_callback(self._background.discard)
+        return source
+
+    async def _keep_watching(self) -> None:
+        """Renew the markers of the wide feeds this process has subscribers for, until it has none."""
+        while self._watched:
+            await asyncio.sleep(_WATCH_MS / 3000)
+            for marker in list(self._watched):
+                with contextlib.suppress(RedisError, OSError):
+                    await self.redis.set(marker, 1, px=_WATCH_MS)
 
     def unsubscribe(self, source: FrameSource) -> None:
-        """The mirror stops when its follower releases it."""
+        """The mirror stops when its follower releases it (a wide feed's marker then expires unless others
+        watch it)."""
         source.release()
+        marker = self._watching.pop(id(source), None)
+        if marker is not None:
+            left = self._watched.get(marker, 1) - 1
+            if left > 0:
+                self._watched[marker] = left
+            else:
+                self._watched.pop(marker, None)

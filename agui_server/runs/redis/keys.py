@@ -45,6 +45,34 @@ class Keys:
         """The last sequence number of a thread's feed."""
         return f"{self.prefix}:thread:{thread_id}:feedseq"
 
+    def wide_feed(self, agent_id: str | None) -> str:
+        """Every event of every run of one agent, or of every agent (``None``), while watched (a stream)."""
+        return f"{self.prefix}:feed:server" if agent_id is None else f"{self.prefix}:agent:{agent_id}:feed"
+
+    def wide_feed_seq(self, agent_id: str | None) -> str:
+        """The last sequence number of an agent's or the server's feed."""
+        return self.wide_feed(agent_id) + "seq"
+
+    def wide_feed_watched(self, agent_id: str | None) -> str:
+        """Set (with an expiry) while some web process has a subscriber of that feed: runs write to the feed
+        only then."""
+        return self.wide_feed(agent_id) + ":watched"
+
+    def appended(self, run_id: str, thread_id: str, agent_id: str) -> list[str]:
+        """The keys of the ``APPEND`` script for a run."""
+        return [
+            self.meta(run_id),
+            self.log(run_id),
+            self.feed(thread_id),
+            self.feed_seq(thread_id),
+            self.wide_feed(None),
+            self.wide_feed_seq(None),
+            self.wide_feed_watched(None),
+            self.wide_feed(agent_id),
+            self.wide_feed_seq(agent_id),
+            self.wide_feed_watched(agent_id),
+        ]
+
     def session(self, session_id: str) -> str:
         """What an outside worker published for a session with ``publish_event`` (a stream)."""
         return f"{self.prefix}:session:{session_id}:events"

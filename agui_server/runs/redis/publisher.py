@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import msgspec
 
@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 
     from agui_server.protocol import events as ev
 
-__all__ = ("RunPublisher",)
+__all__ = ("PUBLISHED_AGENT_ID", "RunPublisher")
+
+PUBLISHED_AGENT_ID: Final = "external"
+"""The agent id of runs a ``RunPublisher`` publishes (their agent's feed is ``/stream/external``)."""
 
 logger = logging.getLogger("agui_server.runs.redis")
 
@@ -97,10 +100,7 @@ class RunPublisher:
         keys = self.keys
         while self._outbox:
             result = await self._append(
-                keys=[
-                    keys.meta(self.run_id), keys.log(self.run_id), keys.feed(self.thread_id),
-                    keys.feed_seq(self.thread_id),
-                ],
+                keys=keys.appended(self.run_id, self.thread_id, PUBLISHED_AGENT_ID),
                 args=[
                     self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
                     self.settings.retention_ms, *self._outbox.take(), self._threads.ttl_ms,
@@ -125,6 +125,7 @@ class RunPublisher:
             args=[
                 self.run_id, self.thread_id, "1" if self._input.protocol_version is None else "0",
                 msgspec.json.encode(self._input), self._token, self.settings.lease_ms, self.settings.lock_ms,
+                PUBLISHED_AGENT_ID,
             ],
         )  # fmt: skip
         if opened == b"exists":

@@ -138,10 +138,12 @@ return claim
 APPEND: Final = (
     _ADD
     + """
--- KEYS: meta, log, feed, feedseq ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal,
--- seq_ttl_ms. One entry per batch in the run's log and one in the thread's feed (entries.py). The feed's
--- numbering lives as long as the stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself,
--- so that it never starts again from 1 under a subscriber's cursor.
+-- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
+-- (Keys.appended) ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms.
+-- One entry per batch in the run's log and one in the thread's feed (entries.py), and one in the server's
+-- and the agent's feeds while someone watches them. The thread feed's numbering lives as long as the
+-- stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself, so that it never starts again
+-- from 1 under a subscriber's cursor.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
@@ -157,6 +159,12 @@ for i = 1, 3 do
 end
 if tonumber(ARGV[9]) > 0 then
   redis.call('PEXPIRE', KEYS[4], ARGV[9])
+end
+for k = 5, 8, 3 do
+  if redis.call('EXISTS', KEYS[k + 2]) == 1 then
+    add(KEYS[k], redis.call('INCRBY', KEYS[k + 1], count), ARGV[3], ARGV[6], ARGV[7], false)
+    redis.call('PEXPIRE', KEYS[k], ARGV[4])
+  end
 end
 return seq
 """
@@ -282,7 +290,7 @@ return 0
 OPEN: Final = (
     """
 -- a run published by the team's own worker (RunPublisher): created running, owned by the publisher
--- KEYS: meta, leases, active ; ARGV: run_id, thread_id, legacy, input, token, lease_ms, lock_ms
+-- KEYS: meta, leases, active ; ARGV: run_id, thread_id, legacy, input, token, lease_ms, lock_ms, agent_id
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 'exists'
 end
@@ -294,7 +302,7 @@ end
     + _NOW
     + """
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[7])
-redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[5], 'thread_id', ARGV[2], 'agent_id', 'external',
+redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[5], 'thread_id', ARGV[2], 'agent_id', ARGV[8],
   'legacy', ARGV[3], 'input', ARGV[4], 'policy', 'continue', 'created_ms', now, 'lease_until', now + ARGV[6],
   'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 1, 'worker', 'publisher')
 redis.call('ZADD', KEYS[2], now + ARGV[6], ARGV[1])

@@ -213,12 +213,7 @@ class _Execution:
         keys = self.worker.keys
         settings = self.worker.settings
         append = self.worker.scripts["append"]
-        append_keys = [
-            keys.meta(self.run_id),
-            keys.log(self.run_id),
-            keys.feed(self.thread_id),
-            keys.feed_seq(self.thread_id),
-        ]
+        append_keys = keys.appended(self.run_id, self.thread_id, self.agent_id)
         fixed = [
             self.token,
             settings.max_events_per_run,
