@@ -41,7 +41,7 @@ def render(frames: list[Frame] | tuple[Frame, ...] | Any, seq: int | None, id_pr
             out.append(sse_frame(None, data, frame.event))
         elif id_prefix:
             named = b"event: %s\n" % frame.event.encode() if frame.event else b""
-            out.append(b"data: %s\n%sid: %s%d\n\n" % (data, named, id_prefix.encode(), seq))
+            out.append(b"%sdata: %s\nid: %s%d\n\n" % (named, data, id_prefix.encode(), seq))
         else:
             out.append(sse_frame(seq, data, frame.event))
     return b"".join(out)

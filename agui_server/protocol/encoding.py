@@ -3,7 +3,7 @@
 SSE frames are ``data: <json>\\nid: <seq>\\n\\n`` with ``\\n`` only: the official client splits the
 stream on ``\\n\\n`` and fails on ``\\r\\n`` framing. The ``data:`` line comes first (the SSE format allows
 any field order) so that the simplest hand-written readers, which keep the parts that start with
-``data: ``, see every event. The JSON is compact (one line), camelCase, with absent optionals left out.
+``data: ``, see every event; a named frame starts with its ``event:`` line. The JSON is compact (one line), camelCase, with absent optionals left out.
 """
 
 from __future__ import annotations
@@ -60,20 +60,22 @@ def decode_event(data: bytes | str) -> Event:
 
 
 def sse_frame(seq: int | None, payload: bytes, event_type: str | None = None) -> bytes:
-    """One SSE frame: ``data:`` with ``payload`` (one line) first, then an ``event:`` line when asked, then
-    ``id: seq`` unless ``seq`` is ``None``."""
+    """One SSE frame: ``data:`` with ``payload`` (one line) first, then ``id: seq`` unless ``seq`` is
+    ``None``. A named frame starts with its ``event:`` line instead, as hand-written readers of named
+    events expect (they take the name, then the data that follows it)."""
     if event_type is None:
         if seq is None:
             return b"data: %s\n\n" % payload
         return b"data: %s\nid: %d\n\n" % (payload, seq)
     if seq is None:
-        return b"data: %s\nevent: %s\n\n" % (payload, event_type.encode())
-    return b"data: %s\nevent: %s\nid: %d\n\n" % (payload, event_type.encode(), seq)
+        return b"event: %s\ndata: %s\n\n" % (event_type.encode(), payload)
+    return b"event: %s\ndata: %s\nid: %d\n\n" % (event_type.encode(), payload, seq)
 
 
 def frame_payload(frame: bytes) -> bytes:
-    """The JSON of a frame made by :func:`sse_frame` (its ``data:`` line, which comes first)."""
-    return frame[6 : frame.index(b"\n", 6)]
+    """The JSON of a frame made by :func:`sse_frame` (its one ``data:`` line)."""
+    start = 6 if frame.startswith(b"data: ") else frame.index(b"\ndata: ") + 7
+    return frame[start : frame.index(b"\n", start)]
 
 
 def sse_retry_frame(milliseconds: int) -> bytes:

@@ -51,7 +51,7 @@ NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 RUN_CLIENT = NODE_DIR / "run_client.mjs"
 CLIENT_PACKAGES = {"v1": ("agui-client-v1", "1.0.0"), "v0": ("agui-client-v0", "0.0.59")}
 CLIENT_TIMEOUT = 45.0  # seconds for one node process; run_client.mjs bounds the run itself at 20 s
-SETUP_HINT = "install Node.js 18+ and npm (apt-get install nodejs npm); pytest then runs `npm ci` in tests/node"
+SETUP_HINT = "install Node.js 20+ and npm (apt-get install nodejs npm); pytest then runs `npm ci` in tests/node"
 
 WEATHER_TOOL: dict[str, Any] = {
     "name": "get_weather",

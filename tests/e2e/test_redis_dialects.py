@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.cluster import Cluster, cluster
 from tests.support.server import ROOT, free_port
-from tests.support.sse import parse_frames
+from tests.support.sse import parse_frames, sse_blocks
 
 pytestmark = pytest.mark.redis
 
@@ -88,8 +88,7 @@ def test_a_subscriber_just_after_a_fast_run_ended_still_gets_it(shared: Cluster)
                 buffer += chunk
                 if b"event: RUN_FINISHED" in buffer:
                     break
-    blocks = [p for p in buffer.split(b"\n\n") if p.startswith(b"data: ") and b"\nevent:" not in p]
-    unnamed = [json.loads(p[6:].split(b"\n")[0]) for p in blocks]
+    unnamed = [data for event, _, data in sse_blocks(buffer) if event is None]
     messages = [u["message"] for u in unnamed if "message" in u]
     assert len(messages) == 1
     assert "Привет" in messages[0]
@@ -131,9 +130,9 @@ def test_server_and_agent_feeds_over_redis_show_runs_that_other_processes_ran(
     finally:
         web.terminate()
         web.wait(15)
-    completes = [json.loads(b[6:].split(b"\n")[0]) for b in all_raw.split(b"\n\n") if b"event: complete" in b]
+    completes = [data for event, _, data in sse_blocks(all_raw) if event == "complete"]
     assert [c["run_id"] for c in completes] == ["wide-1", "wide-2"]
-    agent_completes = [json.loads(b[6:].split(b"\n")[0]) for b in agent_raw.split(b"\n\n") if b"event: complete" in b]
+    agent_completes = [data for event, _, data in sse_blocks(agent_raw) if event == "complete"]
     assert [c["run_id"] for c in agent_completes] == ["wide-2"]
     assert b"event: agent_message" in agent_raw
     ids = [int(line[4:]) for line in resumed_raw.split(b"\n") if line.startswith(b"id: ")]

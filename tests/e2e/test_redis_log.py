@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from agui_server.runs.backend import FrameSource
 
-_FRAME = re.compile(rb"^data: ([^\n]*)\n(?:event: ([A-Z_]+)\n)?id: (\d+)\n\n$")
+_FRAME = re.compile(rb"^(?:event: ([A-Z_]+)\n)?data: ([^\n]*)\nid: (\d+)\n\n$")
 
 
 @pytest.fixture(scope="module")
@@ -232,9 +232,9 @@ async def test_a_thread_subscription_numbers_every_run_and_resumes_inside_a_batc
         seen = await take(live, 0, total)
         runs.unsubscribe(live)
         assert ids(seen) == list(range(1, total + 1))
-        as_run = [re.sub(rb"\nevent: [A-Z_]+\nid: \d+\n\n$", b"", frame) for frame in seen]
+        as_run = [re.sub(rb"\nid: \d+\n\n$", b"", re.sub(rb"^event: [A-Z_]+\n", b"", frame)) for frame in seen]
         assert as_run == [re.sub(rb"\nid: \d+\n\n$", b"", frame) for frame in first_frames + second_frames]
-        types = [_FRAME.match(frame).group(2) for frame in seen]  # type: ignore[union-attr]
+        types = [_FRAME.match(frame).group(1) for frame in seen]  # type: ignore[union-attr]
         assert types.count(b"RUN_STARTED") == 2
         assert types[-1] == b"RUN_FINISHED"
         after = len(first_frames) + 1_234

@@ -27,7 +27,7 @@ from agui_server.dialects import (
 )
 from agui_server.protocol.encoding import decode_input
 from tests.support.server import running_server
-from tests.support.sse import collect_events, run_input, types
+from tests.support.sse import collect_events, run_input, sse_blocks, types
 
 
 def reply_to(text: str) -> str:
@@ -141,11 +141,7 @@ async def test_a_message_posted_before_the_subscription_is_not_lost() -> None:
         await asyncio.sleep(0.2)  # the run has ended by now: a subscriber still gets it
         async with client.stream("GET", base + "/agents/agent_123/sse?thread_id=thread_456") as response:
             buffer = await read_until(response, b"event: RUN_FINISHED")
-    unnamed = [
-        json.loads(p[6:].split(b"\n")[0])
-        for p in buffer.split(b"\n\n")
-        if b"\nevent: " not in p and p.startswith(b"data: ")
-    ]
+    unnamed = [data for event, _, data in sse_blocks(buffer) if event is None]
     assert unnamed == [{"agent_id": "agent_123", "thread_id": "thread_456", "message": reply_to("Привет, агент!")}]
 
 
@@ -172,6 +168,7 @@ async def test_a_get_stream_reconnecting_with_last_event_id_resumes_then_gets_20
             assert response.status_code == 200
             head = await read_until(response, b"TEXT_MESSAGE_CONTENT", 2)
         frames = [p for p in head.split(b"\n\n") if p.startswith(b"data: ")]
+        assert frames[-1].endswith(b"\nid: " + frames[-1].split(b"\nid: ")[1])
         last_id = frames[-1].split(b"\nid: ")[1].decode()
         run_id, _, seq = last_id.rpartition(":")
         assert run_id.startswith("run-")
@@ -249,12 +246,13 @@ async def test_server_and_agent_feeds_show_each_run_then_complete() -> None:
             agent_raw = await read_until(agent_feed, b"event: complete", 1)
         unknown = await client.get(base + "/stream/nobody")
     assert all_raw.startswith(b"retry: ")
-    blocks = [b for b in all_raw.split(b"\n\n") if b.startswith(b"data: ")]
-    assert all(b"\nid: " in b for b in blocks)
-    messages = [json.loads(b[6:].split(b"\n")[0]) for b in blocks if b"\nevent: message" in b]
+    blocks = sse_blocks(all_raw)
+    assert all(event_id is not None for _, event_id, _ in blocks)
+    messages = [data for event, _, data in blocks if event == "message"]
     assert [m["message"] for m in messages] == [reply_to("one"), reply_to("two")]
-    agent_blocks = [b for b in agent_raw.split(b"\n\n") if b"event: agent_message" in b]
-    assert [json.loads(b[6:].split(b"\n")[0])["agent_id"] for b in agent_blocks] == ["agent-1"]
+    agent_messages = [data for event, _, data in sse_blocks(agent_raw) if event == "agent_message"]
+    assert [m["agent_id"] for m in agent_messages] == ["agent-1"]
+    assert all(b.startswith(b"event: ") for b in all_raw.split(b"\n\n")[1:] if b)  # named frames: the name first
     assert b'\\"two\\"' not in agent_raw
     assert b'\\"one\\"' in agent_raw
     assert unknown.status_code == 404

@@ -109,3 +109,24 @@ class SyncReader(_Frames):
                 break
             self._drain(got, count)
         return got
+
+
+Block = tuple[str | None, str | None, Any]
+"""(event name, id, decoded data) of one SSE frame."""
+
+
+def sse_blocks(raw: bytes) -> list[Block]:
+    """Every frame with data in a raw SSE body, whatever the order of its fields."""
+    out: list[Block] = []
+    for block in raw.split(b"\n\n"):
+        event, event_id, data = None, None, None
+        for line in block.split(b"\n"):
+            if line.startswith(b"event: "):
+                event = line[7:].decode()
+            elif line.startswith(b"id: "):
+                event_id = line[4:].decode()
+            elif line.startswith(b"data: "):
+                data = json.loads(line[6:])
+        if data is not None:
+            out.append((event, event_id, data))
+    return out

@@ -34,12 +34,12 @@ def test_sse_frame_is_id_then_data_then_a_blank_line() -> None:
 
 
 def test_sse_frame_with_an_event_line() -> None:
-    assert sse_frame(1, b"{}", "message") == b"data: {}\nevent: message\nid: 1\n\n"
+    assert sse_frame(1, b"{}", "message") == b"event: message\ndata: {}\nid: 1\n\n"
 
 
 def test_sse_frame_without_an_id_is_a_data_line_alone() -> None:
     assert sse_frame(None, b"{}") == b"data: {}\n\n"
-    assert sse_frame(None, b"{}", "token") == b"data: {}\nevent: token\n\n"
+    assert sse_frame(None, b"{}", "token") == b"event: token\ndata: {}\n\n"
 
 
 def test_frame_payload_is_the_data_line() -> None:

@@ -142,7 +142,7 @@ class StreamMirror(_Followable):
             for etype, data in zip(types, payloads, strict=True):
                 if seq > cursor:
                     if self.with_event_lines:
-                        frames.append(b"data: %s\nevent: %s\nid: %d\n\n" % (data, etype, seq))
+                        frames.append(b"event: %s\ndata: %s\nid: %d\n\n" % (etype, data, seq))  # (sse_frame's)
                     else:
                         frames.append(b"data: %s\nid: %d\n\n" % (data, seq))
                     cursor = seq
