@@ -20,6 +20,7 @@ publish into a run with :func:`agui_server.dialects.envelope.publish_event` (see
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
@@ -60,7 +61,7 @@ async def thinking_agent(input: RunAgentInput, ctx: RunContext) -> AsyncIterator
     yield ev.ToolCallArgsEvent(tool_call_id=call_id, delta='{"query": "capital of France"}')
     yield ev.ToolCallEndEvent(tool_call_id=call_id)
     yield tool_result(call_id, "Paris is the capital of France.")
-    async for event in stream_text([reply_for(input)], message_id=ctx.new_id("msg")):
+    async for event in stream_text(re.findall(r"\S+\s*", reply_for(input)), message_id=ctx.new_id("msg")):
         yield event
 
 
