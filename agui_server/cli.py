@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from agui_server.http.auth import BearerTokens
     from agui_server.settings import Settings
 
 __all__ = ("build_parser", "main")
@@ -135,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end a run with RUN_ERROR when the agent breaks an AG-UI rule (default: drop the event and log it)",
     )
+    serve.add_argument(
+        "--auth-tokens",
+        metavar="FILE",
+        help="require a bearer token: a file of 'TOKEN PRINCIPAL [ROLES]' lines (AGUI_AUTH_TOKENS_FILE, or the "
+        "tokens themselves in AGUI_AUTH_TOKENS separated by ';'); default: no authentication",
+    )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
@@ -234,9 +241,17 @@ def _serve(args: argparse.Namespace) -> int:
             busy_policy=args.busy_policy or "reject",
             strict=args.strict,
             log_requests=False,
+            auth=_authenticator(args.auth_tokens, settings),
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise _UsageError(str(exc)) from exc
+    if config.auth is None and not _is_loopback(host):
+        logging.getLogger("agui_server").warning(
+            "NO AUTHENTICATION: anyone who reaches %s:%d can run agents and read every thread. "
+            "Use --auth-tokens FILE (or AGUI_AUTH_TOKENS) outside local development.",
+            host,
+            port,
+        )
     app = RequestLogMiddleware(create_app(config))
     logging.getLogger("agui_server").info(
         "serving %s at http://%s:%d%s", agent_ref or "the offline agent", host, port, config.path
@@ -251,6 +266,28 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _authenticator(path: str | None, settings: Settings) -> BearerTokens | None:
+    """Bearer tokens from ``--auth-tokens``, ``AGUI_AUTH_TOKENS_FILE`` or ``AGUI_AUTH_TOKENS``; ``None``: none."""
+    from agui_server.http.auth import BearerTokens
+
+    if path or settings.auth_tokens_file:
+        return BearerTokens.from_file(path or settings.auth_tokens_file or "")
+    if settings.auth_tokens:
+        return BearerTokens.parse(settings.auth_tokens)
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _load_agents(references: list[str], model: str | None = None, env_file: str = ".env") -> dict[str, object]:

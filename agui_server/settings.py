@@ -60,6 +60,10 @@ class Settings:
     threads_db: str | None = None
     redis_url: str | None = None
     on_disconnect: str = "cancel"
+    auth_tokens: str | None = None
+    """``AGUI_AUTH_TOKENS``: bearer tokens, ``TOKEN PRINCIPAL [ROLES]`` separated by ``;``."""
+    auth_tokens_file: str | None = None
+    """``AGUI_AUTH_TOKENS_FILE``: a file of bearer tokens, one ``TOKEN PRINCIPAL [ROLES]`` per line."""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -88,6 +92,10 @@ class Settings:
             settings.redis_url = merged["AGUI_REDIS_URL"]
         if merged.get("AGUI_THREADS_DB"):
             settings.threads_db = merged["AGUI_THREADS_DB"]
+        if merged.get("AGUI_AUTH_TOKENS"):
+            settings.auth_tokens = merged["AGUI_AUTH_TOKENS"]
+        if merged.get("AGUI_AUTH_TOKENS_FILE"):
+            settings.auth_tokens_file = merged["AGUI_AUTH_TOKENS_FILE"]
         if merged.get("AGUI_ON_DISCONNECT"):
             settings.on_disconnect = merged["AGUI_ON_DISCONNECT"]
         if "AGUI_LOG_LEVEL" in merged:

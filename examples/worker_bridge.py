@@ -27,7 +27,7 @@ from litestar import Litestar
 
 from agui_server import AGUIConfig, AGUIPlugin, stream_text, tool_result
 from agui_server.agents.offline import reply_for
-from agui_server.dialects import EventEnvelope, InvalidRequest, RunRoute, turn_input
+from agui_server.dialects import EventEnvelope, InvalidRequest, RunRoute, thread_field, turn_input
 from agui_server.protocol import events as ev
 
 if TYPE_CHECKING:
@@ -42,9 +42,8 @@ def session_input(body: dict[str, Any]) -> RunAgentInput:
     query = body.get("user_query")
     if not isinstance(query, str) or not query:
         raise InvalidRequest("user_query", "user_query is required: the user's question")
-    session = body.get("session_id")
     props = {key: value for key, value in body.items() if key not in ("user_query", "session_id")}
-    return turn_input(session if isinstance(session, str) and session else None, query, forwarded_props=props)
+    return turn_input(thread_field(body, "session_id"), query, forwarded_props=props)
 
 
 async def thinking_agent(input: RunAgentInput, ctx: RunContext) -> AsyncIterator[Any]:

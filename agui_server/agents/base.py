@@ -20,6 +20,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from agui_server.principals import ANONYMOUS, Principal
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
@@ -42,6 +44,7 @@ class RunContext:
         legacy_client: the request came from a pre-1.0 client (no ``protocolVersion``).
         generation: how many runs with this ``run_id`` ran on the thread before (a client that reuses a
             ``runId`` for a new request starts a new run: 1, 2 …).
+        principal: who started the run (over Redis, a worker knows its id only).
     """
 
     thread_id: str
@@ -49,6 +52,8 @@ class RunContext:
     agent_id: str = "default"
     legacy_client: bool = False
     generation: int = 0
+    principal: Principal = ANONYMOUS
+    """Who started the run (``ANONYMOUS`` when the server authenticates nobody)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def new_id(self, kind: str = "msg") -> str:

@@ -17,6 +17,7 @@ from agui_server.dialects.routes import (
     RunRoute,
     chat_request,
     message_request,
+    thread_field,
     turn_input,
 )
 
@@ -37,5 +38,6 @@ __all__ = (
     "Translator",
     "chat_request",
     "message_request",
+    "thread_field",
     "turn_input",
 )

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from agui_server.protocol.types import RunAgentInput, UserMessage
+from agui_server.protocol.types import MAX_ID_LENGTH, RunAgentInput, UserMessage, is_valid_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,6 +34,7 @@ __all__ = (
     "RunRoute",
     "chat_request",
     "message_request",
+    "thread_field",
     "turn_input",
 )
 
@@ -110,16 +111,29 @@ def turn_input(
     )
 
 
+def thread_field(fields: RequestFields, *names: str) -> str | None:
+    """The thread id under the first of ``names`` present (``None``: none is), checked as an id.
+
+    Raises:
+        InvalidRequest: it is not a string of 1 to 256 characters without control characters.
+    """
+    for name in names:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not is_valid_id(value):
+            raise InvalidRequest(name, f"{name} must be 1 to {MAX_ID_LENGTH} characters without control characters")
+        return str(value)
+    return None
+
+
 def message_request(fields: RequestFields) -> RunAgentInput:
     """``{message, threadId?}`` (or ``thread_id``), a JSON body or a query: one user message on a thread
     (a new thread when absent)."""
     message = fields.get("message")
     if not isinstance(message, str) or not message:
         raise InvalidRequest("message", "message is required: the user's text")
-    thread_id = fields.get("threadId") or fields.get("thread_id")
-    if thread_id is not None and not isinstance(thread_id, str):
-        raise InvalidRequest("threadId", "threadId must be a string")
-    return turn_input(thread_id, message)
+    return turn_input(thread_field(fields, "threadId", "thread_id"), message)
 
 
 def _flag(fields: RequestFields, name: str, default: bool) -> bool:
@@ -143,8 +157,6 @@ def chat_request(fields: RequestFields) -> RunAgentInput:
     message = fields.get("message")
     if not isinstance(message, str) or not message:
         raise InvalidRequest("message", "message is required: the user's text")
-    session = fields.get("sessionId")
-    if session is not None and (not isinstance(session, str) or not session):
-        raise InvalidRequest("sessionId", "sessionId must be a non-empty string")
+    session = thread_field(fields, "sessionId")
     enable_tools = _flag(fields, "enableTools", True)
     return turn_input(session, message, forwarded_props={"enableTools": enable_tools})

@@ -85,6 +85,14 @@ class AGUIConfig:
     requeue_lost_runs: bool = False
     """With Redis: when a worker dies mid-run, run it once more if its agent is ``safe_to_repeat``
     (default: end it with ``WORKER_LOST``)."""
+    auth: Any = None
+    """Who is calling: an :class:`~agui_server.http.auth.Authenticator` (``BearerTokens`` …). ``None``:
+    nobody is authenticated and every caller is the one anonymous principal (local development; the
+    command line warns when such a server listens beyond loopback)."""
+    thread_owner: Any = None
+    """``(principal) -> str``: whose threads a principal works in (default: its own, ``principal.id``).
+    Return a team's id to let its members share threads and runs. Another owner's threads and runs answer
+    404, as if they did not exist."""
     reader_extras: bool = False
     """Add what some hand-written readers look for to ``POST <path>``'s AG-UI stream: ``finalContent`` on
     ``TEXT_MESSAGE_END`` and an ``ERROR`` event (``message``, ``code``) after ``RUN_ERROR``

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import msgspec
 from litestar.exceptions import HTTPException
@@ -30,15 +31,18 @@ from litestar.response.base import ASGIResponse
 
 from agui_server.dialects.base import StreamInfo
 from agui_server.dialects.builtin import AGUIDialect, ReaderExtras, ThreadMessages
-from agui_server.dialects.routes import InvalidRequest, turn_input
+from agui_server.dialects.routes import InvalidRequest, thread_field, turn_input
 from agui_server.dialects.view import DialectView
+from agui_server.http.auth import Authenticator, NoAuth
 from agui_server.http.errors import error_response
 from agui_server.http.streaming import SSEResponse
+from agui_server.principals import Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
 from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
+from agui_server.protocol.types import Id, is_valid_id
 from agui_server.runs.backend import BackendUnavailable
-from agui_server.runs.log import CursorExpired, RunLog
+from agui_server.runs.log import CursorAhead, CursorExpired, RunLog
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 
 if TYPE_CHECKING:
@@ -58,12 +62,14 @@ _DISCONNECT_HEADER = "x-agui-on-disconnect"
 Answer = ASGIResponse | SSEResponse
 """What an endpoint answers: a JSON response, or a stream."""
 
+_PRINCIPAL: Final = "agui_principal"
+"""Where :meth:`Endpoints.authenticate` keeps the caller on the request's state."""
 _GET_STREAM_IDS: Final = AGUIDialect()
 _THREAD_MESSAGES: Final = ThreadMessages()
 
 
 class _MessageBody(msgspec.Struct):
-    thread_id: str
+    thread_id: Id
     message: str
 
 
@@ -98,6 +104,45 @@ class Endpoints:
         self.runs = runs
         self.dialect: Dialect | None = ReaderExtras() if config.reader_extras else None
         """The dialect of ``POST <path>``: AG-UI, with the reader extras when asked."""
+        self.auth: Authenticator = config.auth if config.auth is not None else NoAuth()
+
+    # -- who is calling -------------------------------------------------------------------------
+
+    async def authenticate(self, request: Request[Any, Any, Any]) -> ASGIResponse | None:
+        """Before every route: find the caller (stored on the request), or answer 401."""
+        principal = await self.auth.authenticate(request)
+        if principal is None or not is_valid_id(principal.id):
+            return error_response(
+                401,
+                "UNAUTHENTICATED",
+                "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
+                headers={"www-authenticate": 'Bearer realm="agui"'},
+            )
+        request.state[_PRINCIPAL] = principal
+        return None
+
+    @staticmethod
+    def principal(request: Request[Any, Any, Any]) -> Principal:
+        """The caller, as :meth:`authenticate` found it."""
+        principal: Principal = request.state[_PRINCIPAL]
+        return principal
+
+    def owner(self, request: Request[Any, Any, Any]) -> str:
+        """Whose threads the caller works in (``AGUIConfig.thread_owner``, default the caller's own)."""
+        principal = self.principal(request)
+        if self.config.thread_owner is None:
+            return principal.id
+        owner = self.config.thread_owner(principal)
+        if not is_valid_id(owner):
+            raise ValueError("AGUIConfig.thread_owner must return an id (no control characters)")
+        return str(owner)
+
+    def _key(self, request: Request[Any, Any, Any], thread_id: str) -> str:
+        return thread_key(self.owner(request), thread_id)
+
+    def _owns(self, request: Request[Any, Any, Any], run: RunHandle | None) -> bool:
+        """Whether the caller may see ``run`` (it ran on one of the caller's owner's threads)."""
+        return run is not None and owner_of(run.thread_id) == self.owner(request)
 
     # -- request parsing ------------------------------------------------------------------------
 
@@ -155,13 +200,25 @@ class Endpoints:
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
-        return await self._start_and_stream(agent, run_input, agent_id, policy, self.dialect)
+        return await self._start_and_stream(request, agent, run_input, agent_id, policy, self.dialect)
 
     async def _start(
-        self, agent: Agent, run_input: RunAgentInput, agent_id: str, policy: DisconnectPolicy | None
+        self,
+        request: Request[Any, Any, Any],
+        agent: Agent,
+        run_input: RunAgentInput,
+        agent_id: str,
+        policy: DisconnectPolicy | None,
     ) -> RunHandle | ASGIResponse:
         try:
-            return await self.runs.start(agent, run_input, agent_id=agent_id, policy=policy)
+            return await self.runs.start(
+                agent,
+                run_input,
+                agent_id=agent_id,
+                policy=policy,
+                principal=self.principal(request),
+                owner=self.owner(request),
+            )
         except RunConflict:
             return error_response(
                 409,
@@ -175,12 +232,14 @@ class Endpoints:
             return error_response(
                 409,
                 "THREAD_BUSY",
-                f"Thread {exc.thread_id!r} has a run in progress ({exc.run_id}); wait for it or stop it.",
+                f"Thread {client_thread_id(exc.thread_id)!r} has a run in progress ({exc.run_id}); wait for it or "
+                "stop it.",
                 [{"field": "threadId", "message": "one run per thread at a time"}],
             )
 
     async def _start_and_stream(
         self,
+        request: Request[Any, Any, Any],
         agent: Agent,
         run_input: RunAgentInput,
         agent_id: str,
@@ -189,7 +248,7 @@ class Endpoints:
         *,
         get_stream: bool = False,
     ) -> Answer:
-        run = await self._start(agent, run_input, agent_id, policy)
+        run = await self._start(request, agent, run_input, agent_id, policy)
         if isinstance(run, ASGIResponse):
             return run
         if get_stream:
@@ -220,7 +279,7 @@ class Endpoints:
         source: FrameSource = runs.open(run, after)
         if dialect is not None:
             stream = StreamInfo(
-                "run", agent_id=run.agent_id, thread_id=run.thread_id, run_id=run.run_id, input=run.input
+                "run", agent_id=run.agent_id, thread_id=run.input.thread_id, run_id=run.run_id, input=run.input
             )
             source = DialectView(source, dialect, stream, after=after, id_prefix=id_prefix)
         runs.follow(run)
@@ -234,7 +293,7 @@ class Endpoints:
             keepalive=self.config.keepalive_interval,
             on_close=closed,
             prelude=prelude,
-            headers={"content-location": f"{self.config.path}/runs/{run.run_id}/events"},
+            headers={"content-location": f"{self.config.path}/runs/{quote(run.run_id, safe='')}/events"},
         )
 
     async def stream_get(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
@@ -248,12 +307,15 @@ class Endpoints:
         message = request.query_params.get("message")
         if message is None:
             return error_response(422, "INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
-        thread_id = request.query_params.get("threadId") or request.query_params.get("thread_id")
+        try:
+            thread_id = thread_field(dict(request.query_params.items()), "threadId", "thread_id")
+        except InvalidRequest as exc:
+            return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field}])
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
         run_input = turn_input(thread_id, message)
-        return await self._start_and_stream(agent, run_input, agent_id, policy, self.dialect, get_stream=True)
+        return await self._start_and_stream(request, agent, run_input, agent_id, policy, self.dialect, get_stream=True)
 
     async def _resume_get_stream(
         self, request: Request[Any, Any, Any], agent_id: str, dialect: Dialect | None
@@ -268,7 +330,7 @@ class Endpoints:
         if isinstance(after, ASGIResponse):
             return after
         run = await self.runs.get(run_id)
-        if run is None or run.agent_id != agent_id:
+        if run is None or run.agent_id != agent_id or not self._owns(request, run):
             return _not_found("run", run_id)
         state = await self.runs.cursor_state(run, after)
         if state == "drained":
@@ -284,7 +346,7 @@ class Endpoints:
     async def resume(self, request: Request[Any, Any, Any], run_id: str) -> Answer:
         """``GET <path>/runs/{runId}/events`` with ``Last-Event-ID`` or ``?after=``."""
         run = await self.runs.get(run_id)
-        if run is None:
+        if run is None or not self._owns(request, run):
             return _not_found("run", run_id)
         after = self._parse_cursor(self._cursor(request) or "0")
         if isinstance(after, ASGIResponse):
@@ -298,8 +360,10 @@ class Endpoints:
             return ASGIResponse(status_code=204)
         return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect)
 
-    async def stop(self, run_id: str) -> Answer:
+    async def stop(self, request: Request[Any, Any, Any], run_id: str) -> Answer:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
+        if not self._owns(request, await self.runs.get(run_id)):
+            return _not_found("run", run_id)
         status = await self.runs.stop(run_id)
         if status is None:
             return _not_found("run", run_id)
@@ -308,9 +372,9 @@ class Endpoints:
 
     # -- threads --------------------------------------------------------------------------------
 
-    async def thread(self, thread_id: str) -> Answer:
-        """``GET <path>/threads/{threadId}``."""
-        thread = await self.runs.thread(thread_id)
+    async def thread(self, request: Request[Any, Any, Any], thread_id: str) -> Answer:
+        """``GET <path>/threads/{threadId}``: the caller's thread of that id."""
+        thread = await self.runs.thread(self._key(request, thread_id))
         if thread is None:
             return _not_found("thread", thread_id)
         return ASGIResponse(body=encode_json(thread.public()), media_type="application/json")
@@ -325,18 +389,25 @@ class Endpoints:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
         thread_id = fields.get("threadId") if isinstance(fields, dict) else None
-        if not isinstance(thread_id, str) or not thread_id:
-            return error_response(422, "INVALID_INPUT", "connect needs a threadId.", [{"field": "threadId"}])
+        if not is_valid_id(thread_id):
+            return error_response(
+                422, "INVALID_INPUT", "connect needs a threadId (an id without control characters).",
+                [{"field": "threadId"}],
+            )  # fmt: skip
+        assert isinstance(thread_id, str)
+        assert isinstance(fields, dict)
         legacy = is_legacy_client(fields.get("protocolVersion"))
-        active = await self.runs.active_run(thread_id)
+        key = self._key(request, thread_id)
+        active = await self.runs.active_run(key)
         if active is not None:
             prelude = self._snapshot_prelude(
                 thread_id, active.run_id, active.input.messages, active.input.state, legacy
             )
             source = self.runs.open(active, 1)
             return SSEResponse(source, after=1, keepalive=self.config.keepalive_interval, prelude=prelude)
-        thread = await self.runs.thread(thread_id)
-        run_id = str(fields.get("runId") or f"connect-{uuid.uuid4().hex}")
+        thread = await self.runs.thread(key)
+        given = fields.get("runId")
+        run_id = given if isinstance(given, str) and is_valid_id(given) else f"connect-{uuid.uuid4().hex}"
         messages = thread.messages if thread else []
         state = thread.state if thread else None
         prelude = self._snapshot_prelude(thread_id, run_id, messages, state, legacy)
@@ -380,7 +451,7 @@ class Endpoints:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
         run = await self._start(
-            agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
+            request, agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
         )
         if isinstance(run, ASGIResponse):
             return run
@@ -426,7 +497,7 @@ class Endpoints:
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
-        return await self._start_and_stream(agent, run_input, agent_id, policy, route.dialect, get_stream=get)
+        return await self._start_and_stream(request, agent, run_input, agent_id, policy, route.dialect, get_stream=get)
 
     @staticmethod
     def _input_error(exc: InputError) -> ASGIResponse:
@@ -438,6 +509,8 @@ class Endpoints:
         """A :class:`~agui_server.dialects.routes.FeedRoute`: follow runs as they happen."""
         if agent_id is not None and agent_id not in self.agents:
             return _not_found("agent", agent_id)
+        if route.scope != "thread" and not self.principal(request).is_admin:
+            return error_response(403, "FORBIDDEN", "Only an admin may follow every run of an agent or of the server.")
         return await self._feed(request, route.dialect, route.scope, agent_id)
 
     async def _feed(
@@ -454,20 +527,26 @@ class Endpoints:
         runs = self.runs
         try:
             if scope == "thread":
-                thread_id = request.query_params.get("thread_id") or request.query_params.get("threadId")
+                try:
+                    thread_id = thread_field(dict(request.query_params.items()), "thread_id", "threadId")
+                except InvalidRequest as exc:
+                    return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field}])
                 if not thread_id:
                     return error_response(
                         422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}]
                     )
+                key = self._key(request, thread_id)
                 if after is None:
-                    after = await runs.subscribe_from(thread_id)
-                feed = await runs.subscribe(thread_id, after)
+                    after = await runs.subscribe_from(key)
+                feed = await runs.subscribe(key, after)
             else:
                 feed = await runs.subscribe_all(agent_id if scope == "agent" else None, after)
                 if after is not None and after > len(feed):
                     after = None  # a cursor from before a restart (or made up): from now
         except CursorExpired:
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+        except CursorAhead:
+            return error_response(400, "INVALID_CURSOR", f"There is no event {after} yet.")
         start = len(feed) if after is None else after
         source: FrameSource = feed
         if dialect is not None:

@@ -202,16 +202,16 @@ class AGUIPlugin(InitPlugin):
             return await _answer(endpoints.resume(request, run_id))
 
         @post("/runs/{run_id:str}/stop", status_code=200, name="agui:stop")
-        async def stop(run_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.stop(run_id))
+        async def stop(request: _Req, run_id: FromPath[str]) -> ASGIApp:
+            return await _answer(endpoints.stop(request, run_id))
 
         @post("/connect", status_code=200, name="agui:connect", request_max_body_size=limit)
         async def connect(request: _Req) -> ASGIApp:
             return await _answer(endpoints.connect(request))
 
         @get("/threads/{thread_id:str}", name="agui:thread")
-        async def thread(thread_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.thread(thread_id))
+        async def thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
+            return await _answer(endpoints.thread(request, thread_id))
 
         @get("/{agent_id:str}/sse", name="agui:subscribe")
         async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
@@ -222,6 +222,7 @@ class AGUIPlugin(InitPlugin):
             return await _answer(endpoints.send_message(request, agent_id))
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
+        authenticate = endpoints.authenticate
         dialect_routes = [self._dialect_handler(route, n) for n, route in enumerate(config.routes)]
         # a route of AGUIConfig.routes replaces the built-in one at the same path (e.g. the GET stream in a
         # dialect of the app's choosing)
@@ -231,15 +232,21 @@ class AGUIPlugin(InitPlugin):
             return [h for h in handlers if all(f"{prefix}{p}".rstrip("/") not in taken for p in h.paths)]
 
         return [
-            *([Router(path="/", route_handlers=dialect_routes, middleware=middleware)] if dialect_routes else []),
+            *(
+                [Router(path="/", route_handlers=dialect_routes, middleware=middleware, before_request=authenticate)]
+                if dialect_routes
+                else []
+            ),
             Router(
                 path=config.path,
                 route_handlers=built_in(config.path, [run_default, run_agent, stream, resume, stop, connect, thread]),
                 middleware=middleware,
+                before_request=authenticate,
             ),
             Router(
                 path=config.agents_path,
                 route_handlers=built_in(config.agents_path, [subscribe, send_message]),
                 middleware=middleware,
+                before_request=authenticate,
             ),
         ]

@@ -1,10 +1,15 @@
-"""One log line per request: method, path, status and duration (until the last byte was sent)."""
+"""One log line per request: method, path, caller, status and duration (until the last byte was sent).
+
+The path is written with its control characters escaped, so a request cannot forge a log line; the caller
+is its principal's id (never a credential).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,10 +43,20 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
+            principal = (scope.get("state") or {}).get("agui_principal")
             logger.info(
-                "%s %s %d %.1fms",
+                "%s %s %s %d %.1fms",
                 scope.get("method", "-"),
-                scope.get("path", "-"),
+                _escaped(scope.get("path", "-")),
+                _escaped(principal.id) if principal is not None else "-",
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escaped(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

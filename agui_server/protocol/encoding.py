@@ -3,7 +3,8 @@
 SSE frames are ``data: <json>\\nid: <seq>\\n\\n`` with ``\\n`` only: the official client splits the
 stream on ``\\n\\n`` and fails on ``\\r\\n`` framing. The ``data:`` line comes first (the SSE format allows
 any field order) so that the simplest hand-written readers, which keep the parts that start with
-``data: ``, see every event; a named frame starts with its ``event:`` line. The JSON is compact (one line), camelCase, with absent optionals left out.
+``data: ``, see every event; a named frame starts with its ``event:`` line. The JSON is compact (one
+line), camelCase, with absent optionals left out.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def decode_input(body: bytes) -> RunAgentInput:
             path = _join_path(path, missing["name"])
         if not path and message.startswith("Expected `object`"):
             return _raise(422, "The request body must be a JSON object (a RunAgentInput).", None)
+        if "matching regex" in message:
+            message = "An id must not contain control characters (such as CR, LF or NUL)."
         return _raise(422, message, path or None)
     except msgspec.DecodeError as exc:
         detail = str(exc)

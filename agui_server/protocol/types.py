@@ -7,11 +7,14 @@ as the AG-UI schema asks of receivers.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
 __all__ = (
+    "ID_PATTERN",
+    "MAX_ID_LENGTH",
     "ActivityMessage",
     "AssistantMessage",
     "AudioPart",
@@ -24,6 +27,7 @@ __all__ = (
     "DocumentPart",
     "FileSource",
     "FunctionCall",
+    "Id",
     "ImagePart",
     "Interrupt",
     "MediaPart",
@@ -42,6 +46,7 @@ __all__ = (
     "UrlSource",
     "UserMessage",
     "WireStruct",
+    "is_valid_id",
 )
 
 
@@ -58,6 +63,19 @@ SafeInt = Annotated[int, msgspec.Meta(ge=-_SAFE, le=_SAFE)]
 """An integer JavaScript can hold exactly (the 1.0 schema's safe integer)."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=_SAFE)]
 """A non-negative safe integer (token counts)."""
+
+MAX_ID_LENGTH: Final = 256
+"""The longest id (thread, run, message, tool call) a request may carry, in characters."""
+ID_PATTERN: Final = r"^[^\x00-\x1f\x7f]+$"
+"""Ids carry no control characters (no CR, LF or NUL to split a header or forge a log line)."""
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+"""An id from a client: 1 to ``MAX_ID_LENGTH`` characters, none of them a control character."""
+_ID: Final = re.compile(ID_PATTERN)
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` is an :data:`Id` (for ids that arrive outside a ``RunAgentInput``: queries, paths)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and _ID.match(value) is not None
 
 
 # --- content parts -------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ class FunctionCall(WireStruct):
 class ToolCall(WireStruct, tag_field="type", tag="function"):
     """A tool call carried by an assistant message (``"type": "function"`` is its tag)."""
 
-    id: str
+    id: Id
     function: FunctionCall
     encrypted_value: str | None = None
     metadata: dict[str, Any] | None = None
@@ -215,7 +233,7 @@ class TokenUsage(WireStruct):
 
 
 class _Message(WireStruct, tag_field="role", kw_only=True):
-    id: str
+    id: Id
     metadata: dict[str, Any] | None = None
     subagent_run_id: str | None = None
 
@@ -289,11 +307,11 @@ class RunAgentInput(WireStruct):
     pre-1.0 client (CopilotKit ships ``@ag-ui/client`` 0.0.59).
     """
 
-    thread_id: str
-    run_id: str
+    thread_id: Id
+    run_id: Id
     messages: list[Message]
     protocol_version: str | None = None
-    parent_run_id: str | None = None
+    parent_run_id: Id | None = None
     state: Any = None
     tools: list[Tool] | None = None
     context: list[Context] | None = None

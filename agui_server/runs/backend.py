@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from agui_server.agents.base import Agent
+    from agui_server.principals import Principal
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.manager import DisconnectPolicy
     from agui_server.runs.threads import Thread
@@ -70,10 +71,11 @@ class RunHandle(Protocol):
 
     run_id: str
     thread_id: str
+    """The thread's key (``principals.thread_key``): whose thread it is, and the client's thread id."""
     agent_id: str
     legacy_client: bool
     input: RunAgentInput
-    """The run's input, with the thread's stored history merged in."""
+    """The run's input, with the thread's stored history merged in (``input.thread_id`` is the client's)."""
 
 
 CursorState = Literal["ok", "drained", "expired", "ahead"]
@@ -83,12 +85,24 @@ it are no longer kept; it points past the newest event."""
 
 @runtime_checkable
 class RunBackend(Protocol):
-    """Where runs are admitted, executed, followed, stopped and remembered."""
+    """Where runs are admitted, executed, followed, stopped and remembered.
+
+    A ``thread_id`` given to these methods is a thread key (``principals.thread_key``): each owner has a
+    namespace of threads, which the HTTP layer chooses from the caller.
+    """
 
     async def start(
-        self, agent: Agent, input: RunAgentInput, *, agent_id: str = ..., policy: DisconnectPolicy | None = ...
+        self,
+        agent: Agent,
+        input: RunAgentInput,
+        *,
+        agent_id: str = ...,
+        policy: DisconnectPolicy | None = ...,
+        principal: Principal = ...,
+        owner: str | None = ...,
     ) -> RunHandle:
-        """Admit and start a run (or re-attach to it); raises ``RunConflict``, ``ThreadBusy`` or
+        """Admit and start a run for ``principal`` on the thread ``thread_key(owner, input.thread_id)`` (the
+        owner defaults to the principal's id), or re-attach to it; raises ``RunConflict``, ``ThreadBusy`` or
         ``BackendUnavailable``."""
         ...
 
@@ -126,7 +140,8 @@ class RunBackend(Protocol):
         ...
 
     async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
-        """Follow every event of the thread after ``after`` (``None``: from now); raises ``CursorExpired``."""
+        """Follow every event of the thread after ``after`` (``None``: from now); raises ``CursorExpired``
+        (too old) or ``CursorAhead`` (past the newest event)."""
         ...
 
     async def subscribe_from(self, thread_id: str) -> int | None:

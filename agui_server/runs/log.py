@@ -19,13 +19,17 @@ from typing import Final
 
 from agui_server.protocol.encoding import frame_payload, sse_frame
 
-__all__ = ("CursorExpired", "RunLog", "ThreadFeed")
+__all__ = ("CursorAhead", "CursorExpired", "RunLog", "ThreadFeed")
 
 _MAX_BATCH: Final = 1024
 
 
 class CursorExpired(Exception):
     """The cursor points before the oldest frame still kept."""
+
+
+class CursorAhead(Exception):
+    """The cursor points past the newest frame (a client's made-up or stale id): HTTP 400."""
 
 
 class _Followable:

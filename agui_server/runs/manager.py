@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
 from agui_server.agents.base import RunContext
+from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
 from agui_server.runs.backend import REPLAY_WINDOW
 from agui_server.runs.guard import Guard
-from agui_server.runs.log import RunLog, ThreadFeed
+from agui_server.runs.log import CursorAhead, RunLog, ThreadFeed
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
@@ -135,6 +136,7 @@ class Run:
 
     run_id: str
     thread_id: str
+    """The thread's key (``principals.thread_key``: the owner's namespace and the client's thread id)."""
     agent_id: str
     legacy_client: bool
     input: RunAgentInput
@@ -248,9 +250,12 @@ class RunManager:
 
         Raises:
             CursorExpired: the events after ``after`` are no longer kept.
+            CursorAhead: ``after`` is past the newest event.
         """
         feed = self.feed(thread_id)
         if after is not None:
+            if after > feed.last_seq:
+                raise CursorAhead(after)
             feed.frames_after(after, limit=1)
         feed.subscribers += 1
         return feed
@@ -303,8 +308,12 @@ class RunManager:
         *,
         agent_id: str = "default",
         policy: DisconnectPolicy | None = None,
+        principal: Principal = ANONYMOUS,
+        owner: str | None = None,
     ) -> Run:
-        """Start a run of ``agent`` on ``input``; returns at once, the run goes on in its own task.
+        """Start a run of ``agent`` on ``input`` for ``principal``; returns at once, the run goes on in its own
+        task. The run's thread is ``owner``'s (default: the principal's; ``thread_key``): another owner's
+        thread of the same id is another thread.
 
         A ``runId`` that is already known re-attaches to that run (a retried POST).
 
@@ -314,13 +323,13 @@ class RunManager:
         """
         legacy = is_legacy_client(input.protocol_version)
         fingerprint = input_fingerprint(input)
+        thread_id = thread_key(principal.id if owner is None else owner, input.thread_id)
         existing = self._runs.get(input.run_id)
         if existing is not None:
-            if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
+            if existing.thread_id != thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             if existing.fingerprint == fingerprint:
                 return existing  # a retried request
-        thread_id = input.thread_id
         await self._admit(thread_id, input.run_id)
         self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
         try:
@@ -334,6 +343,8 @@ class RunManager:
             return self._launch(
                 agent,
                 input,
+                thread_id=thread_id,
+                principal=principal,
                 agent_id=agent_id,
                 legacy=legacy,
                 policy=policy,
@@ -368,6 +379,8 @@ class RunManager:
         agent: Agent,
         input: RunAgentInput,
         *,
+        thread_id: str,
+        principal: Principal,
         agent_id: str,
         legacy: bool,
         policy: DisconnectPolicy | None,
@@ -377,7 +390,7 @@ class RunManager:
         log = RunLog(self.limits.max_events_per_run)
         run = Run(
             run_id=input.run_id,
-            thread_id=input.thread_id,
+            thread_id=thread_id,
             agent_id=agent_id,
             legacy_client=legacy,
             input=input,
@@ -386,7 +399,7 @@ class RunManager:
             fingerprint=fingerprint,
             generation=generation,
         )
-        feed = self.feed(input.thread_id)
+        feed = self.feed(thread_id)
         # the agent's and the server's feeds, when someone subscribed to them
         wide = [f for f in (self._agent_feeds.get(agent_id), self._server_feed) if f is not None]
         folded = run.folded
@@ -410,6 +423,7 @@ class RunManager:
             agent_id=agent_id,
             legacy_client=legacy,
             generation=generation,
+            principal=principal,
         )
         guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
         self._runs[run.run_id] = run

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from agui_server.principals import client_thread_id
 from agui_server.protocol.types import Message
 
 __all__ = ("MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
@@ -23,6 +24,7 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
     """A thread as the server keeps it (not GC-tracked: it holds no cycles, and thousands are kept)."""
 
     thread_id: str
+    """The thread's key: the owner's namespace and the client's thread id (``principals.thread_key``)."""
     messages: list[Message] = msgspec.field(default_factory=list)
     state: Any = None
     updated_at: float = 0.0
@@ -30,7 +32,7 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
     def public(self) -> dict[str, Any]:
         """The thread as ``GET /threads/{id}`` shows it: AG-UI message shapes, camelCase."""
         return {
-            "threadId": self.thread_id,
+            "threadId": client_thread_id(self.thread_id),
             "messages": self.messages,
             "state": self.state if self.state is not None else {},
         }

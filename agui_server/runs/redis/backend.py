@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
+from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
 from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable
-from agui_server.runs.log import CursorExpired
+from agui_server.runs.log import CursorAhead, CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
@@ -71,6 +72,7 @@ class RedisRun:
 
     run_id: str
     thread_id: str
+    """The thread's key (``principals.thread_key``)."""
     agent_id: str
     legacy_client: bool
     input: RunAgentInput
@@ -164,40 +166,49 @@ class RedisRunBackend:
     # -- admission ------------------------------------------------------------------------------
 
     async def start(
-        self, agent: Agent, input: RunAgentInput, *, agent_id: str = "default", policy: DisconnectPolicy | None = None
+        self,
+        agent: Agent,
+        input: RunAgentInput,
+        *,
+        agent_id: str = "default",
+        policy: DisconnectPolicy | None = None,
+        principal: Principal = ANONYMOUS,
+        owner: str | None = None,
     ) -> RedisRun:
-        """Admit and enqueue a run (or re-attach to it)."""
+        """Admit and enqueue a run for ``principal`` on ``owner``'s thread of that id (default owner: the
+        principal), or re-attach to the run."""
         try:
-            return await self._start(input, agent_id, policy or self.disconnect_policy)
+            key = thread_key(principal.id if owner is None else owner, input.thread_id)
+            return await self._start(input, agent_id, policy or self.disconnect_policy, key)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
 
-    async def _start(self, input: RunAgentInput, agent_id: str, policy: DisconnectPolicy) -> RedisRun:
+    async def _start(self, input: RunAgentInput, agent_id: str, policy: DisconnectPolicy, thread_id: str) -> RedisRun:
         keys = self.keys
         legacy = is_legacy_client(input.protocol_version)
         policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
         args = [
-            input.run_id, input.thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
+            input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
             self.settings.lock_ms, int(self.settings.start_timeout * 1000),
         ]  # fmt: skip
         run_keys = [
-            keys.meta(input.run_id), keys.queue, keys.queued, keys.active(input.thread_id), keys.log(input.run_id)
+            keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id)
         ]  # fmt: skip
         # one round trip in the usual case; the worker that claims the run merges the thread's history
         reply = await self._submit(keys=run_keys, args=args)
         if reply[0] == b"busy":
-            await self._admit(input.thread_id, input.run_id, reply[1].decode())
+            await self._admit(thread_id, input.run_id, reply[1].decode())
             reply = await self._submit(keys=run_keys, args=args)
         if reply[0] == b"exists":
             existing = await self._handle(input.run_id)
             if existing is None:
                 raise RunConflict(input.run_id)
-            if existing.thread_id != input.thread_id or existing.legacy_client != legacy:
+            if existing.thread_id != thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             return existing
         if reply[0] != b"queued":  # the thread was taken again between the wait and the submission
-            raise ThreadBusy(input.thread_id, reply[1].decode())
-        run = RedisRun(input.run_id, input.thread_id, agent_id, legacy, input, policy)
+            raise ThreadBusy(thread_id, reply[1].decode())
+        run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy)
         self._local[run.run_id] = run
         return run
 
@@ -396,6 +407,8 @@ class RedisRunBackend:
             last = int(await self.redis.get(keys.feed_seq(thread_id)) or 0)
             if after is None:
                 after = last
+            elif after > last:
+                raise CursorAhead(after)
             elif after < last:
                 first = await self.redis.xrange(keys.feed(thread_id), "-", "+", count=1)
                 first_seq = first_seq_of(*first[0]) if first else last + 1

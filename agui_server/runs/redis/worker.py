@@ -28,6 +28,7 @@ import msgspec
 from redis.exceptions import RedisError, ResponseError
 
 from agui_server.agents.base import RunContext
+from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event, decode_input, encode_event
 from agui_server.runs.guard import Guard
@@ -171,11 +172,12 @@ class _Execution:
         keys = worker.keys
         settings = worker.settings
         ctx = RunContext(
-            thread_id=self.thread_id,
+            thread_id=self.input.thread_id,
             run_id=self.run_id,
             agent_id=self.agent_id,
             legacy_client=self.legacy,
             generation=self.generation,
+            principal=Principal(owner_of(self.thread_id)),
         )
         guard = Guard(self.input, ctx, self.sink, strict=settings.strict, run_timeout=settings.run_timeout)
         agent = worker.agents.get(self.agent_id)
