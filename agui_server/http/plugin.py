@@ -222,7 +222,12 @@ class AGUIPlugin(InitPlugin):
             return await _answer(endpoints.send_message(request, agent_id))
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
-        authenticate = endpoints.authenticate
+
+        async def authenticate(request: _Req) -> ASGIApp | None:
+            # a function, not the bound method: Litestar deep-copies a router's hooks, and the endpoints hold
+            # the run backend (locks, connections)
+            return await endpoints.authenticate(request)
+
         dialect_routes = [self._dialect_handler(route, n) for n, route in enumerate(config.routes)]
         # a route of AGUIConfig.routes replaces the built-in one at the same path (e.g. the GET stream in a
         # dialect of the app's choosing)
