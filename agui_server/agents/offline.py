@@ -63,9 +63,23 @@ def _tool_name(input: RunAgentInput, tool_call_id: str) -> str:
     return "call"
 
 
-def example_for_schema(schema: Any, depth: int = 0) -> Any:
-    """A small value that satisfies a JSON Schema (the common keywords; best effort for the rest)."""
-    if not isinstance(schema, dict) or depth > 8:
+_MAX_EXAMPLE_STRING: Final = 256
+"""The longest string the offline agent makes for a schema (a client's ``minLength`` is not trusted past it)."""
+_MAX_EXAMPLE_ITEMS: Final = 4
+"""The most items it puts in an array (whatever ``minItems`` says)."""
+_MAX_EXAMPLE_NODES: Final = 256
+"""The most values in one example: the response stays small whatever schema a request sends."""
+
+
+def example_for_schema(schema: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
+    """A small value that satisfies a JSON Schema (the common keywords; best effort for the rest).
+
+    Bounded whatever the schema asks: strings up to 256 characters, arrays up to 4 items, 256 values in
+    all (past that, ``None``), so a request cannot make the offline agent answer with megabytes.
+    """
+    budget = [_MAX_EXAMPLE_NODES] if budget is None else budget
+    budget[0] -= 1
+    if not isinstance(schema, dict) or depth > 8 or budget[0] < 0:
         return {} if depth == 0 else None
     for key in ("const", "default"):
         if key in schema:
@@ -74,23 +88,22 @@ def example_for_schema(schema: Any, depth: int = 0) -> Any:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf", "allOf"):
         if schema.get(key):
-            return example_for_schema(schema[key][0], depth + 1)
+            return example_for_schema(schema[key][0], depth + 1, budget)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or (kind is None and "properties" in schema):
         props: dict[str, Any] = schema.get("properties") or {}
         required = [name for name in schema.get("required") or [] if name in props]
-        return {name: example_for_schema(props[name], depth + 1) for name in required or list(props)[:1]}
+        return {name: example_for_schema(props[name], depth + 1, budget) for name in required or list(props)[:1]}
     if kind == "array":
-        count = max(int(schema.get("minItems", 1)), 1)
-        return [example_for_schema(schema.get("items", {"type": "string"}), depth + 1) for _ in range(count)]
+        count = min(max(_int(schema.get("minItems"), 1), 1), _MAX_EXAMPLE_ITEMS)
+        items = schema.get("items", {"type": "string"})
+        return [example_for_schema(items, depth + 1, budget) for _ in range(count)]
     if kind == "string":
-        text = "example"
-        min_length = int(schema.get("minLength", 0))
-        return text.ljust(min_length, "x")
+        return "example".ljust(min(_int(schema.get("minLength"), 0), _MAX_EXAMPLE_STRING), "x")
     if kind == "integer":
-        return int(schema.get("minimum", 1))
+        return _int(schema.get("minimum"), 1)
     if kind == "number":
         return schema.get("minimum", 1)
     if kind == "boolean":
@@ -98,6 +111,10 @@ def example_for_schema(schema: Any, depth: int = 0) -> Any:
     if kind == "null":
         return None
     return {} if depth == 0 else "example"
+
+
+def _int(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, int | float) and abs(value) < 2**53 else default
 
 
 class OfflineAgent:

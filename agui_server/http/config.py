@@ -93,6 +93,12 @@ class AGUIConfig:
     """``(principal) -> str``: whose threads a principal works in (default: its own, ``principal.id``).
     Return a team's id to let its members share threads and runs. Another owner's threads and runs answer
     404, as if they did not exist."""
+    max_streams_per_principal: int | None = 64
+    """Streams one authenticated principal may hold open at once, per web process (``429
+    TOO_MANY_REQUESTS`` past it; not applied without ``auth``). ``None``: no limit."""
+    max_run_starts_per_minute: int | None = 600
+    """Runs one authenticated principal may start in any 60 seconds, per web process (``429`` with
+    ``Retry-After``; not applied without ``auth``). ``None``: no limit."""
     reader_extras: bool = False
     """Add what some hand-written readers look for to ``POST <path>``'s AG-UI stream: ``finalContent`` on
     ``TEXT_MESSAGE_END`` and an ``ERROR`` event (``message``, ``code``) after ``RUN_ERROR``

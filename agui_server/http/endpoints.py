@@ -21,6 +21,7 @@ And the routes of ``AGUIConfig.routes`` (:mod:`agui_server.dialects.routes`): ru
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -35,6 +36,7 @@ from agui_server.dialects.routes import InvalidRequest, thread_field, turn_input
 from agui_server.dialects.view import DialectView
 from agui_server.http.auth import Authenticator, NoAuth
 from agui_server.http.errors import error_response
+from agui_server.http.limits import PrincipalLimits
 from agui_server.http.streaming import SSEResponse
 from agui_server.principals import Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
@@ -46,6 +48,8 @@ from agui_server.runs.log import CursorAhead, CursorExpired, RunLog
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from litestar import Request
 
     from agui_server.agents.base import Agent
@@ -75,7 +79,7 @@ class _MessageBody(msgspec.Struct):
 
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
-        return True  # lenient: plain `requests.post(data=...)` and some fetch readers send none
+        return False  # a body without a type is what a cross-site page can send without a CORS preflight
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
@@ -83,6 +87,12 @@ def _is_json(content_type: str | None) -> bool:
 def _not_found(what: str, value: str) -> ASGIResponse:
     code = {"agent": "UNKNOWN_AGENT", "run": "UNKNOWN_RUN", "thread": "UNKNOWN_THREAD"}[what]
     return error_response(404, code, f"No {what} with id {value!r}.")
+
+
+def _too_many(detail: str, retry_after: float) -> ASGIResponse:
+    return error_response(
+        429, "TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))}
+    )
 
 
 def unavailable(exc: BackendUnavailable) -> ASGIResponse:
@@ -105,11 +115,23 @@ class Endpoints:
         self.dialect: Dialect | None = ReaderExtras() if config.reader_extras else None
         """The dialect of ``POST <path>``: AG-UI, with the reader extras when asked."""
         self.auth: Authenticator = config.auth if config.auth is not None else NoAuth()
+        self.limits = (
+            PrincipalLimits(config.max_streams_per_principal, config.max_run_starts_per_minute)
+            if config.auth is not None
+            else None
+        )
 
     # -- who is calling -------------------------------------------------------------------------
 
     async def authenticate(self, request: Request[Any, Any, Any]) -> ASGIResponse | None:
-        """Before every route: find the caller (stored on the request), or answer 401."""
+        """Before every route: refuse what another site's page sends (403), find the caller (stored on the
+        request) or answer 401."""
+        if not self._same_site_or_allowed(request):
+            return error_response(
+                403,
+                "CROSS_SITE",
+                "Requests from another site's pages need their origin in the server's allowed origins.",
+            )
         principal = await self.auth.authenticate(request)
         if principal is None or not is_valid_id(principal.id):
             return error_response(
@@ -120,6 +142,17 @@ class Endpoints:
             )
         request.state[_PRINCIPAL] = principal
         return None
+
+    def _same_site_or_allowed(self, request: Request[Any, Any, Any]) -> bool:
+        """Fetch metadata: a browser marks what another site's page sends (``Sec-Fetch-Site``); such a request
+        passes only from an origin in ``allowed_origins`` (CORS). Clients that are no browser send no such
+        header and pass."""
+        site = request.headers.get("sec-fetch-site")
+        if site not in ("cross-site", "same-site"):
+            return True
+        origin = request.headers.get("origin")
+        allowed = self.config.allowed_origins
+        return origin is not None and ("*" in allowed or origin in allowed)
 
     @staticmethod
     def principal(request: Request[Any, Any, Any]) -> Principal:
@@ -136,6 +169,25 @@ class Endpoints:
         if not is_valid_id(owner):
             raise ValueError("AGUIConfig.thread_owner must return an id (no control characters)")
         return str(owner)
+
+    def _too_many_streams(self, request: Request[Any, Any, Any]) -> ASGIResponse | None:
+        """429 when the caller holds as many streams as it may."""
+        if self.limits is None or not self.limits.stream_refused(self.principal(request).id):
+            return None
+        return _too_many(f"At most {self.limits.max_streams} open streams per caller; close one first.", 5)
+
+    def _counted(self, request: Request[Any, Any, Any] | None, on_close: Callable[[bool], object] | None) -> Any:
+        """``on_close``, also counting the caller's open stream until it closes."""
+        if self.limits is None or request is None:
+            return on_close
+        release = self.limits.opened(self.principal(request).id)
+
+        def closed(completed: bool) -> None:
+            release()
+            if on_close is not None:
+                on_close(completed)
+
+        return closed
 
     def _key(self, request: Request[Any, Any, Any], thread_id: str) -> str:
         return thread_key(self.owner(request), thread_id)
@@ -210,6 +262,10 @@ class Endpoints:
         agent_id: str,
         policy: DisconnectPolicy | None,
     ) -> RunHandle | ASGIResponse:
+        if self.limits is not None:
+            wait = self.limits.start_refused(self.principal(request).id)
+            if wait is not None:
+                return _too_many(f"At most {self.limits.max_starts_per_minute} runs a minute per caller.", wait)
         try:
             return await self.runs.start(
                 agent,
@@ -248,14 +304,19 @@ class Endpoints:
         *,
         get_stream: bool = False,
     ) -> Answer:
+        refused = self._too_many_streams(request)
+        if refused is not None:
+            return refused
         run = await self._start(request, agent, run_input, agent_id, policy)
         if isinstance(run, ASGIResponse):
             return run
         if get_stream:
-            return self._follow_get_stream(run, 0, dialect)
-        return self._follow(run, after=0, dialect=dialect)
+            return self._follow_get_stream(request, run, 0, dialect)
+        return self._follow(run, after=0, dialect=dialect, request=request)
 
-    def _follow_get_stream(self, run: RunHandle, after: int, dialect: Dialect | None) -> SSEResponse:
+    def _follow_get_stream(
+        self, request: Request[Any, Any, Any], run: RunHandle, after: int, dialect: Dialect | None
+    ) -> SSEResponse:
         """A GET stream's frames have ids ``<runId>:<seq>``: an ``EventSource`` that reconnects sends one back
         and resumes the run (:meth:`_resume_get_stream`) instead of starting another."""
         return self._follow(
@@ -264,6 +325,7 @@ class Endpoints:
             prelude=sse_retry_frame(self.config.retry_ms),
             dialect=dialect or _GET_STREAM_IDS,
             id_prefix=f"{run.run_id}:",
+            request=request,
         )
 
     def _follow(
@@ -274,6 +336,7 @@ class Endpoints:
         prelude: bytes = b"",
         dialect: Dialect | None = None,
         id_prefix: str = "",
+        request: Request[Any, Any, Any] | None = None,
     ) -> SSEResponse:
         runs = self.runs
         source: FrameSource = runs.open(run, after)
@@ -291,7 +354,7 @@ class Endpoints:
             source,
             after=after,
             keepalive=self.config.keepalive_interval,
-            on_close=closed,
+            on_close=self._counted(request, closed),
             prelude=prelude,
             headers={"content-location": f"{self.config.path}/runs/{quote(run.run_id, safe='')}/events"},
         )
@@ -339,7 +402,7 @@ class Endpoints:
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "ahead":
             return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
-        return self._follow_get_stream(run, after, dialect)
+        return self._too_many_streams(request) or self._follow_get_stream(request, run, after, dialect)
 
     # -- resume and stop ------------------------------------------------------------------------
 
@@ -358,7 +421,9 @@ class Endpoints:
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "drained":
             return ASGIResponse(status_code=204)
-        return self._follow(run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect)
+        return self._too_many_streams(request) or self._follow(
+            run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
+        )
 
     async def stop(self, request: Request[Any, Any, Any], run_id: str) -> Answer:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
@@ -403,8 +468,17 @@ class Endpoints:
             prelude = self._snapshot_prelude(
                 thread_id, active.run_id, active.input.messages, active.input.state, legacy
             )
+            refused = self._too_many_streams(request)
+            if refused is not None:
+                return refused
             source = self.runs.open(active, 1)
-            return SSEResponse(source, after=1, keepalive=self.config.keepalive_interval, prelude=prelude)
+            return SSEResponse(
+                source,
+                after=1,
+                keepalive=self.config.keepalive_interval,
+                prelude=prelude,
+                on_close=self._counted(request, None),
+            )
         thread = await self.runs.thread(key)
         given = fields.get("runId")
         run_id = given if isinstance(given, str) and is_valid_id(given) else f"connect-{uuid.uuid4().hex}"
@@ -516,6 +590,9 @@ class Endpoints:
     async def _feed(
         self, request: Request[Any, Any, Any], dialect: Dialect | None, scope: str, agent_id: str | None
     ) -> Answer:
+        refused = self._too_many_streams(request)
+        if refused is not None:
+            return refused
         raw = self._cursor(request)
         after: int | None = None
         if raw is not None:
@@ -557,5 +634,5 @@ class Endpoints:
             after=start,
             keepalive=self.config.keepalive_interval,
             prelude=sse_retry_frame(self.config.retry_ms),
-            on_close=lambda _completed: runs.unsubscribe(feed),
+            on_close=self._counted(request, lambda _completed: runs.unsubscribe(feed)),
         )

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ _SETTLE_TIMEOUT: Final = 10.0
 _FOLDED: Final = FOLDED_EVENT_TYPES
 
 BusyPolicy = Literal["reject", "supersede"]
+
+MAX_GRACE: Final = 86_400.0
+"""The longest grace period a request may ask for, in seconds (every wait has a bound)."""
 
 
 class RunConflict(Exception):
@@ -98,8 +102,8 @@ class DisconnectPolicy:
                 grace = float(seconds) if seconds else 30.0
             except ValueError:
                 raise ValueError(f"grace wants seconds, got {seconds!r}") from None
-            if grace < 0:
-                raise ValueError("grace seconds must not be negative")
+            if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE:
+                raise ValueError(f"grace seconds must be a number from 0 to {MAX_GRACE:g}, got {seconds!r}")
             return cls("grace", grace)
         raise ValueError(f"disconnect policy must be cancel, continue or grace[:SECONDS], got {text!r}")
 

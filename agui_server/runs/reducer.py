@@ -10,7 +10,6 @@ tool message, ``MESSAGES_SNAPSHOT`` merges by id, ``STATE_SNAPSHOT`` replaces th
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
@@ -101,6 +100,12 @@ def merge_messages(stored: list[Message], incoming: list[Message]) -> list[Messa
     return merged
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value, made by msgspec in C: as deep as the request that carried it could be
+    (``copy.deepcopy`` recurses in Python and fails on state nested a few hundred levels)."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
 _TEXT_MESSAGES: Final = (AssistantMessage, ReasoningMessage, UserMessage, SystemMessage, DeveloperMessage)
 
 
@@ -111,7 +116,7 @@ class ThreadFold:
 
     def __init__(self, messages: list[Message], state: Any) -> None:
         self._messages: list[Message] = list(messages)
-        self.state: Any = copy.deepcopy(state) if state is not None else {}
+        self.state: Any = _copy(state) if state is not None else {}
         self._index: dict[str, int] = {m.id: n for n, m in enumerate(self._messages)}
         self._args: dict[str, list[str]] = {}
         self._tool_parent: dict[str, str] = {}
@@ -229,7 +234,7 @@ class ThreadFold:
                 if isinstance(patched, dict):
                     activity.content = patched
         elif isinstance(event, ev.StateSnapshotEvent):
-            self.state = copy.deepcopy(event.snapshot)
+            self.state = _copy(event.snapshot)
         elif isinstance(event, ev.StateDeltaEvent):
             self.state = self._patched(self.state, event.delta)
         elif isinstance(event, ev.MessagesSnapshotEvent):
@@ -271,7 +276,14 @@ class ThreadFold:
     def _patched(self, document: Any, patch: Any) -> Any:
         try:
             return jsonpatch.apply_patch(document, msgspec.to_builtins(patch))
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError, TypeError) as exc:
+        except (
+            jsonpatch.JsonPatchException,
+            jsonpatch.JsonPointerException,
+            KeyError,
+            IndexError,
+            TypeError,
+            RecursionError,  # a document nested deeper than Python's recursion allows (deepcopy inside)
+        ) as exc:
             logger.warning("a state patch does not apply; the state is left as it was: %s", exc)
             return document
 

@@ -264,3 +264,118 @@ async def test_feeds_of_an_admin_resume_and_events_carry_ids() -> None:
                         break
     blocks = sse_blocks(buffer)
     assert [data["run_id"] for event, _, data in blocks if event == "complete"] == ["f1"]
+
+
+# -- limits -----------------------------------------------------------------------------------------------
+
+
+async def test_a_greedy_principal_gets_429_for_streams_and_starts_and_others_do_not() -> None:
+    config_app = app(max_streams_per_principal=2, max_run_starts_per_minute=5)
+    async with running_server(config_app) as base, httpx.AsyncClient(timeout=10) as client:
+        async with (
+            client.stream("GET", base + "/agents/default/sse?thread_id=a", headers=ALICE) as first,
+            client.stream("GET", base + "/agents/default/sse?thread_id=b", headers=ALICE) as second,
+        ):
+            assert (first.status_code, second.status_code) == (200, 200)
+            third = await client.get(base + "/agents/default/sse?thread_id=c", headers=ALICE)
+            run = await client.post(base + "/ag-ui", json=run_input("hi", run_id="s1"), headers=ALICE)
+            bobs = await client.post(base + "/ag-ui", json=run_input("hi", run_id="s2"), headers=BOB)
+        assert third.status_code == 429
+        assert third.json()["code"] == "TOO_MANY_REQUESTS"
+        assert int(third.headers["retry-after"]) >= 1
+        assert run.status_code == 429
+        assert bobs.status_code == 200
+        # the streams are closed now: alice may stream again, until her run starts run out
+        statuses = []
+        for n in range(6):
+            response = await client.post(
+                base + "/ag-ui", json=run_input("hi", run_id=f"m{n}", thread_id=f"m{n}"), headers=ALICE
+            )
+            statuses.append(response.status_code)
+        assert statuses == [200, 200, 200, 200, 200, 429]
+        late = await client.post(base + "/ag-ui", json=run_input("hi", run_id="late", thread_id="late"), headers=ALICE)
+        assert late.status_code == 429
+        assert 1 <= int(late.headers["retry-after"]) <= 60
+
+
+# -- cross-site ----------------------------------------------------------------------------------------------
+
+
+CROSS_SITE = [
+    ("POST", "/ag-ui", run_input("hi")),
+    ("GET", "/ag-ui/default/stream?message=hi", None),
+    ("POST", "/agents/default/messages", {"thread_id": "t", "message": "hi"}),
+    ("GET", "/agents/default/sse?thread_id=t", None),
+    ("POST", "/api/chat/stream", {"message": "hi"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CROSS_SITE, ids=[f"{m} {p}" for m, p, _ in CROSS_SITE])
+async def test_another_sites_page_is_refused_unless_its_origin_is_allowed(method: str, path: str, body: Any) -> None:
+    config = AGUIConfig(
+        routes=[RunRoute("/api/chat/stream", ChatEvents(), request=chat_request, methods=("GET", "POST"))],
+        allowed_origins=["http://app.example"],
+    )
+    async with running_server(create_app(config)) as base, httpx.AsyncClient(timeout=10) as client:
+        evil = {"sec-fetch-site": "cross-site", "origin": "http://evil.example"}
+        img = {"sec-fetch-site": "cross-site"}  # an <img> or a navigation: no Origin at all
+        allowed = {"sec-fetch-site": "cross-site", "origin": "http://app.example"}
+        same = {"sec-fetch-site": "same-origin"}
+        answers = {}
+        for name, headers in (("evil", evil), ("img", img), ("allowed", allowed), ("same", same), ("curl", {})):
+            if method == "GET" and "sse" in path:
+                async with client.stream(method, base + path, headers=headers) as response:
+                    answers[name] = response.status_code
+            else:
+                response = await client.request(method, base + path, json=body, headers=headers)
+                answers[name] = response.status_code
+                if name == "evil":
+                    assert response.json()["code"] == "CROSS_SITE"
+    assert answers["evil"] == answers["img"] == 403
+    assert answers["allowed"] in (200, 202)
+    assert answers["same"] in (200, 202)
+    assert answers["curl"] in (200, 202)
+
+
+async def test_a_post_without_a_content_type_is_415() -> None:
+    async with running_server(create_app(AGUIConfig())) as base, httpx.AsyncClient(timeout=10) as client:
+        raw = b'{"threadId":"t","runId":"r","messages":[]}'
+        response = await client.post(base + "/ag-ui", content=raw, headers={"content-type": ""})
+        text = await client.post(base + "/ag-ui", content=raw, headers={"content-type": "text/plain"})
+    assert (response.status_code, response.json()["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    assert text.status_code == 415
+
+
+@pytest.mark.parametrize("policy", ["grace:nan", "grace:inf", "grace:-1", "grace:1e309", "grace:86401", "later"])
+async def test_a_disconnect_policy_without_a_finite_bound_is_400(policy: str) -> None:
+    async with running_server(create_app(AGUIConfig())) as base, httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(base + "/ag-ui", json=run_input("hi"), headers={"x-agui-on-disconnect": policy})
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_DISCONNECT_POLICY"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"s": {"type": "string", "minLength": 10**9}}, "required": ["s"]},
+        {"type": "object", "properties": {"a": {"type": "array", "minItems": 10**9}}, "required": ["a"]},
+        {
+            "type": "object",
+            "properties": {
+                "a": {
+                    "type": "array",
+                    "minItems": 10**6,
+                    "items": {"type": "array", "minItems": 10**6, "items": {"type": "string", "minLength": 10**6}},
+                }
+            },
+            "required": ["a"],
+        },
+    ],
+)
+async def test_the_offline_agent_answers_a_tool_schema_with_a_small_example(schema: dict[str, Any]) -> None:
+    body = run_input("hi", tools=[{"name": "t", "description": "d", "parameters": schema}])
+    async with running_server(create_app(AGUIConfig())) as base, httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(base + "/ag-ui", json=body)
+    assert response.status_code == 200
+    assert len(response.content) < 64 * 1024
+    assert b"TOOL_CALL_END" in response.content
