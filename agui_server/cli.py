@@ -264,8 +264,22 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=log_level,
         timeout_graceful_shutdown=5,
         lifespan="on",
+        limit_concurrency=_connection_budget(),
     )
     return 0
+
+
+def _connection_budget() -> int:
+    """Raise the open-file soft limit to the hard one, and keep connections below it: past the budget
+    uvicorn answers 503 at once, where running out of descriptors would stop the server for everyone."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    limit = soft if soft != resource.RLIM_INFINITY else 1_000_000
+    return max(64, min(limit - 128, 100_000))
 
 
 def _authenticator(path: str | None, settings: Settings) -> BearerTokens | None:

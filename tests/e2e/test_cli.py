@@ -122,3 +122,21 @@ def test_a_missing_api_key_is_a_clear_error_at_start_up(tmp_path: Path) -> None:
         )
         assert result.returncode == 2
         assert variable in result.stderr
+
+
+def test_serve_raises_the_open_file_limit_and_keeps_connections_below_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))\n"
+        "from agui_server.cli import _connection_budget\n"
+        "budget = _connection_budget()\n"
+        "print(budget, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30).stdout
+    budget, soft, hard = (int(x) for x in out.split())
+    assert soft == hard
+    assert 64 <= budget < soft
