@@ -50,6 +50,20 @@ logger = logging.getLogger("agui_server.agents.llm")
 
 _ERROR_BODY_LIMIT: Final = 64 * 1024
 _LABEL: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_KNOWN_LABELS: Final = frozenset(
+    {
+        "api_error", "authentication_error", "billing_error", "content_filter", "context_length_exceeded",
+        "insufficient_quota", "invalid_api_key", "invalid_request_error", "model_not_found", "not_found_error",
+        "overloaded_error", "permission_error", "rate_limit_error", "rate_limit_exceeded", "request_too_large",
+        "server_error", "timeout", "timeout_error", "too_many_requests", "unsupported_parameter",
+    }
+)  # fmt: skip
+"""The providers' error types and codes a message may name: anything else an upstream sends as its label
+(which may echo the request, a key among it) is used for matching only and never shown."""
+
+
+def _shown(label: str | None) -> str | None:
+    return label if label is not None and label.lower() in _KNOWN_LABELS else None
 _KEY_LIKE: Final = re.compile(r"\b(sk|pk|key|sess)-[A-Za-z0-9_\-]{6,}")
 _CONTEXT_MARKERS: Final = (
     "context_length_exceeded",
@@ -175,7 +189,8 @@ def _wait_hint(seconds: float | None) -> str:
 def error_for_status(status: int, headers: Mapping[str, str], body: bytes) -> errors.UpstreamError:
     """The :class:`UpstreamError` for a provider's HTTP error response (the body is read, never quoted)."""
     parsed = _read_error_body(body)
-    where = f"HTTP {status}" + (f", {parsed.label}" if parsed.label else "")
+    shown = _shown(parsed.label)
+    where = f"HTTP {status}" + (f", {shown}" if shown else "")
     retry_after = retry_after_seconds(headers)
     if status in (401, 403):
         return errors.UpstreamError(
@@ -216,7 +231,8 @@ def error_for_stream_error(label: str | None, text: str) -> errors.UpstreamError
     """The :class:`UpstreamError` for an error the provider sent inside a stream (its type or code and text)."""
     kind = (label or "").lower()
     lowered = text.lower()
-    where = f" ({label})" if label and _LABEL.match(label) else ""
+    shown = _shown(label)
+    where = f" ({shown})" if shown else ""
     if kind in ("authentication_error", "permission_error", "invalid_api_key"):
         return errors.UpstreamError(
             errors.UPSTREAM_AUTH_FAILED, f"The model provider rejected the server's credentials{where}."

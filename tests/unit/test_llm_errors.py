@@ -149,3 +149,24 @@ def test_codes_are_stable_strings() -> None:
         "CONTENT_FILTERED",
         "TOOL_TURNS_EXCEEDED",
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body("invalid_request_error", "sk-live-0123456789abcdef"),
+        _body("sk-live-0123456789abcdef", None),
+        _body(None, "sk-live-0123456789abcdef"),
+        _body("key_sk-live-0123456789abcdef", "also_sk-live-0123456789abcdef"),
+        b'{"type": "sk-live-0123456789abcdef"}',
+    ],
+)
+@pytest.mark.parametrize("status", [400, 401, 404, 429, 500])
+def test_an_upstream_label_that_echoes_a_key_never_reaches_the_message(body: bytes, status: int) -> None:
+    message = error_for_status(status, {}, body).message
+    assert "0123456789abcdef" not in message
+
+
+def test_a_stream_error_label_is_shown_only_when_it_is_a_known_code() -> None:
+    assert "sk-live-0123456789abcdef" not in error_for_stream_error("sk-live-0123456789abcdef", "x").message
+    assert "(overloaded_error)" in error_for_stream_error("overloaded_error", "x").message
