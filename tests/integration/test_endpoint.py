@@ -254,5 +254,5 @@ async def test_one_log_line_per_request_with_status_and_duration(caplog: pytest.
             await client.post("/ag-ui", content=b"{", headers={"content-type": "application/json"})
     lines = [r.getMessage() for r in caplog.records if r.name == "agui_server.http"]
     assert len(lines) == 2
-    assert re.fullmatch(r"POST /ag-ui 200 \d+\.\dms", lines[0])
-    assert re.fullmatch(r"POST /ag-ui 400 \d+\.\dms", lines[1])
+    assert re.fullmatch(r"POST /ag-ui anonymous 200 \d+\.\dms", lines[0])
+    assert re.fullmatch(r"POST /ag-ui anonymous 400 \d+\.\dms", lines[1])
