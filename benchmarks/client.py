@@ -44,10 +44,11 @@ class Response:
 class Connection(asyncio.Protocol):
     """One keep-alive connection running one request at a time."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._head = (
             f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            "Accept: text/event-stream\r\nContent-Length: "
+            f"Accept: text/event-stream\r\n{extra}Content-Length: "
         ).encode()
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
@@ -148,9 +149,9 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
-async def connect(host: str, port: int) -> Connection:
-    """A new connection to ``host:port``."""
+async def connect(host: str, port: int, headers: dict[str, str] | None = None) -> Connection:
+    """A new connection to ``host:port`` (its requests carry ``headers`` too)."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(_CONNECT_TIMEOUT):
-        _transport, protocol = await loop.create_connection(lambda: Connection(host, port), host, port)
+        _transport, protocol = await loop.create_connection(lambda: Connection(host, port, headers), host, port)
     return protocol

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.dialects``: what each dialect costs beside AG-UI, measured in one run.
+"""``python -m benchmarks.dialects``: what each dialect, and a static bearer token, cost beside AG-UI.
 
 Each dialect's server is our server with ``POST /ag-ui`` in that dialect (``benchmarks/apps/dialects.py``),
 one uvicorn process (uvloop, httptools) pinned to one core, the client on the other. Figures, per dialect:
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from benchmarks.apps.dialects import DIALECTS
+from benchmarks.apps.dialects import BENCH_TOKEN, DIALECTS
 from benchmarks.client import Connection, connect
 from benchmarks.run import pin_cores
 from benchmarks.server import HOST, _free_port, _pin, _spawn, _stop
@@ -70,13 +70,13 @@ async def _run(connection: Connection, tokens: int) -> float:
     return response.elapsed
 
 
-async def _ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+async def _ready(process: subprocess.Popen[bytes], port: int, log: Path, headers: dict[str, str] | None) -> None:
     deadline = time.monotonic() + _STARTUP_TIMEOUT
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early (see {log})")
         try:
-            connection = await connect(HOST, port)
+            connection = await connect(HOST, port, headers)
         except OSError:
             if time.monotonic() > deadline:
                 raise TimeoutError("server did not start") from None
@@ -98,10 +98,11 @@ async def _measure(name: str, settings: Settings, core: int | None, log_dir: Pat
     ]  # fmt: skip
     process = _spawn(command, log)
     result = DialectResult(name)
+    headers = {"Authorization": f"Bearer {BENCH_TOKEN}"} if name.endswith("_auth") else None
     try:
-        await _ready(process, port, log)
+        await _ready(process, port, log, headers)
         _pin([psutil.Process(process.pid)], core)
-        connection = await connect(HOST, port)
+        connection = await connect(HOST, port, headers)
         try:
             await _run(connection, settings.tokens)  # warm-up
             rates = [expected_events(settings.tokens) / await _run(connection, settings.tokens)]
@@ -117,14 +118,14 @@ async def _measure(name: str, settings: Settings, core: int | None, log_dir: Pat
             result.short_p99_ms = percentile(latencies, 99) * 1000
         finally:
             connection.close()
-        result.clients10_runs_per_s = await _concurrent(port, settings)
+        result.clients10_runs_per_s = await _concurrent(port, settings, headers)
     finally:
         _stop(process)
     return result
 
 
-async def _concurrent(port: int, settings: Settings) -> float:
-    connections = [await connect(HOST, port) for _ in range(settings.clients)]
+async def _concurrent(port: int, settings: Settings, headers: dict[str, str] | None) -> float:
+    connections = [await connect(HOST, port, headers) for _ in range(settings.clients)]
     done = 0
     stop_at = time.perf_counter() + settings.duration
 

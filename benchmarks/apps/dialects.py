@@ -1,5 +1,6 @@
 """Our server with ``POST /ag-ui`` in each dialect (a ``RunRoute`` at the same path replaces the built-in
-route), serving the benchmark agent: ``uvicorn benchmarks.apps.dialects:<name>``."""
+route), serving the benchmark agent: ``uvicorn benchmarks.apps.dialects:<name>``; and AG-UI behind a static
+bearer token (``ag_ui_auth``), to show what authentication costs a request."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Final
 
 from agui_server import AGUIConfig, create_app
 from agui_server.dialects import ChatEvents, EventEnvelope, MessageFeed, ReaderExtras, RunRoute, ThreadMessages
+from agui_server.http.auth import BearerTokens
 from benchmarks.apps.agent import agent
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ __all__ = ("DIALECTS",)
 
 DIALECTS: Final[dict[str, Dialect | None]] = {
     "ag_ui": None,
+    "ag_ui_auth": None,
     "reader_extras": ReaderExtras(),
     "thread_messages": ThreadMessages(),
     "event_envelope": EventEnvelope(),
@@ -33,6 +36,17 @@ def _app(dialect: Dialect | None) -> Litestar:
 
 
 ag_ui = _app(DIALECTS["ag_ui"])
+BENCH_TOKEN: Final = "bench-token-0123456789"
+"""The bearer token the benchmark client sends to ``ag_ui_auth``."""
+ag_ui_auth = create_app(
+    AGUIConfig(
+        agent=agent,
+        log_requests=False,
+        auth=BearerTokens.parse(f"{BENCH_TOKEN} bench"),
+        max_streams_per_principal=None,
+        max_run_starts_per_minute=None,
+    )
+)
 reader_extras = _app(DIALECTS["reader_extras"])
 thread_messages = _app(DIALECTS["thread_messages"])
 event_envelope = _app(DIALECTS["event_envelope"])
