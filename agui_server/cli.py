@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from agui_server.http.auth import BearerTokens
+    from agui_server.http.auth import Authenticator
     from agui_server.settings import Settings
 
 __all__ = ("build_parser", "main")
@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="require a bearer token: a file of 'TOKEN PRINCIPAL [ROLES]' lines (AGUI_AUTH_TOKENS_FILE, or the "
         "tokens themselves in AGUI_AUTH_TOKENS separated by ';'); default: no authentication",
     )
+    serve.add_argument(
+        "--auth-jwt-key",
+        metavar="FILE",
+        help="require a signed JWT: a PEM public key or a JWKS file (AGUI_AUTH_JWT_KEY_FILE); needs agui-server[jwt]",
+    )
+    serve.add_argument("--auth-jwt-audience", metavar="AUD", help="with --auth-jwt-key: the audience tokens must name")
+    serve.add_argument("--auth-jwt-issuer", metavar="ISS", help="with --auth-jwt-key: the issuer tokens must name")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
@@ -241,7 +248,7 @@ def _serve(args: argparse.Namespace) -> int:
             busy_policy=args.busy_policy or "reject",
             strict=args.strict,
             log_requests=False,
-            auth=_authenticator(args.auth_tokens, settings),
+            auth=_authenticator(args, settings),
         )
     except (ValueError, OSError) as exc:
         raise _UsageError(str(exc)) from exc
@@ -282,10 +289,17 @@ def _connection_budget() -> int:
     return max(64, min(limit - 128, 100_000))
 
 
-def _authenticator(path: str | None, settings: Settings) -> BearerTokens | None:
-    """Bearer tokens from ``--auth-tokens``, ``AGUI_AUTH_TOKENS_FILE`` or ``AGUI_AUTH_TOKENS``; ``None``: none."""
-    from agui_server.http.auth import BearerTokens
+def _authenticator(args: argparse.Namespace, settings: Settings) -> Authenticator | None:
+    """A JWT verifier (``--auth-jwt-key`` / ``AGUI_AUTH_JWT_KEY_FILE``), or bearer tokens (``--auth-tokens``,
+    ``AGUI_AUTH_TOKENS_FILE`` or ``AGUI_AUTH_TOKENS``); ``None``: no authentication."""
+    from agui_server.http.auth import BearerTokens, JWTVerifier
 
+    jwt_key = args.auth_jwt_key or settings.auth_jwt_key_file
+    path = args.auth_tokens
+    if jwt_key and (path or settings.auth_tokens_file or settings.auth_tokens):
+        raise ValueError("choose one authenticator: --auth-jwt-key or --auth-tokens")
+    if jwt_key:
+        return JWTVerifier.from_file(jwt_key, audience=args.auth_jwt_audience, issuer=args.auth_jwt_issuer)
     if path or settings.auth_tokens_file:
         return BearerTokens.from_file(path or settings.auth_tokens_file or "")
     if settings.auth_tokens:

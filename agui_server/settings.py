@@ -62,6 +62,8 @@ class Settings:
     on_disconnect: str = "cancel"
     auth_tokens: str | None = None
     """``AGUI_AUTH_TOKENS``: bearer tokens, ``TOKEN PRINCIPAL [ROLES]`` separated by ``;``."""
+    auth_jwt_key_file: str | None = None
+    """``AGUI_AUTH_JWT_KEY_FILE``: a PEM public key or JWKS file that verifies JWT bearer tokens."""
     auth_tokens_file: str | None = None
     """``AGUI_AUTH_TOKENS_FILE``: a file of bearer tokens, one ``TOKEN PRINCIPAL [ROLES]`` per line."""
 
@@ -94,6 +96,8 @@ class Settings:
             settings.threads_db = merged["AGUI_THREADS_DB"]
         if merged.get("AGUI_AUTH_TOKENS"):
             settings.auth_tokens = merged["AGUI_AUTH_TOKENS"]
+        if merged.get("AGUI_AUTH_JWT_KEY_FILE"):
+            settings.auth_jwt_key_file = merged["AGUI_AUTH_JWT_KEY_FILE"]
         if merged.get("AGUI_AUTH_TOKENS_FILE"):
             settings.auth_tokens_file = merged["AGUI_AUTH_TOKENS_FILE"]
         if merged.get("AGUI_ON_DISCONNECT"):

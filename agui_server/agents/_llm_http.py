@@ -64,6 +64,8 @@ _KNOWN_LABELS: Final = frozenset(
 
 def _shown(label: str | None) -> str | None:
     return label if label is not None and label.lower() in _KNOWN_LABELS else None
+
+
 _KEY_LIKE: Final = re.compile(r"\b(sk|pk|key|sess)-[A-Za-z0-9_\-]{6,}")
 _CONTEXT_MARKERS: Final = (
     "context_length_exceeded",
