@@ -241,8 +241,18 @@ class RunManager:
         feed = self._feeds.get(thread_id)
         if feed is None:
             feed = self._feeds[thread_id] = ThreadFeed(self.limits.max_events_per_thread)
-            while len(self._feeds) > self.limits.max_feeds:
-                self._feeds.popitem(last=False)
+            if len(self._feeds) > self.limits.max_feeds:
+                # the least recently used feeds nobody follows go; a followed feed stays (its subscribers
+                # would otherwise wait on a feed no run writes to), bounded by the streams a server holds
+                excess = len(self._feeds) - self.limits.max_feeds
+                idle: list[str] = []
+                for key, kept in self._feeds.items():  # oldest first: usually the first one is idle
+                    if kept.subscribers == 0 and key not in self._active:
+                        idle.append(key)
+                        if len(idle) == excess:
+                            break
+                for key in idle:
+                    del self._feeds[key]
         else:
             self._feeds.move_to_end(thread_id)
         return feed

@@ -52,11 +52,24 @@ class ThreadLimits:
     """Messages kept per thread; the oldest are dropped first."""
     max_age: float | None = 7 * 24 * 3600.0
     """Seconds a thread is kept after its last update (``None``: no limit)."""
+    max_bytes: int = 4 * 1024 * 1024
+    """Bytes of messages kept per thread (as JSON); the oldest messages are dropped first. A thread that
+    grows without end would otherwise be copied into every run's history."""
+    max_total_bytes: int = 512 * 1024 * 1024
+    """Bytes the in-memory store keeps in all (the least recently updated threads go first)."""
 
     def trim(self, thread: Thread) -> Thread:
-        """``thread`` with its messages within the limit."""
+        """``thread`` with its messages within the limits (count and bytes)."""
         if len(thread.messages) > self.max_messages:
             thread.messages = thread.messages[-self.max_messages :]
+        sizes = [len(_thread_encoder.encode(m)) for m in thread.messages]
+        total = sum(sizes)
+        if total > self.max_bytes:
+            drop = 0
+            while drop < len(sizes) and total > self.max_bytes:
+                total -= sizes[drop]
+                drop += 1
+            thread.messages = thread.messages[drop:]
         return thread
 
 
@@ -92,6 +105,7 @@ class MemoryThreadStore:
     def __init__(self, limits: ThreadLimits | None = None) -> None:
         self.limits = limits or ThreadLimits()
         self._threads: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._threads)
@@ -103,21 +117,30 @@ class MemoryThreadStore:
             return None
         updated_at, data = stored
         if self.limits.max_age is not None and time.time() - updated_at > self.limits.max_age:
-            del self._threads[thread_id]
+            self._drop(thread_id)
             return None
         return _thread_decoder.decode(data)
+
+    def _drop(self, thread_id: str) -> None:
+        stored = self._threads.pop(thread_id, None)
+        if stored is not None:
+            self._bytes -= len(stored[1])
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; drop the least recently updated ones over ``max_threads``."""
         thread.updated_at = time.time()
-        self._threads[thread.thread_id] = (thread.updated_at, _thread_encoder.encode(self.limits.trim(thread)))
-        self._threads.move_to_end(thread.thread_id)
-        while len(self._threads) > self.limits.max_threads:
-            self._threads.popitem(last=False)
+        data = _thread_encoder.encode(self.limits.trim(thread))
+        self._drop(thread.thread_id)
+        self._threads[thread.thread_id] = (thread.updated_at, data)
+        self._bytes += len(data)
+        while len(self._threads) > self.limits.max_threads or (
+            self._bytes > self.limits.max_total_bytes and len(self._threads) > 1
+        ):
+            self._drop(next(iter(self._threads)))
 
     async def delete(self, thread_id: str) -> None:
         """Forget the thread."""
-        self._threads.pop(thread_id, None)
+        self._drop(thread_id)
 
     async def close(self) -> None:
         """Nothing to release."""
