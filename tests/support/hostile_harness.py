@@ -101,19 +101,36 @@ def leaks(blob: bytes) -> list[str]:
 
 
 class _TracebackLog(logging.Handler):
-    """Collects every log record that carries a traceback (an exception the server did not handle)."""
+    """Collects every log record that carries a traceback (an exception the server did not handle), shows a
+    token, or is a request-log line with a raw line break (a forged line)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
+        self.problems: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record in self.records:
+            return
+        self.records.append(record)
         if (
             record.exc_info
             and record.exc_info[0] is not None
             and not issubclass(record.exc_info[0], asyncio.CancelledError)
         ):
-            self.records.append(record)
+            self.problems.append(f"a traceback: {record.name}: {record.getMessage()} ({record.exc_info[1]!r})")
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # a record that cannot be formatted is a finding too
+            self.problems.append(f"an unformattable record {record.name}: {exc!r}")
+            return
+        if any(secret in message for secret in SECRETS):
+            self.problems.append(f"a token in the log: {record.name}: {message[:200]!r}")
+        if record.name.startswith("agui_server.http") and any(c in message for c in "\r\n"):
+            self.problems.append(f"a line break in a request-log line: {message[:200]!r}")
+
+    def check(self) -> None:
+        assert not self.problems, "the server logged " + "; ".join(self.problems)
 
 
 @dataclass
@@ -240,21 +257,28 @@ async def hostile(
 ) -> AsyncIterator[Probe]:
     """Serve ``app`` on loopback; yield a :class:`Probe`; then check every answer, the log and the health."""
     log = _TracebackLog()
-    root = logging.getLogger()
-    root.addHandler(log)
-    try:
-        async with running_server(app) as base, httpx.AsyncClient(timeout=10) as client:
+    # uvicorn's loggers do not propagate to the root, and uvicorn sets their handlers when it starts: listen
+    # on them once it has
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.asgi", "litestar")]
+    ours = logging.getLogger("agui_server")
+    level = ours.level
+    async with running_server(app) as base, httpx.AsyncClient(timeout=10) as client:
+        for logger in loggers:
+            logger.addHandler(log)
+        ours.setLevel(logging.INFO)  # the request log's lines too
+        try:
             probe = Probe(base, client, health_headers=dict(HEALTH if health_headers is None else health_headers))
             async with asyncio.timeout(case_timeout):
                 yield probe
             probe.check_answers()
-            await probe.healthy()
             await asyncio.sleep(0)  # let background tasks that just ended log
-            assert not log.records, "the server logged a traceback: " + "; ".join(
-                f"{r.name}: {r.getMessage()} ({r.exc_info[1]!r})" for r in log.records if r.exc_info
-            )
-    finally:
-        root.removeHandler(log)
+            log.check()
+            await probe.healthy()
+            log.check()
+        finally:
+            ours.setLevel(level)
+            for logger in loggers:
+                logger.removeHandler(log)
 
 
 # -- raw sockets ----------------------------------------------------------------------------------
