@@ -38,19 +38,32 @@ _NOTHING: Final[list[Frame]] = []
 class _Texts:
     """The text of each message so far, by message id (joined once, at the end)."""
 
-    __slots__ = ("_pieces",)
+    __slots__ = ("_pieces", "_roles")
 
     def __init__(self) -> None:
         self._pieces: dict[str, list[str]] = {}
+        self._roles: dict[str, str] = {}
 
     def add(self, event: AGUIEvent) -> None:
         if event.type in ("TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_CHUNK"):
             delta = event.fields.get("delta")
             if isinstance(delta, str):
                 self._pieces.setdefault(str(event.fields.get("messageId")), []).append(delta)
+        elif event.type == "TEXT_MESSAGE_START":
+            self._roles[str(event.fields.get("messageId"))] = str(event.fields.get("role", "assistant"))
 
     def pop(self, message_id: Any) -> str:
+        self._roles.pop(str(message_id), None)
         return "".join(self._pieces.pop(str(message_id), ()))
+
+    def reply(self, event: AGUIEvent) -> tuple[str, str] | None:
+        """After :meth:`add`: ``(message id, whole text)`` when ``event`` ends an assistant message."""
+        if event.type != "TEXT_MESSAGE_END":
+            return None
+        message_id = str(event.fields.get("messageId"))
+        role = self._roles.get(message_id, "assistant")
+        text = self.pop(message_id)
+        return (message_id, text) if role == "assistant" else None
 
 
 def _error_message(event: AGUIEvent) -> str:
@@ -130,26 +143,20 @@ class ThreadMessages:
 
 
 class _ThreadMessagesTranslator:
-    __slots__ = ("_roles", "_stream", "_texts")
+    __slots__ = ("_stream", "_texts")
 
     def __init__(self, stream: StreamInfo) -> None:
         self._stream = stream
         self._texts = _Texts()
-        self._roles: dict[str, str] = {}
 
     def translate(self, event: AGUIEvent) -> list[Frame]:
         named = Frame(event.json, event.type)
-        fields = event.fields
         self._texts.add(event)
-        if event.type == "TEXT_MESSAGE_START":
-            self._roles[str(fields.get("messageId"))] = str(fields.get("role", "assistant"))
-        elif event.type == "TEXT_MESSAGE_END":
-            message_id = str(fields.get("messageId"))
-            text = self._texts.pop(message_id)
-            if self._roles.pop(message_id, "assistant") == "assistant":
-                return [named, Frame(self._about({"message": text}))]
-        elif event.type == "RUN_ERROR":
-            return [named, Frame(self._about({"error": _error_message(event), "code": fields.get("code")}))]
+        reply = self._texts.reply(event)
+        if reply is not None:
+            return [named, Frame(self._about({"message": reply[1]}))]
+        if event.type == "RUN_ERROR":
+            return [named, Frame(self._about({"error": _error_message(event), "code": event.fields.get("code")}))]
         return [named]
 
     def _about(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -251,29 +258,24 @@ class MessageFeed:
 
 
 class _MessageFeedTranslator:
-    __slots__ = ("_roles", "_stream", "_texts")
+    __slots__ = ("_stream", "_texts")
 
     def __init__(self, stream: StreamInfo) -> None:
         self._stream = stream
         self._texts = _Texts()
-        self._roles: dict[str, str] = {}
 
     def translate(self, event: AGUIEvent) -> list[Frame]:
         fields = event.fields
         self._texts.add(event)
         kind = event.type
-        if kind == "TEXT_MESSAGE_START":
-            self._roles[str(fields.get("messageId"))] = str(fields.get("role", "assistant"))
-        elif kind == "TEXT_MESSAGE_END":
-            message_id = str(fields.get("messageId"))
-            text = self._texts.pop(message_id)
-            if self._roles.pop(message_id, "assistant") != "assistant":
-                return _NOTHING
+        reply = self._texts.reply(event)
+        if reply is not None:
+            message_id, text = reply
             body = {"message": text, "message_id": message_id, "timestamp": _iso(fields.get("timestamp"))}
             if self._stream.scope == "agent":
                 return [Frame({"agent_id": self._stream.agent_id, **body}, "agent_message")]
             return [Frame(body, "message")]
-        elif kind in ("RUN_FINISHED", "RUN_ERROR"):
+        if kind in ("RUN_FINISHED", "RUN_ERROR"):
             done: dict[str, Any] = {"thread_id": fields.get("threadId"), "run_id": fields.get("runId")}
             if kind == "RUN_ERROR":
                 done.update(outcome="error", error=_error_message(event), code=fields.get("code"))

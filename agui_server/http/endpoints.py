@@ -395,14 +395,23 @@ class Endpoints:
         run = await self.runs.get(run_id)
         if run is None or run.agent_id != agent_id or not self._owns(request, run):
             return _not_found("run", run_id)
+        return (
+            await self._cursor_refused(run, after)
+            or self._too_many_streams(request)
+            or self._follow_get_stream(request, run, after, dialect)
+        )
+
+    async def _cursor_refused(self, run: RunHandle, after: int) -> ASGIResponse | None:
+        """The answer to a resume whose cursor has nothing to follow: 204 when the run is over and read to its
+        end, 410 when the events after it are gone, 400 when it is ahead; ``None``: follow."""
         state = await self.runs.cursor_state(run, after)
         if state == "drained":
             return ASGIResponse(status_code=204)
         if state == "expired":
             return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "ahead":
-            return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
-        return self._too_many_streams(request) or self._follow_get_stream(request, run, after, dialect)
+            return error_response(400, "INVALID_CURSOR", f"Run {run.run_id!r} has no event {after} yet.")
+        return None
 
     # -- resume and stop ------------------------------------------------------------------------
 
@@ -414,15 +423,12 @@ class Endpoints:
         after = self._parse_cursor(self._cursor(request) or "0")
         if isinstance(after, ASGIResponse):
             return after
-        state = await self.runs.cursor_state(run, after)
-        if state == "ahead":
-            return error_response(400, "INVALID_CURSOR", f"Run {run_id!r} has no event {after} yet.")
-        if state == "expired":
-            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
-        if state == "drained":
-            return ASGIResponse(status_code=204)
-        return self._too_many_streams(request) or self._follow(
-            run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
+        return (
+            await self._cursor_refused(run, after)
+            or self._too_many_streams(request)
+            or self._follow(
+                run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
+            )
         )
 
     async def stop(self, request: Request[Any, Any, Any], run_id: str) -> Answer:

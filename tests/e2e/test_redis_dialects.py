@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import Cluster, cluster
-from tests.support.server import ROOT, free_port
+from tests.support.server import ROOT, uvicorn_app
 from tests.support.sse import parse_frames, sse_blocks
 
 pytestmark = pytest.mark.redis
@@ -94,24 +93,9 @@ def test_a_subscriber_just_after_a_fast_run_ended_still_gets_it(shared: Cluster)
     assert "Привет" in messages[0]
 
 
-def test_server_and_agent_feeds_over_redis_show_runs_that_other_processes_ran(
-    shared: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_server_and_agent_feeds_over_redis_show_runs_that_other_processes_ran(shared: Cluster) -> None:
     (a, _), _ = shared.webs
-    monkeypatch.setenv("FEEDS_REDIS_URL", shared.redis_url)
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "tests.support.feeds_app:app", "--port", str(port)]
-    web = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=os.environ.copy())
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the web process did not start"
-                time.sleep(0.1)
+    with uvicorn_app("tests.support.feeds_app:app", {"FEEDS_REDIS_URL": shared.redis_url}) as base:
         with httpx.Client(timeout=20) as client:
             with (
                 client.stream("GET", base + "/events") as everything,
@@ -127,9 +111,6 @@ def test_server_and_agent_feeds_over_redis_show_runs_that_other_processes_ran(
             with client.stream("GET", base + "/events", headers={"last-event-id": last_id}) as resumed:
                 assert client.post(f"{a}/ag-ui/counting", json=body("wide-3", "t-wide-3", "hi")).status_code == 200
                 resumed_raw = _read(resumed, b"event: complete", 1)
-    finally:
-        web.terminate()
-        web.wait(15)
     completes = [data for event, _, data in sse_blocks(all_raw) if event == "complete"]
     assert [c["run_id"] for c in completes] == ["wide-1", "wide-2"]
     agent_completes = [data for event, _, data in sse_blocks(agent_raw) if event == "complete"]
@@ -174,40 +155,26 @@ DOCUMENT_WORKER = textwrap.dedent(
 )
 
 
-def test_outside_workers_publish_envelopes_into_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_workers_publish_envelopes_into_a_run(tmp_path: Path) -> None:
     script = tmp_path / "document_worker.py"
     script.write_text(DOCUMENT_WORKER)
-    with cluster(tmp_path, webs=0, workers=0) as c:
-        monkeypatch.setenv("BRIDGE_REDIS_URL", c.redis_url)
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "tests.support.bridge_app:app", "--port", str(port)]
-        web = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=os.environ.copy())
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(base + "/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the web process did not start"
-                    time.sleep(0.1)
-            results = []
-            for query in ("What is the capital of France?", "fail"):
-                worker = subprocess.Popen([sys.executable, str(script), c.redis_url], cwd=ROOT)
-                try:
-                    session = {"user_query": query, "model_alias": "smart_agent"}
-                    raw = httpx.post(base + "/v1/react/sessions", json=session, timeout=20).content
-                    assert worker.wait(20) == 0
-                finally:
-                    if worker.poll() is None:
-                        worker.kill()
-                parts = [p for p in raw.split(b"\n\n") if p]
-                assert all(p.startswith(b"data: ") and b"\n" not in p for p in parts), raw
-                results.append([json.loads(p[6:]) for p in parts])
-        finally:
-            web.terminate()
-            web.wait(15)
+    with (
+        cluster(tmp_path, webs=0, workers=0) as c,
+        uvicorn_app("tests.support.bridge_app:app", {"BRIDGE_REDIS_URL": c.redis_url}) as base,
+    ):
+        results = []
+        for query in ("What is the capital of France?", "fail"):
+            worker = subprocess.Popen([sys.executable, str(script), c.redis_url], cwd=ROOT)
+            try:
+                session = {"user_query": query, "model_alias": "smart_agent"}
+                raw = httpx.post(base + "/v1/react/sessions", json=session, timeout=20).content
+                assert worker.wait(20) == 0
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+            parts = [p for p in raw.split(b"\n\n") if p]
+            assert all(p.startswith(b"data: ") and b"\n" not in p for p in parts), raw
+            results.append([json.loads(p[6:]) for p in parts])
     ok, failed = results
     kinds = [e["event_type"] for e in ok]
     assert kinds[0] == "worker_ack"

@@ -88,3 +88,32 @@ def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
             process.wait(5)
         if process.stdout:
             process.stdout.close()
+
+
+@contextmanager
+def uvicorn_app(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve ``module:attribute`` with uvicorn in a subprocess on a free port; yields the base URL; stops it
+    by its pid."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{app} exited early ({process.returncode})")
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(base + "/", timeout=1)
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{app} did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

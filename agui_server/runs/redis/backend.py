@@ -403,20 +403,30 @@ class RedisRunBackend:
     async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
         """Follow every event of the thread after ``after`` (``None``: from now)."""
         keys = self.keys
+        start = await self._feed_cursor(keys.feed(thread_id), keys.feed_seq(thread_id), after, ahead="refuse")
+        return self.hub.open(keys.feed(thread_id), start, with_event_lines=True, ends_at_terminal=False)
+
+    async def _feed_cursor(
+        self, feed: str, feed_seq: str, after: int | None, *, ahead: Literal["refuse", "now"]
+    ) -> int:
+        """Where a feed's follower starts: ``after``, or now (``None``); past the newest event: ``CursorAhead``
+        or now; before the oldest kept: ``CursorExpired``."""
         try:
-            last = int(await self.redis.get(keys.feed_seq(thread_id)) or 0)
+            last = int(await self.redis.get(feed_seq) or 0)
             if after is None:
-                after = last
-            elif after > last:
-                raise CursorAhead(after)
-            elif after < last:
-                first = await self.redis.xrange(keys.feed(thread_id), "-", "+", count=1)
+                return last
+            if after > last:
+                if ahead == "refuse":
+                    raise CursorAhead(after)
+                return last
+            if after < last:
+                first = await self.redis.xrange(feed, "-", "+", count=1)
                 first_seq = first_seq_of(*first[0]) if first else last + 1
                 if after < first_seq - 1:
                     raise CursorExpired(after)
+            return after
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
-        return self.hub.open(keys.feed(thread_id), after, with_event_lines=True, ends_at_terminal=False)
 
     async def subscribe_from(self, thread_id: str) -> int | None:
         """Just before the ``RUN_STARTED`` of the thread's latest run (looked for in the feed's latest
@@ -453,17 +463,11 @@ class RedisRunBackend:
         watched = keys.wide_feed_watched(agent_id)
         try:
             await self.redis.set(watched, 1, px=_WATCH_MS)
-            last = int(await self.redis.get(keys.wide_feed_seq(agent_id)) or 0)
-            if after is None or after > last:
-                after = last
-            elif after < last:
-                first = await self.redis.xrange(keys.wide_feed(agent_id), "-", "+", count=1)
-                first_seq = first_seq_of(*first[0]) if first else last + 1
-                if after < first_seq - 1:
-                    raise CursorExpired(after)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
-        source = self.hub.open(keys.wide_feed(agent_id), after, with_event_lines=True, ends_at_terminal=False)
+        feed = keys.wide_feed(agent_id)
+        start = await self._feed_cursor(feed, keys.wide_feed_seq(agent_id), after, ahead="now")
+        source = self.hub.open(feed, start, with_event_lines=True, ends_at_terminal=False)
         self._watching[id(source)] = watched
         self._watched[watched] = self._watched.get(watched, 0) + 1
         if self._watcher is None or self._watcher.done():
