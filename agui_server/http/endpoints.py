@@ -86,19 +86,16 @@ def _is_json(content_type: str | None) -> bool:
 
 def _not_found(what: str, value: str) -> ASGIResponse:
     code = {"agent": "UNKNOWN_AGENT", "run": "UNKNOWN_RUN", "thread": "UNKNOWN_THREAD"}[what]
-    return error_response(404, code, f"No {what} with id {value!r}.")
+    return error_response(code, f"No {what} with id {value!r}.")
 
 
 def _too_many(detail: str, retry_after: float) -> ASGIResponse:
-    return error_response(
-        429, "TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))}
-    )
+    return error_response("TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
 
 
 def unavailable(exc: BackendUnavailable) -> ASGIResponse:
     """503 with ``Retry-After``: the backend (Redis) cannot be reached now."""
     return error_response(
-        503,
         "BACKEND_UNAVAILABLE",
         f"The server cannot reach its run store right now: {exc}",
         headers={"retry-after": str(exc.retry_after)},
@@ -128,14 +125,12 @@ class Endpoints:
         request) or answer 401."""
         if not self._same_site_or_allowed(request):
             return error_response(
-                403,
                 "CROSS_SITE",
                 "Requests from another site's pages need their origin in the server's allowed origins.",
             )
         principal = await self.auth.authenticate(request)
         if principal is None or not is_valid_id(principal.id):
             return error_response(
-                401,
                 "UNAUTHENTICATED",
                 "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
                 headers={"www-authenticate": 'Bearer realm="agui"'},
@@ -201,14 +196,14 @@ class Endpoints:
     async def _body(self, request: Request[Any, Any, Any]) -> bytes | ASGIResponse:
         if not _is_json(request.headers.get("content-type")):
             return error_response(
-                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json)."
+                "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json)."
             )
         try:
             return await request.body()
         except HTTPException as exc:
             if exc.status_code == 413:
                 return error_response(
-                    413, "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
+                    "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
                 )
             raise
 
@@ -223,7 +218,7 @@ class Endpoints:
             if after < 0:
                 raise ValueError
         except ValueError:
-            return error_response(400, "INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
+            return error_response("INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
         return after
 
     def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | ASGIResponse | None:
@@ -233,7 +228,7 @@ class Endpoints:
         try:
             return DisconnectPolicy.parse(text)
         except ValueError as exc:
-            return error_response(400, "INVALID_DISCONNECT_POLICY", str(exc), [{"field": "on_disconnect"}])
+            return error_response("INVALID_DISCONNECT_POLICY", str(exc), [{"field": "on_disconnect"}])
 
     # -- running --------------------------------------------------------------------------------
 
@@ -277,7 +272,6 @@ class Endpoints:
             )
         except RunConflict:
             return error_response(
-                409,
                 "RUN_ID_CONFLICT",
                 "A run with this runId already exists on another thread or for another protocol version.",
                 [{"field": "runId", "message": "use a fresh runId for a new run"}],
@@ -286,7 +280,6 @@ class Endpoints:
             return unavailable(exc)
         except ThreadBusy as exc:
             return error_response(
-                409,
                 "THREAD_BUSY",
                 f"Thread {client_thread_id(exc.thread_id)!r} has a run in progress ({exc.run_id}); wait for it or "
                 "stop it.",
@@ -369,11 +362,11 @@ class Endpoints:
             return resumed
         message = request.query_params.get("message")
         if message is None:
-            return error_response(422, "INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
+            return error_response("INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
         try:
             thread_id = thread_field(dict(request.query_params.items()), "threadId", "thread_id")
         except InvalidRequest as exc:
-            return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field}])
+            return error_response("INVALID_INPUT", exc.message, [{"field": exc.field}])
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
@@ -408,9 +401,9 @@ class Endpoints:
         if state == "drained":
             return ASGIResponse(status_code=204)
         if state == "expired":
-            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
+            return error_response("CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "ahead":
-            return error_response(400, "INVALID_CURSOR", f"Run {run.run_id!r} has no event {after} yet.")
+            return error_response("INVALID_CURSOR", f"Run {run.run_id!r} has no event {after} yet.")
         return None
 
     # -- resume and stop ------------------------------------------------------------------------
@@ -458,11 +451,11 @@ class Endpoints:
         try:
             fields = msgspec.json.decode(body or b"{}")
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+            return error_response("INVALID_JSON", "The request body is not valid JSON.")
         thread_id = fields.get("threadId") if isinstance(fields, dict) else None
         if not is_valid_id(thread_id):
             return error_response(
-                422, "INVALID_INPUT", "connect needs a threadId (an id without control characters).",
+                "INVALID_INPUT", "connect needs a threadId (an id without control characters).",
                 [{"field": "threadId"}],
             )  # fmt: skip
         assert isinstance(thread_id, str)
@@ -527,9 +520,9 @@ class Endpoints:
         try:
             message = msgspec.json.decode(body, type=_MessageBody)
         except msgspec.ValidationError as exc:
-            return error_response(422, "INVALID_INPUT", str(exc))
+            return error_response("INVALID_INPUT", str(exc))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+            return error_response("INVALID_JSON", "The request body is not valid JSON.")
         run = await self._start(
             request, agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
         )
@@ -565,15 +558,15 @@ class Endpoints:
                 try:
                     fields = msgspec.json.decode(body)
                 except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-                    return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+                    return error_response("INVALID_JSON", "The request body is not valid JSON.")
                 if not isinstance(fields, dict):
-                    return error_response(422, "INVALID_INPUT", "The request body must be a JSON object.")
+                    return error_response("INVALID_INPUT", "The request body must be a JSON object.")
         if fields is not None:
             assert route.request is not None
             try:
                 run_input = route.request(fields)
             except InvalidRequest as exc:
-                return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field, "message": exc.message}])
+                return error_response("INVALID_INPUT", exc.message, [{"field": exc.field, "message": exc.message}])
         policy = self._policy(request)
         if isinstance(policy, ASGIResponse):
             return policy
@@ -583,14 +576,14 @@ class Endpoints:
     def _input_error(exc: InputError) -> ASGIResponse:
         code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
         detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
-        return error_response(exc.status, code, detail, [exc.as_dict()])
+        return error_response(code, detail, [exc.as_dict()])
 
     async def feed_route(self, request: Request[Any, Any, Any], route: FeedRoute, agent_id: str | None) -> Answer:
         """A :class:`~agui_server.dialects.routes.FeedRoute`: follow runs as they happen."""
         if agent_id is not None and agent_id not in self.agents:
             return _not_found("agent", agent_id)
         if route.scope != "thread" and not self.principal(request).is_admin:
-            return error_response(403, "FORBIDDEN", "Only an admin may follow every run of an agent or of the server.")
+            return error_response("FORBIDDEN", "Only an admin may follow every run of an agent or of the server.")
         return await self._feed(request, route.dialect, route.scope, agent_id)
 
     async def _feed(
@@ -613,11 +606,9 @@ class Endpoints:
                 try:
                     thread_id = thread_field(dict(request.query_params.items()), "thread_id", "threadId")
                 except InvalidRequest as exc:
-                    return error_response(422, "INVALID_INPUT", exc.message, [{"field": exc.field}])
+                    return error_response("INVALID_INPUT", exc.message, [{"field": exc.field}])
                 if not thread_id:
-                    return error_response(
-                        422, "INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}]
-                    )
+                    return error_response("INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
                 key = self._key(request, thread_id)
                 if after is None:
                     after = await runs.subscribe_from(key)
@@ -627,9 +618,9 @@ class Endpoints:
                 if after is not None and after > len(feed):
                     after = None  # a cursor from before a restart (or made up): from now
         except CursorExpired:
-            return error_response(410, "CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+            return error_response("CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
         except CursorAhead:
-            return error_response(400, "INVALID_CURSOR", f"There is no event {after} yet.")
+            return error_response("INVALID_CURSOR", f"There is no event {after} yet.")
         start = len(feed) if after is None else after
         source: FrameSource = feed
         if dialect is not None:

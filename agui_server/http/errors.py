@@ -11,25 +11,60 @@ can read every error of the server the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar.response.base import ASGIResponse
 
 from agui_server.protocol.encoding import encode_json
 
-__all__ = ("error_response",)
+__all__ = ("HTTP_ERRORS", "HTTPError", "error_response")
 
 _JSON: Final = "application/json"
 
 
+@dataclass(frozen=True, slots=True)
+class HTTPError:
+    """A stable code of the JSON errors answered before a stream, with its one HTTP status."""
+
+    code: str
+    status: int
+    meaning: str
+
+
+HTTP_ERRORS: Final = {
+    error.code: error
+    for error in (
+        HTTPError("INVALID_JSON", 400, "The body is not JSON (or is nested too deeply)."),
+        HTTPError("INVALID_CURSOR", 400, "A resume cursor is not an event id, or points past the newest event."),
+        HTTPError("INVALID_DISCONNECT_POLICY", 400, "The disconnect policy is not cancel, continue or grace[:S]."),
+        HTTPError("UNAUTHENTICATED", 401, "The server has an authenticator and the request no valid credential."),
+        HTTPError("FORBIDDEN", 403, "The caller lacks the role the route needs (the wide feeds: admin)."),
+        HTTPError("CROSS_SITE", 403, "Another site's page sent it, from an origin not in allowed_origins."),
+        HTTPError("UNKNOWN_AGENT", 404, "No agent with that id."),
+        HTTPError("UNKNOWN_RUN", 404, "No run with that id that the caller may see."),
+        HTTPError("UNKNOWN_THREAD", 404, "No thread with that id that the caller may see."),
+        HTTPError("RUN_ID_CONFLICT", 409, "The runId belongs to another thread, owner or protocol version."),
+        HTTPError("THREAD_BUSY", 409, "The thread has a run in progress (busy_policy reject)."),
+        HTTPError("CURSOR_EXPIRED", 410, "The events after the cursor are no longer kept."),
+        HTTPError("BODY_TOO_LARGE", 413, "The body is over max_body_size."),
+        HTTPError("UNSUPPORTED_MEDIA_TYPE", 415, "No Content-Type, or one other than JSON."),
+        HTTPError("INVALID_INPUT", 422, "The JSON is not a valid request; errors[0].field names the field."),
+        HTTPError("TOO_MANY_REQUESTS", 429, "The caller is over its streams or run starts (Retry-After)."),
+        HTTPError("BACKEND_UNAVAILABLE", 503, "The run store (Redis) cannot be reached (Retry-After)."),
+    )
+}
+"""Every code a JSON error before the stream may carry (``RUN_ERROR`` codes: ``runs.codes.ErrorCode``)."""
+
+
 def error_response(
-    status: int,
     code: str,
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> ASGIResponse:
-    """A JSON error response."""
+    """A JSON error response with ``code``'s status (``HTTP_ERRORS``)."""
+    status = HTTP_ERRORS[code].status
     body: dict[str, Any] = {"status_code": status, "code": code, "detail": detail}
     if errors:
         body["errors"] = errors
