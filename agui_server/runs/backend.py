@@ -29,6 +29,7 @@ __all__ = (
     "FrameSource",
     "RunBackend",
     "RunHandle",
+    "cursor_state",
 )
 
 REPLAY_WINDOW: Final = 10.0
@@ -81,6 +82,18 @@ class RunHandle(Protocol):
 CursorState = Literal["ok", "drained", "expired", "ahead"]
 """Where a resume cursor stands: events follow it; the run ended and nothing follows; the events after
 it are no longer kept; it points past the newest event."""
+
+
+def cursor_state(after: int, first_seq: int, last_seq: int, over: bool) -> CursorState:
+    """Where cursor ``after`` stands in a log that keeps events ``first_seq`` to ``last_seq`` (``over``: the
+    run has ended): the one rule of every backend."""
+    if after > last_seq:
+        return "ahead"
+    if after < first_seq - 1:
+        return "expired"
+    if over and after == last_seq:
+        return "drained"
+    return "ok"
 
 
 @runtime_checkable

@@ -30,7 +30,8 @@ from agui_server.agents.base import RunContext
 from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
-from agui_server.runs.backend import REPLAY_WINDOW
+from agui_server.runs.backend import REPLAY_WINDOW, cursor_state
+from agui_server.runs.followers import Followers
 from agui_server.runs.guard import Guard
 from agui_server.runs.log import CursorAhead, RunLog, ThreadFeed
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
@@ -151,12 +152,18 @@ class Run:
     generation: int = 0
     """Runs with this ``run_id`` on the thread before this one (a reused ``runId``)."""
     task: asyncio.Task[None] | None = None
-    followers: int = 0
+    followers: Followers = field(init=False)
     terminal_seen: bool = False
     folded: list[tuple[str, bytes]] = field(default_factory=list)
     ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     """Done once the run has ended and its thread is stored (one object, where an Event is two)."""
-    _grace: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        self.followers = Followers(self.run_id, self.policy)
+
+    def is_finished(self) -> bool:
+        """(:attr:`finished` as a callable.)"""
+        return self.log.closed
 
     @property
     def finished(self) -> bool:
@@ -223,13 +230,9 @@ class RunManager:
     async def cursor_state(self, run: RunHandle, after: int) -> CursorState:
         """Where a resume cursor stands in the run's log."""
         log = self._runs[run.run_id].log if run.run_id in self._runs else None
-        if log is None or after < log.first_seq - 1:
+        if log is None:
             return "expired"
-        if after > log.last_seq:
-            return "ahead"
-        if log.closed and after == log.last_seq:
-            return "drained"
-        return "ok"
+        return cursor_state(after, log.first_seq, log.last_seq, log.closed)
 
     def open(self, run: RunHandle, after: int) -> RunLog:
         """The run's shared log (followers read it at their own pace)."""
@@ -467,8 +470,7 @@ class RunManager:
     def _ended(self, run: Run) -> None:
         if self._active.get(run.thread_id) is run:
             del self._active[run.thread_id]
-        if run._grace is not None:
-            run._grace.cancel()
+        run.followers.cancel_grace()
         run.log.close()
         if not run.ended.done():
             run.ended.set_result(None)
@@ -520,28 +522,12 @@ class RunManager:
     def follow(self, run: RunHandle) -> None:
         """A client starts following the run (it stops any grace countdown)."""
         assert isinstance(run, Run)
-        run.followers += 1
-        if run._grace is not None:
-            run._grace.cancel()
-            run._grace = None
+        run.followers.follow()
 
     def unfollow(self, run: RunHandle, completed: bool) -> None:
-        """A client stops following; if it left early and no one else follows, apply the policy."""
+        """A client stops following; if it left early and no one else follows, the run's policy applies."""
         assert isinstance(run, Run)
-        run.followers -= 1
-        if completed or run.followers > 0 or run.finished:
-            return
-        policy = run.policy
-        if policy.mode == "cancel":
-            run.cancel()
-        elif policy.mode == "grace":
-            run._grace = asyncio.get_running_loop().call_later(policy.grace, self._grace_expired, run)
-
-    def _grace_expired(self, run: Run) -> None:
-        run._grace = None
-        if run.followers == 0 and not run.finished:
-            logger.info("run %s: no client came back within its grace period; cancelling it", run.run_id)
-            run.cancel()
+        run.followers.unfollow(completed, ended=run.is_finished, stop=run.cancel)
 
     async def stop(self, run_id: str, timeout: float = _SETTLE_TIMEOUT) -> Literal["cancelled", "finished"] | None:
         """Stop a run and wait (bounded) until it has ended; ``None`` if the run is unknown."""

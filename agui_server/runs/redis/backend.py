@@ -23,7 +23,8 @@ from redis.exceptions import RedisError
 from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
-from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable
+from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable, cursor_state
+from agui_server.runs.followers import Followers
 from agui_server.runs.log import CursorAhead, CursorExpired
 from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
@@ -77,8 +78,12 @@ class RedisRun:
     legacy_client: bool
     input: RunAgentInput
     policy: DisconnectPolicy
-    followers: int = 0
-    grace: asyncio.TimerHandle | None = field(default=None, repr=False)
+    followers: Followers | None = field(default=None, repr=False)
+    """This process's followers (made by the backend when the first one comes)."""
+
+
+def _never() -> bool:
+    return False
 
 
 def _unavailable(exc: BaseException) -> BackendUnavailable:
@@ -305,11 +310,7 @@ class RedisRunBackend:
                 return "ahead"
             first = await self.redis.xrange(self.keys.log(run.run_id), "-", "+", count=1)
             first_seq = first_seq_of(*first[0]) if first else last + 1
-            if after < first_seq - 1:
-                return "expired"
-            if _over(status, terminal) and after == last:
-                return "drained"
-            return "ok"
+            return cursor_state(after, first_seq, last, _over(status, terminal))
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
 
@@ -332,30 +333,24 @@ class RedisRunBackend:
         """A local client follows the run."""
         assert isinstance(run, RedisRun)
         self._local.setdefault(run.run_id, run)
-        run.followers += 1
-        if run.grace is not None:
-            run.grace.cancel()
-            run.grace = None
+        if run.followers is None:
+            run.followers = Followers(run.run_id, run.policy)
+        run.followers.follow()
 
     def unfollow(self, run: RunHandle, completed: bool) -> None:
-        """A local client left; apply the run's policy when it left early and was the last here."""
+        """A local client left; the run's policy applies when it left early and was the last here. (Whether
+        the run has ended is the worker's to know: a cancel of an ended run changes nothing.)"""
         assert isinstance(run, RedisRun)
-        run.followers -= 1
-        if run.followers <= 0 and run.grace is None:
-            self._local.pop(run.run_id, None)
-        if completed or run.followers > 0:
-            return
-        if run.policy.mode == "cancel":
-            self._spawn(self._request_cancel(run.run_id))
-        elif run.policy.mode == "grace":
-            self._local[run.run_id] = run
-            run.grace = asyncio.get_running_loop().call_later(run.policy.grace, self._grace_expired, run)
+        assert run.followers is not None
+        run_id = run.run_id
 
-    def _grace_expired(self, run: RedisRun) -> None:
-        run.grace = None
-        if run.followers <= 0:
-            self._local.pop(run.run_id, None)
-            self._spawn(self._request_cancel(run.run_id))
+        def stop() -> None:
+            self._local.pop(run_id, None)
+            self._spawn(self._request_cancel(run_id))
+
+        run.followers.unfollow(completed, ended=_never, stop=stop)
+        if run.followers.count <= 0 and not run.followers.waiting:
+            self._local.pop(run_id, None)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
