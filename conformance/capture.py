@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ("Capture", "capture_stream")
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ("ACCEPT", "Capture", "agent_headers", "capture_stream")
+
+
+ACCEPT = "text/event-stream"
+"""What ``HttpAgent`` of ``@ag-ui/client`` (0.0.59 and 1.0.0 alike) sends as Accept."""
+
+
+def agent_headers(headers: Mapping[str, str] | None, content_type: str | None = "application/json") -> httpx.Headers:
+    """The headers of a request as ``HttpAgent`` sends it: the caller's, then Content-Type and Accept.
+
+    ``HttpAgent.requestInit`` spreads its own headers first and then sets ``Content-Type:
+    application/json`` and ``Accept: text/event-stream``, so those two always win; so here. A server that
+    negotiates its encoding by Accept (``EventEncoder({accept})`` answers protobuf to ``*/*``) gets SSE.
+    """
+    result = httpx.Headers(headers or {})
+    if content_type is not None:
+        result["content-type"] = content_type
+    result["accept"] = ACCEPT
+    return result
 
 
 @dataclass(slots=True)
@@ -31,7 +52,7 @@ async def capture_stream(
     *,
     content: bytes | None = None,
     json: Any = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     stop_after_first_event: bool = False,
 ) -> Capture:

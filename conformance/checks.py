@@ -37,8 +37,13 @@ def _check_http(capture: Capture, name: str) -> list[Finding]:
     if "no-cache" not in cache and "no-store" not in cache:
         findings.append(Finding("http.cache-control", f"Cache-Control is {cache or 'missing'!r}", name))
     if capture.headers.get("x-accel-buffering", "").lower() != "no":
-        findings.append(Finding("http.accel-buffering", "X-Accel-Buffering: no is missing", name))
+        message = "X-Accel-Buffering: no is missing (recommended: a buffering proxy such as nginx holds events back)"
+        findings.append(Finding("http.accel-buffering", message, name))
     return findings
+
+
+_NOT_FATAL = frozenset({"schema.unknown-field", "legacy.unknown-field"})
+"""Problems the official clients survive: the event goes on (without the field) and so do the checks."""
 
 
 @dataclass
@@ -95,8 +100,10 @@ def _check_events(frames: list[Any], scenario: Scenario, body: dict[str, Any], *
         event, problems = check_event(frame.event)
         fatal = False
         for rule, message in problems:
+            if rule == "schema.unknown-field" and scenario.legacy:
+                rule = "legacy.unknown-field"  # 0.0.59 keeps unknown event fields and drops message fields
             findings.append(Finding(rule, message, name, frame.index, frame.text))
-            fatal = fatal or rule != "schema.unknown-field"
+            fatal = fatal or rule not in _NOT_FATAL
         if fatal or event is None:
             return findings
         problem = _check_one(event, frame.event, scenario, body, run, machine)

@@ -1,7 +1,8 @@
 """Transport probes: hostile and malformed requests, and a client that walks away mid-stream.
 
 Every malformed request must be answered before any stream with a 4xx whose body is JSON and carries
-no stack trace. A client that disconnects after the first event must leave the server serving.
+no stack trace. A client that disconnects after the first event must leave the server serving. Every
+probe carries ``Accept: text/event-stream``, as ``HttpAgent`` does (see :func:`conformance.capture.agent_headers`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from conformance.capture import capture_stream
+from conformance.capture import agent_headers, capture_stream
 from conformance.findings import Finding
 
 if TYPE_CHECKING:
@@ -93,9 +94,7 @@ def _judge(probe: _BadRequest, response: httpx.Response) -> str | None:
 async def _bad_request(
     client: httpx.AsyncClient, url: str, probe: _BadRequest, headers: dict[str, str], body_limit: int, timeout: float
 ) -> Finding | None:
-    request_headers = dict(headers)
-    if probe.content_type:
-        request_headers["content-type"] = probe.content_type
+    request_headers = agent_headers(headers, probe.content_type)
     content = probe.content(body_limit) if probe.content else None
     try:
         response = await client.request(probe.method, url, content=content, headers=request_headers, timeout=timeout)
@@ -110,13 +109,13 @@ async def _bad_request(
 async def _disconnect(client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float) -> Finding | None:
     rule = "probe.disconnect"
     first = await capture_stream(
-        client, "POST", url, json=_body(protocolVersion="1.0"), headers=headers, timeout=timeout,
+        client, "POST", url, json=_body(protocolVersion="1.0"), headers=agent_headers(headers), timeout=timeout,
         stop_after_first_event=True,
     )  # fmt: skip
     if first.status != 200 or b"data:" not in first.body:
         return Finding(rule, f"could not start a stream to walk away from (status {first.status})", rule)
     after = await capture_stream(
-        client, "POST", url, json=_body(protocolVersion="1.0"), headers=headers, timeout=timeout
+        client, "POST", url, json=_body(protocolVersion="1.0"), headers=agent_headers(headers), timeout=timeout
     )
     if after.status != 200 or (b"RUN_FINISHED" not in after.body and b"RUN_ERROR" not in after.body):
         return Finding(

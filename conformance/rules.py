@@ -30,7 +30,11 @@ _OWN: Final[list[Rule]] = [
     Rule("http.status", "error", "A valid request is answered 200."),
     Rule("http.content-type", "error", "The stream is sent as Content-Type: text/event-stream."),
     Rule("http.cache-control", "error", "The stream carries Cache-Control (no-cache or no-store)."),
-    Rule("http.accel-buffering", "error", "The stream carries X-Accel-Buffering: no, so proxies do not buffer it."),
+    Rule(
+        "http.accel-buffering",
+        "warning",
+        "(recommended) The stream carries X-Accel-Buffering: no, so proxies such as nginx do not buffer it.",
+    ),
     Rule("http.error", "error", "The stream is read to its end without a transport error or a timeout."),
     # framing
     Rule("frame.crlf", "error", "Frames use LF only: the official client splits on \\n\\n and breaks on \\r\\n."),
@@ -47,7 +51,11 @@ _OWN: Final[list[Rule]] = [
     Rule("schema.snake-case", "error", "Keys are camelCase (snake_case keys are stripped, then fatal, in 1.0)."),
     Rule("schema.timestamp", "error", "A timestamp is an integer (milliseconds)."),
     Rule("schema.json-pointer", "error", "Patch operations are RFC 6902 with /-rooted JSON Pointers."),
-    Rule("schema.unknown-field", "warning", "Fields unknown to AG-UI 1.0 are stripped (with a warning) by 1.0."),
+    Rule(
+        "schema.unknown-field",
+        "error",
+        "(1.0) No field unknown to AG-UI 1.0: @ag-ui/client 1.0 strips it with a warning, so the frontend loses it.",
+    ),
     # the run as a whole
     Rule("run.empty", "error", "The stream carries at least one event."),
     Rule("run.echo", "error", "RUN_STARTED and RUN_FINISHED echo the request's threadId and runId."),
@@ -57,6 +65,11 @@ _OWN: Final[list[Rule]] = [
     Rule("legacy.outcome", "error", "0.0.x requests get no cancelled outcome and no pendingToolCallIds."),
     Rule("legacy.tool-result-content", "error", "0.0.x requests get TOOL_CALL_RESULT content as a string."),
     Rule("legacy.unknown-type", "error", "0.0.x requests get only event types @ag-ui/client 0.0.59 knows."),
+    Rule(
+        "legacy.unknown-field",
+        "warning",
+        "0.0.x requests: a field unknown to AG-UI 1.0 is kept (events) or dropped silently (messages) by 0.0.59.",
+    ),
     Rule("transport.keepalive", "error", "The stream is never silent longer than the keepalive window."),
     Rule("scenario.expectation", "error", "The answer shows what the scenario asks of it."),
     # transport probes

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from conformance.capture import capture_stream
+from conformance.capture import agent_headers, capture_stream
 from conformance.checks import check_stream
 from conformance.probes import run_probes
 from conformance.report import CheckResult, Report
@@ -42,7 +42,7 @@ async def run_conformance(
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=2)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         try:
-            await client.options(url, headers=headers, timeout=min(timeout, 10.0))
+            await client.options(url, headers=agent_headers(headers, None), timeout=min(timeout, 10.0))
         except httpx.ConnectError as exc:
             raise EndpointUnreachable(f"cannot connect to {url}: {exc}") from exc
         except httpx.HTTPError:
@@ -50,7 +50,7 @@ async def run_conformance(
         for scenario in scenarios:
             started = time.monotonic()
             body = scenario.request_body()
-            request_headers = {"accept": "text/event-stream", **headers}
+            request_headers = agent_headers(headers)
             capture = await capture_stream(client, "POST", url, json=body, headers=request_headers, timeout=timeout)
             findings = check_stream(capture, scenario, body, keepalive_window=keepalive_window)
             report.results.append(

@@ -199,6 +199,18 @@ OTHER_CASES: dict[str, Case] = {
         "schema.json-pointer", run({"type": "STATE_DELTA", "delta": [{"op": "add", "path": "a", "value": 1}]})
     ),
     "schema.unknown-field": Case("schema.unknown-field", run({**text()[0], "mood": "cheerful"}, *text()[1:])),
+    "schema.unknown-field-in-message": Case(
+        "schema.unknown-field",
+        run(
+            {
+                "type": "MESSAGES_SNAPSHOT",
+                "messages": [{"id": "u1", "role": "user", "content": "hi", "mood": "cheerful"}],
+            }
+        ),
+    ),
+    "legacy.unknown-field": Case(
+        "legacy.unknown-field", run({**text()[0], "mood": "cheerful"}, *text()[1:]), scenario="corpus-legacy"
+    ),
     "run.empty": Case("run.empty", []),
     "run.echo": Case("run.echo", [{**START, "runId": "someone-else"}, FINISH]),
     "tool.args-json": Case(

@@ -112,3 +112,40 @@ def test_rules_table_documents_every_rule() -> None:
     table = (Path(__file__).parents[2] / "conformance" / "RULES.md").read_text(encoding="utf-8")
     for rule in RULES.values():
         assert f"| `{rule.id}` | {rule.severity} | {rule.summary.replace('|', chr(92) + '|')} |" in table
+
+
+async def test_every_request_sends_accept_event_stream_as_http_agent_does() -> None:
+    """A server that negotiates by Accept is asked for SSE (``EventEncoder({accept})`` picks protobuf for ``*/*``)."""
+    seen: list[dict[str, str]] = []
+
+    async def negotiating_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "lifespan":
+            await corpus_app(scope, receive, send)
+            return
+        while (await receive()).get("more_body"):
+            pass
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        seen.append({"method": scope["method"], **headers})
+        sse = headers.get("accept") == "text/event-stream"
+        content_type = b"text/event-stream" if sse else b"application/vnd.ag-ui.event+proto"
+        response = [(b"content-type", content_type), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        await send({"type": "http.response.start", "status": 200, "headers": response})
+        run = (
+            b'data: {"type":"RUN_STARTED","threadId":"t","runId":"r"}\n\n'
+            b'data: {"type":"RUN_FINISHED","threadId":"t","runId":"r"}\n\n'
+        )
+        frames = run if sse else b"\x00\x00\x00\x02\x08\x01"
+        await send({"type": "http.response.body", "body": frames})
+
+    async with running_server(negotiating_app) as base:
+        report = await run_conformance(
+            f"{base}/ag-ui", BUILTIN_SCENARIOS[:1], probes=True, timeout=10, body_limit=64 * 1024,
+            headers={"Accept": "*/*", "X-Team": "mine"},
+        )  # fmt: skip
+    assert len(seen) >= 2 + len(PROBES) + 1
+    assert {request["accept"] for request in seen} == {"text/event-stream"}
+    assert {request["x-team"] for request in seen} == {"mine"}
+    assert {r.get("content-type") for r in seen if r["method"] == "POST"} == {"application/json", "text/plain"}
+    rules = {finding.rule for finding in report.findings}
+    assert "http.content-type" not in rules
+    assert "probe.disconnect" not in rules
