@@ -18,7 +18,7 @@ import msgspec
 
 from agui_server.dialects.base import AGUIEvent
 from agui_server.protocol.encoding import encode_json, frame_payload, sse_frame
-from agui_server.runs.log import CursorExpired
+from agui_server.runs.backend import CursorExpired
 
 if TYPE_CHECKING:
     import asyncio

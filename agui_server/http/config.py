@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from agui_server.dialects.routes import FeedRoute, RunRoute
-from agui_server.runs.manager import DisconnectPolicy
+from agui_server.runs.backend import DisconnectPolicy
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 

@@ -43,9 +43,15 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
 from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
 from agui_server.protocol.types import Id, is_valid_id
-from agui_server.runs.backend import BackendUnavailable
-from agui_server.runs.log import CursorAhead, CursorExpired, RunLog
-from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
+from agui_server.runs.backend import (
+    BackendUnavailable,
+    CursorAhead,
+    CursorExpired,
+    DisconnectPolicy,
+    RunConflict,
+    ThreadBusy,
+)
+from agui_server.runs.log import RunLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -27,8 +27,8 @@ from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
 from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.request_log import RequestLogMiddleware
-from agui_server.runs.backend import BackendUnavailable, RunBackend
-from agui_server.runs.manager import DisconnectPolicy, RunLimits, RunManager
+from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend
+from agui_server.runs.manager import RunLimits, RunManager
 from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Final
 
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import KEEPALIVE_FRAME, SSE_HEADERS, SSE_MEDIA_TYPE, encode_event
+from agui_server.runs.backend import CursorExpired
 from agui_server.runs.codes import ErrorCode
-from agui_server.runs.log import CursorExpired
 
 if TYPE_CHECKING:
     from collections.abc import Callable

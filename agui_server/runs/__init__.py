@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from agui_server.runs.backend import FrameSource, RunBackend
-from agui_server.runs.codes import ErrorCode
-from agui_server.runs.guard import Guard, coerce_event
-from agui_server.runs.log import CursorExpired, RunLog, ThreadFeed
-from agui_server.runs.manager import (
+from agui_server.runs.backend import (
     BusyPolicy,
+    CursorAhead,
+    CursorExpired,
     DisconnectPolicy,
-    Run,
+    FrameSource,
+    RunBackend,
     RunConflict,
-    RunLimits,
-    RunManager,
     ThreadBusy,
 )
+from agui_server.runs.codes import ErrorCode
+from agui_server.runs.guard import Guard, coerce_event
+from agui_server.runs.log import RunLog, ThreadFeed
+from agui_server.runs.manager import Run, RunLimits, RunManager
 from agui_server.runs.reducer import ThreadFold, merge_messages
 from agui_server.runs.sqlite_threads import SQLiteThreadStore
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadLimits, ThreadStore
 
 __all__ = (
     "BusyPolicy",
+    "CursorAhead",
     "CursorExpired",
     "DisconnectPolicy",
     "ErrorCode",

@@ -1,4 +1,9 @@
-"""The interfaces between the HTTP layer and wherever runs live.
+"""The contract between the HTTP layer and wherever runs live: what ``http/`` imports of ``runs/``.
+
+The run rules every backend shares are here, once: the disconnect policy (:class:`DisconnectPolicy`, its
+followers in ``runs/followers.py``), the cursor rule (:func:`cursor_state`), the refusals
+(:class:`RunConflict`, :class:`ThreadBusy`, :class:`CursorExpired`, :class:`CursorAhead`,
+:class:`BackendUnavailable`) and the bounds they use.
 
 The HTTP layer (``agui_server.http``) talks to a :class:`RunBackend` and streams :class:`FrameSource`
 objects; it never reaches past them. :class:`~agui_server.runs.manager.RunManager` is the in-process
@@ -11,6 +16,8 @@ A thread store (:class:`~agui_server.runs.threads.ThreadStore`) is the third int
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -19,18 +26,83 @@ if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.principals import Principal
     from agui_server.protocol.types import RunAgentInput
-    from agui_server.runs.manager import DisconnectPolicy
     from agui_server.runs.threads import Thread
 
 __all__ = (
+    "MAX_GRACE",
     "REPLAY_WINDOW",
     "BackendUnavailable",
+    "BusyPolicy",
+    "CursorAhead",
+    "CursorExpired",
     "CursorState",
+    "DisconnectPolicy",
     "FrameSource",
     "RunBackend",
+    "RunConflict",
     "RunHandle",
+    "ThreadBusy",
     "cursor_state",
 )
+
+BusyPolicy = Literal["reject", "supersede"]
+
+MAX_GRACE: Final = 86_400.0
+"""The longest grace period a request may ask for, in seconds (every wait has a bound)."""
+
+
+class RunConflict(Exception):
+    """A run with this ``runId`` exists and the request cannot be its retry (another thread or client)."""
+
+
+class ThreadBusy(Exception):
+    """The thread already has a run in progress (policy ``reject``)."""
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} is busy with run {run_id!r}")
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectPolicy:
+    """What a run does when its last follower disconnects before the end.
+
+    ``cancel``: stop the run at once. ``continue``: let it finish (a client may resume it).
+    ``grace``: let it go on for ``grace`` seconds, then stop it unless a client came back.
+    """
+
+    mode: Literal["cancel", "continue", "grace"] = "cancel"
+    grace: float = 30.0
+
+    @classmethod
+    def parse(cls, text: str) -> DisconnectPolicy:
+        """``cancel``, ``continue``, ``grace`` or ``grace:SECONDS``.
+
+        Raises:
+            ValueError: anything else.
+        """
+        mode, _, seconds = text.strip().lower().partition(":")
+        if mode in ("cancel", "continue") and not seconds:
+            return cls(mode)  # type: ignore[arg-type]
+        if mode == "grace":
+            try:
+                grace = float(seconds) if seconds else 30.0
+            except ValueError:
+                raise ValueError(f"grace wants seconds, got {seconds!r}") from None
+            if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE:
+                raise ValueError(f"grace seconds must be a number from 0 to {MAX_GRACE:g}, got {seconds!r}")
+            return cls("grace", grace)
+        raise ValueError(f"disconnect policy must be cancel, continue or grace[:SECONDS], got {text!r}")
+
+
+class CursorExpired(Exception):
+    """The cursor points before the oldest frame still kept."""
+
+
+class CursorAhead(Exception):
+    """The cursor points past the newest frame (a client's made-up or stale id): HTTP 400."""
+
 
 REPLAY_WINDOW: Final = 10.0
 """Seconds after a thread's run ended during which a new subscriber (no cursor) still gets that run from its

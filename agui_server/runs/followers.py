@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from agui_server.runs.manager import DisconnectPolicy
+    from agui_server.runs.backend import DisconnectPolicy
 
 __all__ = ("Followers",)
 

@@ -18,18 +18,11 @@ import contextlib
 from typing import Final
 
 from agui_server.protocol.encoding import frame_payload, sse_frame
+from agui_server.runs.backend import CursorAhead, CursorExpired
 
 __all__ = ("CursorAhead", "CursorExpired", "RunLog", "ThreadFeed")
 
 _MAX_BATCH: Final = 1024
-
-
-class CursorExpired(Exception):
-    """The cursor points before the oldest frame still kept."""
-
-
-class CursorAhead(Exception):
-    """The cursor points past the newest frame (a client's made-up or stale id): HTTP 400."""
 
 
 class _Followable:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -30,10 +29,18 @@ from agui_server.agents.base import RunContext
 from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
-from agui_server.runs.backend import REPLAY_WINDOW, cursor_state
+from agui_server.runs.backend import (
+    REPLAY_WINDOW,
+    BusyPolicy,
+    CursorAhead,
+    DisconnectPolicy,
+    RunConflict,
+    ThreadBusy,
+    cursor_state,
+)
 from agui_server.runs.followers import Followers
 from agui_server.runs.guard import Guard
-from agui_server.runs.log import CursorAhead, RunLog, ThreadFeed
+from agui_server.runs.log import RunLog, ThreadFeed
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
@@ -42,71 +49,13 @@ if TYPE_CHECKING:
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
 
-__all__ = (
-    "BusyPolicy",
-    "DisconnectPolicy",
-    "Run",
-    "RunConflict",
-    "RunLimits",
-    "RunManager",
-    "ThreadBusy",
-)
+__all__ = ("Run", "RunLimits", "RunManager")
 
 logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
 _SETTLE_TIMEOUT: Final = 10.0
 _FOLDED: Final = FOLDED_EVENT_TYPES
-
-BusyPolicy = Literal["reject", "supersede"]
-
-MAX_GRACE: Final = 86_400.0
-"""The longest grace period a request may ask for, in seconds (every wait has a bound)."""
-
-
-class RunConflict(Exception):
-    """A run with this ``runId`` exists and the request cannot be its retry (another thread or client)."""
-
-
-class ThreadBusy(Exception):
-    """The thread already has a run in progress (policy ``reject``)."""
-
-    def __init__(self, thread_id: str, run_id: str) -> None:
-        super().__init__(f"thread {thread_id!r} is busy with run {run_id!r}")
-        self.thread_id = thread_id
-        self.run_id = run_id
-
-
-@dataclass(frozen=True, slots=True)
-class DisconnectPolicy:
-    """What a run does when its last follower disconnects before the end.
-
-    ``cancel``: stop the run at once. ``continue``: let it finish (a client may resume it).
-    ``grace``: let it go on for ``grace`` seconds, then stop it unless a client came back.
-    """
-
-    mode: Literal["cancel", "continue", "grace"] = "cancel"
-    grace: float = 30.0
-
-    @classmethod
-    def parse(cls, text: str) -> DisconnectPolicy:
-        """``cancel``, ``continue``, ``grace`` or ``grace:SECONDS``.
-
-        Raises:
-            ValueError: anything else.
-        """
-        mode, _, seconds = text.strip().lower().partition(":")
-        if mode in ("cancel", "continue") and not seconds:
-            return cls(mode)  # type: ignore[arg-type]
-        if mode == "grace":
-            try:
-                grace = float(seconds) if seconds else 30.0
-            except ValueError:
-                raise ValueError(f"grace wants seconds, got {seconds!r}") from None
-            if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE:
-                raise ValueError(f"grace seconds must be a number from 0 to {MAX_GRACE:g}, got {seconds!r}")
-            return cls("grace", grace)
-        raise ValueError(f"disconnect policy must be cancel, continue or grace[:SECONDS], got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ import pytest
 from agui_server.agents.base import as_agent
 from agui_server.agents.offline import OfflineAgent
 from agui_server.protocol.types import RunAgentInput, UserMessage
-from agui_server.runs.manager import RunLimits, RunManager, ThreadBusy
+from agui_server.runs.backend import ThreadBusy
+from agui_server.runs.manager import RunLimits, RunManager
 
 
 def make_input(n: int, thread: str | None = None) -> RunAgentInput:

@@ -23,10 +23,17 @@ from redis.exceptions import RedisError
 from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
-from agui_server.runs.backend import REPLAY_WINDOW, BackendUnavailable, cursor_state
+from agui_server.runs.backend import (
+    REPLAY_WINDOW,
+    BackendUnavailable,
+    CursorAhead,
+    CursorExpired,
+    DisconnectPolicy,
+    RunConflict,
+    ThreadBusy,
+    cursor_state,
+)
 from agui_server.runs.followers import Followers
-from agui_server.runs.log import CursorAhead, CursorExpired
-from agui_server.runs.manager import DisconnectPolicy, RunConflict, ThreadBusy
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack

@@ -27,7 +27,8 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import encode_event
-from agui_server.runs.log import CursorExpired, _Followable
+from agui_server.runs.backend import CursorExpired
+from agui_server.runs.log import _Followable
 from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ import msgspec
 
 from agui_server.agents.base import RunContext
 from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.backend import ThreadBusy
 from agui_server.runs.guard import Guard
-from agui_server.runs.manager import ThreadBusy
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import Outbox
