@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from agui_server.dialects.routes import FeedRoute, RunRoute
-from agui_server.runs.backend import DisconnectPolicy
+from agui_server.runs.backend import (
+    MAX_EVENTS_PER_RUN,
+    MAX_FINISHED_RUNS,
+    RUN_RETENTION,
+    RUN_TIMEOUT,
+    DisconnectPolicy,
+)
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 
@@ -37,7 +43,7 @@ class AGUIConfig:
     strict: bool = False
     """End a run with ``RUN_ERROR`` (``AGENT_PROTOCOL_ERROR``) when its agent breaks an AG-UI rule.
     When off, the offending event is dropped and logged. Turn it on in development and tests."""
-    run_timeout: float | None = 600.0
+    run_timeout: float | None = RUN_TIMEOUT
     """Seconds a run may take before it ends with ``RUN_ERROR`` (``RUN_TIMEOUT``); ``None``: no limit."""
     on_disconnect: str = "cancel"
     """What a run does when its client disconnects early: ``cancel``, ``continue`` or
@@ -56,11 +62,11 @@ class AGUIConfig:
     """Messages kept per thread by the default stores."""
     thread_max_age: float | None = 7 * 24 * 3600.0
     """Seconds a thread is kept after its last run by the default stores."""
-    run_retention: float = 300.0
+    run_retention: float = RUN_RETENTION
     """Seconds a finished run's events stay readable (resume, re-attach)."""
-    max_finished_runs: int = 1_000
+    max_finished_runs: int = MAX_FINISHED_RUNS
     """Finished runs kept readable at most."""
-    max_events_per_run: int = 250_000
+    max_events_per_run: int = MAX_EVENTS_PER_RUN
     """Events a run's log keeps; a resume from before them gets 410."""
     retry_ms: int = 2_000
     """The ``retry:`` hint sent on resumable streams (milliseconds before an ``EventSource`` reconnects)."""

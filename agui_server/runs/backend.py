@@ -29,8 +29,15 @@ if TYPE_CHECKING:
     from agui_server.runs.threads import Thread
 
 __all__ = (
+    "DEFAULT_GRACE",
+    "MAX_EVENTS_PER_RUN",
+    "MAX_EVENTS_PER_THREAD",
+    "MAX_FINISHED_RUNS",
     "MAX_GRACE",
     "REPLAY_WINDOW",
+    "RUN_RETENTION",
+    "RUN_TIMEOUT",
+    "SETTLE_TIMEOUT",
     "BackendUnavailable",
     "BusyPolicy",
     "CursorAhead",
@@ -45,6 +52,20 @@ __all__ = (
     "cursor_state",
 )
 
+RUN_RETENTION: Final = 300.0
+"""Seconds a finished run stays readable (resume, re-attach), in every backend."""
+RUN_TIMEOUT: Final = 600.0
+"""Seconds a run may take before it ends with ``RUN_TIMEOUT``, in every backend."""
+MAX_EVENTS_PER_RUN: Final = 250_000
+"""Events a run's log keeps; a resume from before them gets 410."""
+MAX_EVENTS_PER_THREAD: Final = 1_000
+"""Events a thread's (or an agent's, or the server's) feed keeps for its subscribers."""
+MAX_FINISHED_RUNS: Final = 1_000
+"""Finished runs one process keeps readable at most (the in-process backend)."""
+SETTLE_TIMEOUT: Final = 10.0
+"""Seconds a stop, or a run that waits for the thread's previous run to be stored, waits at most."""
+DEFAULT_GRACE: Final = 30.0
+"""The grace period of ``grace`` without seconds."""
 BusyPolicy = Literal["reject", "supersede"]
 
 MAX_GRACE: Final = 86_400.0
@@ -73,7 +94,7 @@ class DisconnectPolicy:
     """
 
     mode: Literal["cancel", "continue", "grace"] = "cancel"
-    grace: float = 30.0
+    grace: float = DEFAULT_GRACE
 
     @classmethod
     def parse(cls, text: str) -> DisconnectPolicy:
@@ -87,7 +108,7 @@ class DisconnectPolicy:
             return cls(mode)  # type: ignore[arg-type]
         if mode == "grace":
             try:
-                grace = float(seconds) if seconds else 30.0
+                grace = float(seconds) if seconds else DEFAULT_GRACE
             except ValueError:
                 raise ValueError(f"grace wants seconds, got {seconds!r}") from None
             if not math.isfinite(grace) or not 0 <= grace <= MAX_GRACE:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from agui_server.protocol.compat import CANCELLED_CODE
+
 __all__ = ("ErrorCode",)
 
 
@@ -16,7 +18,7 @@ class ErrorCode(StrEnum):
     """The agent produced an event that breaks an AG-UI rule (strict mode), or something not an event."""
     RUN_TIMEOUT = "RUN_TIMEOUT"
     """The run took longer than the configured limit."""
-    CANCELLED = "CANCELLED"
+    CANCELLED = CANCELLED_CODE
     """The run was cancelled (sent to pre-1.0 clients, which know no ``cancelled`` outcome)."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
     """The server itself failed."""

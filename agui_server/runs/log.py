@@ -18,7 +18,7 @@ import contextlib
 from typing import Final
 
 from agui_server.protocol.encoding import frame_payload, sse_frame
-from agui_server.runs.backend import CursorAhead, CursorExpired
+from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, CursorAhead, CursorExpired
 
 __all__ = ("CursorAhead", "CursorExpired", "RunLog", "ThreadFeed")
 
@@ -73,7 +73,7 @@ class RunLog(_Followable):
 
     __slots__ = ("_base", "_frames", "_types", "max_frames")
 
-    def __init__(self, max_frames: int = 250_000) -> None:
+    def __init__(self, max_frames: int = MAX_EVENTS_PER_RUN) -> None:
         super().__init__()
         self._frames: list[bytes] = []
         self._types: list[str] = []
@@ -133,7 +133,7 @@ class ThreadFeed(_Followable):
 
     __slots__ = ("_base", "_frames", "_types", "max_events", "run_ended_at", "run_start", "subscribers")
 
-    def __init__(self, max_events: int = 1_000) -> None:
+    def __init__(self, max_events: int = MAX_EVENTS_PER_THREAD) -> None:
         super().__init__()
         # two lists rather than one of pairs: a pair per event would be one more object for the garbage
         # collector to scan, for as long as the feed keeps it

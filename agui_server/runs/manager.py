@@ -30,7 +30,13 @@ from agui_server.principals import ANONYMOUS, Principal, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
 from agui_server.runs.backend import (
+    MAX_EVENTS_PER_RUN,
+    MAX_EVENTS_PER_THREAD,
+    MAX_FINISHED_RUNS,
     REPLAY_WINDOW,
+    RUN_RETENTION,
+    RUN_TIMEOUT,
+    SETTLE_TIMEOUT,
     BusyPolicy,
     CursorAhead,
     DisconnectPolicy,
@@ -54,7 +60,7 @@ __all__ = ("Run", "RunLimits", "RunManager")
 logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
-_SETTLE_TIMEOUT: Final = 10.0
+_SETTLE_TIMEOUT: Final = SETTLE_TIMEOUT
 _FOLDED: Final = FOLDED_EVENT_TYPES
 
 
@@ -62,13 +68,13 @@ _FOLDED: Final = FOLDED_EVENT_TYPES
 class RunLimits:
     """Bounds on what runs keep in memory."""
 
-    retention: float = 300.0
+    retention: float = RUN_RETENTION
     """Seconds a finished run stays readable (resume, re-attach)."""
-    max_finished_runs: int = 1_000
+    max_finished_runs: int = MAX_FINISHED_RUNS
     """Finished runs kept at most; the oldest go first."""
-    max_events_per_run: int = 250_000
+    max_events_per_run: int = MAX_EVENTS_PER_RUN
     """Frames a run's log keeps; past that the oldest are dropped (a resume from there gets 410)."""
-    max_events_per_thread: int = 1_000
+    max_events_per_thread: int = MAX_EVENTS_PER_THREAD
     """Events a thread's feed keeps for subscribers."""
     max_feeds: int = 1_000
     """Thread feeds kept; the least recently used go first. A feed with no subscriber is dropped when
@@ -143,7 +149,7 @@ class RunManager:
         *,
         threads: ThreadStore | None = None,
         strict: bool = False,
-        run_timeout: float | None = None,
+        run_timeout: float | None = RUN_TIMEOUT,
         busy_policy: BusyPolicy = "reject",
         disconnect_policy: DisconnectPolicy | None = None,
         limits: RunLimits | None = None,

@@ -25,6 +25,7 @@ from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
 from agui_server.runs.backend import (
     REPLAY_WINDOW,
+    SETTLE_TIMEOUT,
     BackendUnavailable,
     CursorAhead,
     CursorExpired,
@@ -66,7 +67,7 @@ def _over(status: bytes | None, terminal: bytes | None) -> bool:
     return status is None or status in _ENDED or terminal == b"1"
 
 
-_SETTLE: Final = 10.0
+_SETTLE: Final = SETTLE_TIMEOUT
 _WATCH_MS: Final = 30_000
 """How long a wide feed's marker lasts unless renewed (its watchers renew it every third of that)."""
 _LOOK_BACK: Final = 64

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import encode_event
 from agui_server.runs.backend import CursorExpired
+from agui_server.runs.codes import ErrorCode
 from agui_server.runs.log import _Followable
 from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
 
@@ -47,11 +48,10 @@ _AHEAD: Final = 8192
 _QUIET_CHECK: Final = 5.0
 """Seconds without news after which a follower that has read everything asks whether its run is over (an
 ended run always ends its log with a terminal event; this catches logs that expired or were deleted)."""
-BACKEND_LOST_CODE: Final = "BACKEND_UNAVAILABLE"
 _BACKEND_LOST_FRAME: Final = b"data: %s\n\n" % encode_event(
     ev.RunErrorEvent(
         message="The server lost its connection to the run's log; resume from your last event id later.",
-        code=BACKEND_LOST_CODE,
+        code=ErrorCode.BACKEND_UNAVAILABLE,
     )
 )
 

@@ -22,7 +22,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from redis.exceptions import RedisError, ResponseError
@@ -31,6 +31,8 @@ from agui_server.agents.base import RunContext
 from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event, decode_input, encode_event
+from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, RUN_RETENTION, RUN_TIMEOUT
+from agui_server.runs.codes import ErrorCode
 from agui_server.runs.guard import Guard
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.entries import Outbox
@@ -46,9 +48,6 @@ __all__ = ("Reaper", "RedisWorker", "WorkerSettings", "finish_run", "status_of_t
 
 logger = logging.getLogger("agui_server.runs.redis")
 
-NO_WORKER_CODE: Final = "NO_WORKER"
-WORKER_LOST_CODE: Final = "WORKER_LOST"
-
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
@@ -59,15 +58,15 @@ class WorkerSettings:
     start_timeout: float = 30.0
     """Seconds a run may wait in the queue before it fails with ``NO_WORKER`` (the web process that queues a run
     sets its deadline; every reaper honours it)."""
-    retention: float = 300.0
+    retention: float = RUN_RETENTION
     """Seconds a finished run's log and status stay in Redis."""
-    max_events_per_run: int = 250_000
+    max_events_per_run: int = MAX_EVENTS_PER_RUN
     """Events a run's log keeps at most (older ones go, a batch at a time)."""
-    max_events_per_thread: int = 1_000
+    max_events_per_thread: int = MAX_EVENTS_PER_THREAD
     """Events a thread's feed keeps at most."""
     strict: bool = False
     """Guards end a run on the agent's first protocol violation."""
-    run_timeout: float | None = 600.0
+    run_timeout: float | None = RUN_TIMEOUT
     """Seconds a run may take."""
     reap_interval: float = 1.0
     """Seconds between reaper passes."""
@@ -95,7 +94,7 @@ def status_of_terminal(event_type: str, payload: bytes) -> str:
     event = decode_event(payload)
     if isinstance(event, ev.RunFinishedEvent):
         return "cancelled" if isinstance(event.outcome, ev.CancelledOutcome) else "finished"
-    if isinstance(event, ev.RunErrorEvent) and event.code == "CANCELLED":
+    if isinstance(event, ev.RunErrorEvent) and event.code == ErrorCode.CANCELLED:
         return "cancelled"
     return "failed" if event_type == "RUN_ERROR" else "finished"
 
@@ -445,11 +444,12 @@ class Reaper:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         lost = ev.RunErrorEvent(
-            message="The worker running this run stopped answering; the run was ended.", code=WORKER_LOST_CODE
+            message="The worker running this run stopped answering; the run was ended.", code=ErrorCode.WORKER_LOST
         )
-        nobody = ev.RunErrorEvent(message="No worker took this run in time; try again later.", code=NO_WORKER_CODE)
+        nobody = ev.RunErrorEvent(message="No worker took this run in time; try again later.", code=ErrorCode.NO_WORKER)
         retry = ev.RunErrorEvent(
-            message="The worker running this run stopped answering; the run starts once more.", code=WORKER_LOST_CODE
+            message="The worker running this run stopped answering; the run starts once more.",
+            code=ErrorCode.WORKER_LOST,
         )
         self._lost_payload = encode_event(lost)
         self._retry_payload = encode_event(retry)
