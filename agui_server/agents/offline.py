@@ -63,19 +63,19 @@ def _tool_name(input: RunAgentInput, tool_call_id: str) -> str:
     return "call"
 
 
-_MAX_EXAMPLE_STRING: Final = 256
+_MAX_EXAMPLE_STRING: Final = 64
 """The longest string the offline agent makes for a schema (a client's ``minLength`` is not trusted past it)."""
 _MAX_EXAMPLE_ITEMS: Final = 4
 """The most items it puts in an array (whatever ``minItems`` says)."""
-_MAX_EXAMPLE_NODES: Final = 256
+_MAX_EXAMPLE_NODES: Final = 128
 """The most values in one example: the response stays small whatever schema a request sends."""
 
 
 def example_for_schema(schema: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     """A small value that satisfies a JSON Schema (the common keywords; best effort for the rest).
 
-    Bounded whatever the schema asks: strings up to 256 characters, arrays up to 4 items, 256 values in
-    all (past that, ``None``), so a request cannot make the offline agent answer with megabytes.
+    Bounded whatever the schema asks: strings up to 64 characters, arrays up to 4 items, 128 values in all
+    (past that, ``None``): at most about 8 KiB beside the property names the schema itself carries.
     """
     budget = [_MAX_EXAMPLE_NODES] if budget is None else budget
     budget[0] -= 1

@@ -122,7 +122,9 @@ def thread_field(fields: RequestFields, *names: str) -> str | None:
         if value is None:
             continue
         if not is_valid_id(value):
-            raise InvalidRequest(name, f"{name} must be 1 to {MAX_ID_LENGTH} characters without control characters")
+            raise InvalidRequest(
+                name, f"{name} must be 1 to {MAX_ID_LENGTH} characters without control characters or '/'"
+            )
         return str(value)
     return None
 

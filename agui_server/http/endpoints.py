@@ -41,7 +41,14 @@ from agui_server.http.streaming import SSEResponse
 from agui_server.principals import Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
-from agui_server.protocol.encoding import InputError, decode_input, encode_event, encode_json, sse_retry_frame
+from agui_server.protocol.encoding import (
+    InputError,
+    decode_input,
+    encode_event,
+    encode_json,
+    invalid_input,
+    sse_retry_frame,
+)
 from agui_server.protocol.types import Id, is_valid_id
 from agui_server.runs.backend import (
     BackendUnavailable,
@@ -219,13 +226,9 @@ class Endpoints:
 
     @staticmethod
     def _parse_cursor(raw: str) -> int | ASGIResponse:
-        try:
-            after = int(raw)
-            if after < 0:
-                raise ValueError
-        except ValueError:
-            return error_response("INVALID_CURSOR", f"The cursor must be an event id, got {raw!r}.")
-        return after
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            return error_response("INVALID_CURSOR", f"The cursor must be an event id (0, 1, 2 …), got {raw[:40]!r}.")
+        return int(raw)
 
     def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | ASGIResponse | None:
         text = request.query_params.get("on_disconnect") or request.headers.get(_DISCONNECT_HEADER)
@@ -526,7 +529,7 @@ class Endpoints:
         try:
             message = msgspec.json.decode(body, type=_MessageBody)
         except msgspec.ValidationError as exc:
-            return error_response("INVALID_INPUT", str(exc))
+            return self._input_error(invalid_input(exc, '{"thread_id", "message"}'))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return error_response("INVALID_JSON", "The request body is not valid JSON.")
         run = await self._start(

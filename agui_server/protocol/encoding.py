@@ -31,6 +31,7 @@ __all__ = (
     "encode_event",
     "encode_json",
     "frame_payload",
+    "invalid_input",
     "sse_frame",
     "sse_retry_frame",
 )
@@ -115,23 +116,28 @@ def _join_path(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def invalid_input(exc: msgspec.ValidationError, what: str) -> InputError:
+    """A msgspec validation error as a 422 :class:`InputError` naming the field (``what``: the body's kind)."""
+    match = _AT_PATH.match(str(exc))
+    assert match is not None  # the pattern matches any text
+    message = match["message"]
+    path = (match["path"] or "").lstrip(".")
+    missing = _MISSING.match(message)
+    if missing:
+        path = _join_path(path, missing["name"])
+    if not path and message.startswith("Expected `object`"):
+        return InputError(422, f"The request body must be a JSON object ({what}).", None)
+    if "matching regex" in message:
+        message = "An id has no control characters (such as CR, LF or NUL) and no '/', and is not '.' or '..'."
+    return InputError(422, message, path or None)
+
+
 def decode_input(body: bytes) -> RunAgentInput:
     """Parse and validate a request body, raising :class:`InputError` with the failing field."""
     try:
         return _input_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        match = _AT_PATH.match(str(exc))
-        assert match is not None  # the pattern matches any text
-        message = match["message"]
-        path = (match["path"] or "").lstrip(".")
-        missing = _MISSING.match(message)
-        if missing:
-            path = _join_path(path, missing["name"])
-        if not path and message.startswith("Expected `object`"):
-            return _raise(422, "The request body must be a JSON object (a RunAgentInput).", None)
-        if "matching regex" in message:
-            message = "An id must not contain control characters (such as CR, LF or NUL)."
-        return _raise(422, message, path or None)
+        raise invalid_input(exc, "a RunAgentInput") from None
     except msgspec.DecodeError as exc:
         detail = str(exc)
         if not body.strip():

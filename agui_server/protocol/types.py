@@ -66,10 +66,11 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=_SAFE)]
 
 MAX_ID_LENGTH: Final = 256
 """The longest id (thread, run, message, tool call) a request may carry, in characters."""
-ID_PATTERN: Final = r"^[^\x00-\x1f\x7f]+$"
-"""Ids carry no control characters (no CR, LF or NUL to split a header or forge a log line)."""
+ID_PATTERN: Final = r"^(?!\.\.?$)[^\x00-\x1f\x7f/]+$"
+"""Ids carry no control characters (no CR, LF or NUL to split a header or forge a log line) and no ``/``,
+and are not ``.`` or ``..``: they stand in URL paths (``/threads/{id}``, ``/runs/{id}/events``)."""
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
-"""An id from a client: 1 to ``MAX_ID_LENGTH`` characters, none of them a control character."""
+"""An id from a client: 1 to ``MAX_ID_LENGTH`` characters, none of them a control character or ``/``."""
 _ID: Final = re.compile(ID_PATTERN)
 
 
@@ -275,7 +276,7 @@ class ToolMessage(_Message, tag="tool"):
     """The result of a tool call."""
 
     content: str | list[ContentPart]
-    tool_call_id: str
+    tool_call_id: Id
     error: str | None = None
     encrypted_value: str | None = None
 
