@@ -102,6 +102,12 @@ class AGUIConfig:
     max_streams_per_principal: int | None = 64
     """Streams one authenticated principal may hold open at once, per web process (``429
     TOO_MANY_REQUESTS`` past it; not applied without ``auth``). ``None``: no limit."""
+    max_runs_per_principal: int | None = 16
+    """Runs one authenticated principal may have in progress at once, on the whole deployment (``429
+    TOO_MANY_REQUESTS``; not applied without ``auth``). ``None``: no limit."""
+    max_runs: int | None = 10_000
+    """Runs in progress at once on the whole deployment (``503 SERVER_BUSY`` with ``Retry-After`` past it).
+    ``None``: no limit."""
     max_run_starts_per_minute: int | None = 600
     """Runs one authenticated principal may start in any 60 seconds, per web process (``429`` with
     ``Retry-After``; not applied without ``auth``). ``None``: no limit."""

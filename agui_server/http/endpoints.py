@@ -57,6 +57,7 @@ from agui_server.runs.backend import (
     DisconnectPolicy,
     RunConflict,
     ThreadBusy,
+    TooManyRuns,
 )
 from agui_server.runs.log import RunLog
 
@@ -287,6 +288,14 @@ class Endpoints:
             )
         except BackendUnavailable as exc:
             return unavailable(exc)
+        except TooManyRuns as exc:
+            if exc.scope == "owner":
+                return _too_many(f"At most {self.config.max_runs_per_principal} runs in progress per caller.", 5)
+            return error_response(
+                "SERVER_BUSY",
+                "The server runs as many runs as it may; try again shortly.",
+                headers={"retry-after": "5"},
+            )
         except ThreadBusy as exc:
             return error_response(
                 "THREAD_BUSY",

@@ -50,8 +50,9 @@ HTTP_ERRORS: Final = {
         HTTPError("BODY_TOO_LARGE", 413, "The body is over max_body_size."),
         HTTPError("UNSUPPORTED_MEDIA_TYPE", 415, "No Content-Type, or one other than JSON."),
         HTTPError("INVALID_INPUT", 422, "The JSON is not a valid request; errors[0].field names the field."),
-        HTTPError("TOO_MANY_REQUESTS", 429, "The caller is over its streams or run starts (Retry-After)."),
+        HTTPError("TOO_MANY_REQUESTS", 429, "The caller is over its runs, streams or run starts (Retry-After)."),
         HTTPError("BACKEND_UNAVAILABLE", 503, "The run store (Redis) cannot be reached (Retry-After)."),
+        HTTPError("SERVER_BUSY", 503, "The deployment runs max_runs runs already (Retry-After)."),
     )
 }
 """Every code a JSON error before the stream may carry (``RUN_ERROR`` codes: ``runs.codes.ErrorCode``)."""

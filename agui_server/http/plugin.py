@@ -27,7 +27,7 @@ from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
 from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.request_log import RequestLogMiddleware
-from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend
+from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
 from agui_server.runs.manager import RunLimits, RunManager
 from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
 
@@ -55,6 +55,10 @@ def _thread_store(config: AGUIConfig) -> ThreadStore:
 
         return SQLiteThreadStore(config.threads_db, limits)
     return MemoryThreadStore(limits)
+
+
+def _caps(config: AGUIConfig) -> RunCaps:
+    return RunCaps(total=config.max_runs, per_owner=config.max_runs_per_principal if config.auth is not None else None)
 
 
 def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
@@ -86,6 +90,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             thread_limits=thread_limits,
             socket_timeout=config.redis_timeout,
             max_connections=config.redis_max_connections,
+            caps=_caps(config),
         )
     return RunManager(
         threads=_thread_store(config),
@@ -98,6 +103,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             max_finished_runs=config.max_finished_runs,
             max_events_per_run=config.max_events_per_run,
         ),
+        caps=_caps(config),
     )
 
 

@@ -46,9 +46,11 @@ __all__ = (
     "DisconnectPolicy",
     "FrameSource",
     "RunBackend",
+    "RunCaps",
     "RunConflict",
     "RunHandle",
     "ThreadBusy",
+    "TooManyRuns",
     "cursor_state",
 )
 
@@ -74,6 +76,24 @@ MAX_GRACE: Final = 86_400.0
 
 class RunConflict(Exception):
     """A run with this ``runId`` exists and the request cannot be its retry (another thread or client)."""
+
+
+class TooManyRuns(Exception):
+    """The server (``scope`` ``server``) or the owner (``owner``) runs as many runs as it may."""
+
+    def __init__(self, scope: Literal["server", "owner"]) -> None:
+        super().__init__(f"too many runs in progress ({scope})")
+        self.scope = scope
+
+
+@dataclass(frozen=True, slots=True)
+class RunCaps:
+    """How many runs may be in progress (running or waiting for a worker) at once; ``None``: no cap."""
+
+    total: int | None = 10_000
+    """On the server (over Redis: on all of its processes)."""
+    per_owner: int | None = None
+    """For one owner (never for the anonymous one: without authentication everyone is that owner)."""
 
 
 class ThreadBusy(Exception):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
 from agui_server.agents.base import RunContext
-from agui_server.principals import ANONYMOUS, Principal, thread_key
+from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
 from agui_server.runs.backend import (
@@ -40,8 +40,10 @@ from agui_server.runs.backend import (
     BusyPolicy,
     CursorAhead,
     DisconnectPolicy,
+    RunCaps,
     RunConflict,
     ThreadBusy,
+    TooManyRuns,
     cursor_state,
 )
 from agui_server.runs.followers import Followers
@@ -142,6 +144,7 @@ class RunManager:
         busy_policy: what a second run on a busy thread does: ``reject`` or ``supersede``.
         disconnect_policy: the default policy when a run's last follower disconnects.
         limits: memory bounds.
+        caps: how many runs may be in progress at once (``TooManyRuns`` past them).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class RunManager:
         busy_policy: BusyPolicy = "reject",
         disconnect_policy: DisconnectPolicy | None = None,
         limits: RunLimits | None = None,
+        caps: RunCaps | None = None,
     ) -> None:
         self.threads: ThreadStore = threads if threads is not None else MemoryThreadStore()
         self.strict = strict
@@ -160,6 +164,8 @@ class RunManager:
         self.busy_policy = busy_policy
         self.disconnect_policy = disconnect_policy or DisconnectPolicy()
         self.limits = limits or RunLimits()
+        self.caps = caps or RunCaps()
+        self._owner_runs: dict[str, int] = {}
         self._runs: dict[str, Run] = {}
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._active: dict[str, Run] = {}
@@ -302,6 +308,7 @@ class RunManager:
                 raise RunConflict(input.run_id)
             if existing.fingerprint == fingerprint:
                 return existing  # a retried request
+        self._check_caps(owner_of(thread_id))
         await self._admit(thread_id, input.run_id)
         self._starting.add(thread_id)  # no await since _admit: admission and reservation are one step
         try:
@@ -325,6 +332,13 @@ class RunManager:
             )
         finally:
             self._starting.discard(thread_id)
+
+    def _check_caps(self, owner: str) -> None:
+        caps = self.caps
+        if caps.total is not None and len(self._active) + len(self._starting) >= caps.total:
+            raise TooManyRuns("server")
+        if caps.per_owner is not None and owner != ANONYMOUS.id and self._owner_runs.get(owner, 0) >= caps.per_owner:
+            raise TooManyRuns("owner")
 
     async def _admit(self, thread_id: str, run_id: str) -> None:
         """Return when the thread is free; raise :class:`ThreadBusy` when it is not and will not be."""
@@ -400,6 +414,8 @@ class RunManager:
         guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run
+        owner = owner_of(thread_id)
+        self._owner_runs[owner] = self._owner_runs.get(owner, 0) + 1
         guard.start()  # RUN_STARTED is in the log before the response's first read
         run.task = asyncio.get_running_loop().create_task(
             self._execute(run, guard, agent), name=f"agui-run-{run.run_id}"
@@ -425,6 +441,12 @@ class RunManager:
     def _ended(self, run: Run) -> None:
         if self._active.get(run.thread_id) is run:
             del self._active[run.thread_id]
+        owner = owner_of(run.thread_id)
+        left = self._owner_runs.get(owner, 1) - 1
+        if left > 0:
+            self._owner_runs[owner] = left
+        else:
+            self._owner_runs.pop(owner, None)
         run.followers.cancel_grace()
         run.log.close()
         if not run.ended.done():

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
-from agui_server.principals import ANONYMOUS, Principal, thread_key
+from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
 from agui_server.runs.backend import (
@@ -30,8 +30,10 @@ from agui_server.runs.backend import (
     CursorAhead,
     CursorExpired,
     DisconnectPolicy,
+    RunCaps,
     RunConflict,
     ThreadBusy,
+    TooManyRuns,
     cursor_state,
 )
 from agui_server.runs.followers import Followers
@@ -111,6 +113,7 @@ class RedisRunBackend:
         disconnect_policy: the default policy when a run's last local follower disconnects.
         thread_limits: bounds of the thread store.
         socket_timeout: seconds before a Redis command gives up.
+        caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
         max_connections: connections for commands in flight at once (streams are read over connections
             of their own).
     """
@@ -128,8 +131,10 @@ class RedisRunBackend:
         thread_limits: ThreadLimits | None = None,
         socket_timeout: float = 5.0,
         max_connections: int = 1_000,
+        caps: RunCaps | None = None,
     ) -> None:
         self.url = url
+        self.caps = caps or RunCaps()
         self.keys = Keys(prefix)
         self.settings = settings or WorkerSettings()
         self.busy_policy = busy_policy
@@ -200,12 +205,15 @@ class RedisRunBackend:
         keys = self.keys
         legacy = is_legacy_client(input.protocol_version)
         policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
+        owner = owner_of(thread_id)
+        per_owner = self.caps.per_owner if owner != ANONYMOUS.id else None
         args = [
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
-            self.settings.lock_ms, int(self.settings.start_timeout * 1000),
+            self.settings.lock_ms, int(self.settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
         ]  # fmt: skip
         run_keys = [
-            keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id)
+            keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id),
+            keys.leases, keys.owner_runs(owner),
         ]  # fmt: skip
         # one round trip in the usual case; the worker that claims the run merges the thread's history
         reply = await self._submit(keys=run_keys, args=args)
@@ -219,6 +227,10 @@ class RedisRunBackend:
             if existing.thread_id != thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             return existing
+        if reply[0] == b"full":
+            raise TooManyRuns("server")
+        if reply[0] == b"owner_full":
+            raise TooManyRuns("owner")
         if reply[0] != b"queued":  # the thread was taken again between the wait and the submission
             raise ThreadBusy(thread_id, reply[1].decode())
         run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy)

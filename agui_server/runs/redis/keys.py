@@ -73,6 +73,10 @@ class Keys:
             self.wide_feed_watched(agent_id),
         ]
 
+    def owner_runs(self, owner: str) -> str:
+        """An owner's runs in progress (a sorted set by start time), for its cap."""
+        return f"{self.prefix}:owner:{owner}:runs"
+
     def session(self, session_id: str) -> str:
         """What an outside worker published for a session with ``publish_event`` (a stream)."""
         return f"{self.prefix}:session:{session_id}:events"

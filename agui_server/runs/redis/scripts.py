@@ -62,6 +62,10 @@ end
 
 _END_RUN: Final = """
 local function end_run(meta, log, index, active, run_id, status, retention)
+  local owner_runs = redis.call('HGET', meta, 'owner_runs')
+  if owner_runs and owner_runs ~= '' then
+    redis.call('ZREM', owner_runs, run_id)  -- (its owner's runs in progress: SUBMIT names the key)
+  end
   redis.call('HSET', meta, 'status', status, 'owner', '')
   redis.call('ZREM', index, run_id)
   redis.call('PEXPIRE', meta, retention)
@@ -75,8 +79,8 @@ end
 
 SUBMIT: Final = (
     """
--- KEYS: meta, queue, queued, active, log ; ARGV: run_id, thread_id, agent_id, legacy, input, policy, lock_ms,
--- start_ms
+-- KEYS: meta, queue, queued, active, log, leases, owner_runs ; ARGV: run_id, thread_id, agent_id, legacy,
+-- input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none)
 -- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
 -- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, or 'queued' with
 -- the thread's lock taken and the run in the work queue. A new request (another input) that reuses the
@@ -97,13 +101,26 @@ local holder = redis.call('GET', KEYS[4])
 if holder and holder ~= ARGV[1] then
   return {'busy', holder}
 end
-redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 """
     + _NOW
     + """
+-- caps: runs in progress on the server (queued or running), and the owner's (a sorted set the runs' ends
+-- clear; entries a day old are dropped, should one ever be left behind)
+if tonumber(ARGV[9]) > 0 and redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
+  return {'full'}
+end
+if tonumber(ARGV[10]) > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - 86400000)
+  if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[10]) then
+    return {'owner_full'}
+  end
+  redis.call('ZADD', KEYS[7], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[7], 86400000)
+end
+redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
-  'start_ms', ARGV[8], 'generation', generation)
+  'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '')
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[3], now + ARGV[8], ARGV[1])  -- by the deadline for a worker to take it
 redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
