@@ -1,8 +1,11 @@
 """Transport probes: hostile and malformed requests, and a client that walks away mid-stream.
 
 Every malformed request must be answered before any stream with a 4xx whose body is JSON and carries
-no stack trace. A client that disconnects after the first event must leave the server serving. Every
-probe carries ``Accept: text/event-stream``, as ``HttpAgent`` does (see :func:`conformance.capture.agent_headers`).
+no stack trace. JSON nested very deeply is valid AG-UI (``state`` may be any JSON), so a server may also
+run it: then its stream must be a whole run. (A body over the size the runner is told is the server's
+limit must be refused: a server with no bound at all is what that probe finds.) A client
+that disconnects after the first event must leave the server serving. Every probe carries
+``Accept: text/event-stream``, as ``HttpAgent`` does (see :func:`conformance.capture.agent_headers`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class _BadRequest:
     method: str
     content: Callable[[int], bytes] | None
     content_type: str | None = "application/json"
+    may_run: bool = False
+    """The request is valid AG-UI: a 200 stream that ends with a terminal event passes too."""
 
 
 def _json(**overrides: Any) -> Callable[[int], bytes]:
@@ -72,11 +77,17 @@ PROBES: Final[tuple[_BadRequest, ...]] = (
     _BadRequest("probe.method", "GET", None, None),
     _BadRequest("probe.body-limit", "POST", _too_large),
     _BadRequest("probe.non-utf8", "POST", lambda _l: b'{"threadId": "\xff\xfe\xfa", "runId": "r", "messages": []}'),
-    _BadRequest("probe.deep-nesting", "POST", _deep),
+    _BadRequest("probe.deep-nesting", "POST", _deep, may_run=True),
 )
 
 
 def _judge(probe: _BadRequest, response: httpx.Response) -> str | None:
+    if probe.may_run and response.status_code == 200:
+        if any(marker in response.text for marker in _TRACE_MARKERS):
+            return "the stream leaks a stack trace"
+        if b"RUN_FINISHED" not in response.content and b"RUN_ERROR" not in response.content:
+            return "answered 200 but the stream has no terminal event"
+        return None
     if not 400 <= response.status_code < 500:
         return f"answered {response.status_code}, expected a 4xx"
     if "json" not in response.headers.get("content-type", ""):

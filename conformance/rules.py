@@ -81,7 +81,12 @@ _OWN: Final[list[Rule]] = [
     Rule("probe.method", "error", "A method other than POST gets a 4xx JSON answer."),
     Rule("probe.body-limit", "error", "A body over the server's limit gets a 4xx JSON answer."),
     Rule("probe.non-utf8", "error", "A body that is not UTF-8 gets a 4xx JSON answer."),
-    Rule("probe.deep-nesting", "error", "Deeply nested JSON gets a 4xx JSON answer."),
+    Rule(
+        "probe.deep-nesting",
+        "error",
+        "Deeply nested JSON (valid AG-UI: `state` may be any JSON) gets a 4xx JSON answer, or a 200 stream that is"
+        " a whole run.",
+    ),
     Rule("probe.disconnect", "error", "A client that disconnects after the first event leaves the server serving."),
 ]
 

@@ -93,7 +93,8 @@ async def _lax_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def
 async def test_probes_flag_a_server_that_accepts_anything() -> None:
     async with running_server(_lax_app) as base:
         report = await run_conformance(f"{base}/ag-ui", [], probes=True, timeout=10, body_limit=64 * 1024)
-    assert {f.rule for f in report.findings} == {p.rule for p in PROBES}
+    # (deeply nested JSON is valid AG-UI: a server may run it, and this one ends every run with RUN_ERROR)
+    assert {f.rule for f in report.findings} == {p.rule for p in PROBES} - {"probe.deep-nesting"}
 
 
 async def test_our_server_passes_every_scenario_and_probe() -> None:
