@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+APT_TIMEOUT = 900.0
+"""Seconds installing Debian's chromium may take before the session goes on without it."""
 NPM_CI_TIMEOUT = 300.0
 """Seconds `npm ci` in tests/node may take before the session goes on without it."""
 
@@ -58,6 +62,39 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             say(f"`npm ci` in tests/node failed ({result.returncode}): the Node.js tests will fail")
             for line in (result.stdout + result.stderr).strip().splitlines()[-20:]:
                 say(f"  {line}")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Install Debian's chromium when browser tests were collected and it is missing, where this session may
+    (as root, with apt-get); otherwise say, in one line, how to install it. The session runs either way."""
+    if hasattr(session.config, "workerinput") or CHROMIUM.exists():
+        return
+    if not any("test_source_documents" in item.nodeid for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line, file=sys.stderr)
+
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        say(f"{CHROMIUM} is missing: the browser tests will fail (install it: apt-get install chromium)")
+        return
+    say(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests (apt-get install chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        for command in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False)
+            if result.returncode != 0:
+                say(f"`{' '.join(command[1:])}` failed ({result.returncode}): the browser tests will fail")
+                for line in (result.stdout + result.stderr).strip().splitlines()[-10:]:
+                    say(f"  {line}")
+                return
+    except subprocess.TimeoutExpired:
+        say(f"installing chromium took over {APT_TIMEOUT:.0f} s and was stopped: the browser tests will fail")
 
 
 def _node_modules_stale() -> bool:
