@@ -217,6 +217,13 @@ def error_for_status(status: int, headers: Mapping[str, str], body: bytes) -> er
             f"The conversation is too long for the model's context window ({where}). "
             "Start a new thread or remove earlier messages.",
         )
+    if status in (408, 504, 524):  # the provider, or a gateway before it, timed out
+        return errors.UpstreamError(
+            errors.UPSTREAM_TIMEOUT,
+            f"The model provider took too long to answer ({where}). {_wait_hint(retry_after)}",
+            retryable=True,
+            retry_after=retry_after,
+        )
     if status >= 500 or status in _RETRYABLE_STATUSES:
         what = "overloaded" if status == 529 or parsed.label == "overloaded_error" else "unavailable"
         return errors.UpstreamError(

@@ -44,7 +44,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     """The provider is unreachable, answered 5xx, is overloaded, or sent an error event."""
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
-    """The provider did not connect, or went silent past the read timeout."""
+    """The provider did not connect, went silent past the read timeout, or answered 408/504/524."""
     UPSTREAM_MALFORMED_STREAM = "UPSTREAM_MALFORMED_STREAM"
     """The provider's stream could not be read, or ended early."""
     UPSTREAM_BAD_REQUEST = "UPSTREAM_BAD_REQUEST"

@@ -170,3 +170,10 @@ def test_an_upstream_label_that_echoes_a_key_never_reaches_the_message(body: byt
 def test_a_stream_error_label_is_shown_only_when_it_is_a_known_code() -> None:
     assert "sk-live-0123456789abcdef" not in error_for_stream_error("sk-live-0123456789abcdef", "x").message
     assert "(overloaded_error)" in error_for_stream_error("overloaded_error", "x").message
+
+
+@pytest.mark.parametrize("status", [408, 504, 524])
+def test_a_timeout_status_is_upstream_timeout_and_retryable(status: int) -> None:
+    error = error_for_status(status, {}, b"")
+    assert error.code == "UPSTREAM_TIMEOUT"
+    assert error.retryable
