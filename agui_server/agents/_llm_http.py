@@ -171,11 +171,9 @@ def _read_error_body(body: bytes) -> _ErrorBody:
         data = msgspec.json.decode(body)
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
-            for key in ("code", "type"):
-                value = error.get(key)
-                if isinstance(value, str) and _LABEL.match(value):
-                    label = value
-                    break
+            # a known code or type first (servers put numbers like "400" in `code`), else any plain one
+            plain = [v for v in (error.get("code"), error.get("type")) if isinstance(v, str) and _LABEL.match(v)]
+            label = next((v for v in plain if v.lower() in _KNOWN_LABELS), plain[0] if plain else None)
         elif isinstance(data, dict) and isinstance(data.get("type"), str) and data["type"] != "error":
             label = data["type"] if _LABEL.match(data["type"]) else None
     return _ErrorBody(label, text.lower())

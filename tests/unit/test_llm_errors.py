@@ -177,3 +177,9 @@ def test_a_timeout_status_is_upstream_timeout_and_retryable(status: int) -> None
     error = error_for_status(status, {}, b"")
     assert error.code == "UPSTREAM_TIMEOUT"
     assert error.retryable
+
+
+def test_a_known_type_is_named_when_the_code_is_a_bare_number() -> None:
+    message = error_for_status(400, {}, _body("invalid_request_error", "400", "bad")).message
+    assert "(HTTP 400, invalid_request_error)" in message
+    assert "400, 400" not in message
