@@ -35,7 +35,7 @@ from agui_server.dialects.builtin import AGUIDialect, ReaderExtras, ThreadMessag
 from agui_server.dialects.routes import InvalidRequest, thread_field, turn_input
 from agui_server.dialects.view import DialectView
 from agui_server.http.auth import Authenticator, NoAuth
-from agui_server.http.errors import error_response
+from agui_server.http.errors import APIError, error_response
 from agui_server.http.limits import PrincipalLimits
 from agui_server.http.streaming import SSEResponse
 from agui_server.principals import Principal, client_thread_id, owner_of, thread_key
@@ -98,13 +98,13 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def _not_found(what: str, value: str) -> ASGIResponse:
+def _not_found(what: str, value: str) -> APIError:
     code = {"agent": "UNKNOWN_AGENT", "run": "UNKNOWN_RUN", "thread": "UNKNOWN_THREAD"}[what]
-    return error_response(code, f"No {what} with id {value!r}.")
+    return APIError(code, f"No {what} with id {value!r}.")
 
 
-def _too_many(detail: str, retry_after: float) -> ASGIResponse:
-    return error_response("TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
+def _too_many(detail: str, retry_after: float) -> APIError:
+    return APIError("TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
 
 
 def unavailable(exc: BackendUnavailable) -> ASGIResponse:
@@ -179,11 +179,11 @@ class Endpoints:
             raise ValueError("AGUIConfig.thread_owner must return an id (no control characters)")
         return str(owner)
 
-    def _too_many_streams(self, request: Request[Any, Any, Any]) -> ASGIResponse | None:
+    def _check_streams(self, request: Request[Any, Any, Any]) -> None:
         """429 when the caller holds as many streams as it may."""
         if self.limits is None or not self.limits.stream_refused(self.principal(request).id):
-            return None
-        return _too_many(f"At most {self.limits.max_streams} open streams per caller; close one first.", 5)
+            return
+        raise _too_many(f"At most {self.limits.max_streams} open streams per caller; close one first.", 5)
 
     def _counted(self, request: Request[Any, Any, Any] | None, on_close: Callable[[bool], object] | None) -> Any:
         """``on_close``, also counting the caller's open stream until it closes."""
@@ -207,18 +207,16 @@ class Endpoints:
 
     # -- request parsing ------------------------------------------------------------------------
 
-    async def _body(self, request: Request[Any, Any, Any]) -> bytes | ASGIResponse:
+    async def _body(self, request: Request[Any, Any, Any]) -> bytes:
         if not _is_json(request.headers.get("content-type")):
-            return error_response(
-                "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json)."
-            )
+            raise APIError("UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json).")
         try:
             return await request.body()
         except HTTPException as exc:
             if exc.status_code == 413:
-                return error_response(
+                raise APIError(
                     "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
-                )
+                ) from None
             raise
 
     @staticmethod
@@ -226,19 +224,19 @@ class Endpoints:
         return request.headers.get("last-event-id") or request.query_params.get("after")
 
     @staticmethod
-    def _parse_cursor(raw: str) -> int | ASGIResponse:
+    def _parse_cursor(raw: str) -> int:
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-            return error_response("INVALID_CURSOR", f"The cursor must be an event id (0, 1, 2 …), got {raw[:40]!r}.")
+            raise APIError("INVALID_CURSOR", f"The cursor must be an event id (0, 1, 2 …), got {raw[:40]!r}.")
         return int(raw)
 
-    def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | ASGIResponse | None:
+    def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | None:
         text = request.query_params.get("on_disconnect") or request.headers.get(_DISCONNECT_HEADER)
         if text is None:
             return None
         try:
             return DisconnectPolicy.parse(text)
         except ValueError as exc:
-            return error_response("INVALID_DISCONNECT_POLICY", str(exc), [{"field": "on_disconnect"}])
+            raise APIError("INVALID_DISCONNECT_POLICY", str(exc), [{"field": "on_disconnect"}]) from None
 
     # -- running --------------------------------------------------------------------------------
 
@@ -246,17 +244,13 @@ class Endpoints:
         """``POST <path>[/{agentId}]``."""
         agent = self.agents.get(agent_id)
         if agent is None:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         body = await self._body(request)
-        if isinstance(body, ASGIResponse):
-            return body
         try:
             run_input = decode_input(body)
         except InputError as exc:
-            return self._input_error(exc)
+            raise self._input_error(exc) from None
         policy = self._policy(request)
-        if isinstance(policy, ASGIResponse):
-            return policy
         return await self._start_and_stream(request, agent, run_input, agent_id, policy, self.dialect)
 
     async def _start(
@@ -266,11 +260,11 @@ class Endpoints:
         run_input: RunAgentInput,
         agent_id: str,
         policy: DisconnectPolicy | None,
-    ) -> RunHandle | ASGIResponse:
+    ) -> RunHandle:
         if self.limits is not None:
             wait = self.limits.start_refused(self.principal(request).id)
             if wait is not None:
-                return _too_many(f"At most {self.limits.max_starts_per_minute} runs a minute per caller.", wait)
+                raise _too_many(f"At most {self.limits.max_starts_per_minute} runs a minute per caller.", wait)
         try:
             return await self.runs.start(
                 agent,
@@ -281,28 +275,28 @@ class Endpoints:
                 owner=self.owner(request),
             )
         except RunConflict:
-            return error_response(
+            raise APIError(
                 "RUN_ID_CONFLICT",
                 "A run with this runId already exists on another thread or for another protocol version.",
                 [{"field": "runId", "message": "use a fresh runId for a new run"}],
-            )
-        except BackendUnavailable as exc:
-            return unavailable(exc)
+            ) from None
         except TooManyRuns as exc:
             if exc.scope == "owner":
-                return _too_many(f"At most {self.config.max_runs_per_principal} runs in progress per caller.", 5)
-            return error_response(
+                raise _too_many(
+                    f"At most {self.config.max_runs_per_principal} runs in progress per caller.", 5
+                ) from None
+            raise APIError(
                 "SERVER_BUSY",
                 "The server runs as many runs as it may; try again shortly.",
                 headers={"retry-after": "5"},
-            )
+            ) from None
         except ThreadBusy as exc:
-            return error_response(
+            raise APIError(
                 "THREAD_BUSY",
                 f"Thread {client_thread_id(exc.thread_id)!r} has a run in progress ({exc.run_id}); wait for it or "
                 "stop it.",
                 [{"field": "threadId", "message": "one run per thread at a time"}],
-            )
+            ) from None
 
     async def _start_and_stream(
         self,
@@ -315,12 +309,8 @@ class Endpoints:
         *,
         get_stream: bool = False,
     ) -> Answer:
-        refused = self._too_many_streams(request)
-        if refused is not None:
-            return refused
+        self._check_streams(request)
         run = await self._start(request, agent, run_input, agent_id, policy)
-        if isinstance(run, ASGIResponse):
-            return run
         if get_stream:
             return self._follow_get_stream(request, run, 0, dialect)
         return self._follow(run, after=0, dialect=dialect, request=request)
@@ -374,20 +364,18 @@ class Endpoints:
         """``GET <path>/{agentId}/stream?message=…&threadId=…``: one turn, with the thread's history."""
         agent = self.agents.get(agent_id)
         if agent is None:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         resumed = await self._resume_get_stream(request, agent_id, None)
         if resumed is not None:
             return resumed
         message = request.query_params.get("message")
         if message is None:
-            return error_response("INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
+            raise APIError("INVALID_INPUT", "The query needs a message.", [{"field": "message"}])
         try:
             thread_id = thread_field(dict(request.query_params.items()), "threadId", "thread_id")
         except InvalidRequest as exc:
-            return error_response("INVALID_INPUT", exc.message, [{"field": exc.field}])
+            raise APIError("INVALID_INPUT", exc.message, [{"field": exc.field}]) from None
         policy = self._policy(request)
-        if isinstance(policy, ASGIResponse):
-            return policy
         run_input = turn_input(thread_id, message)
         return await self._start_and_stream(request, agent, run_input, agent_id, policy, self.dialect, get_stream=True)
 
@@ -401,27 +389,25 @@ class Endpoints:
             return None
         run_id, _, raw = last.rpartition(":")
         after = self._parse_cursor(raw)
-        if isinstance(after, ASGIResponse):
-            return after
         run = await self.runs.get(run_id)
         if run is None or run.agent_id != agent_id or not self._owns(request, run):
-            return _not_found("run", run_id)
-        return (
-            await self._cursor_refused(run, after)
-            or self._too_many_streams(request)
-            or self._follow_get_stream(request, run, after, dialect)
-        )
+            raise _not_found("run", run_id)
+        drained = await self._cursor_refused(run, after)
+        if drained is not None:
+            return drained
+        self._check_streams(request)
+        return self._follow_get_stream(request, run, after, dialect)
 
     async def _cursor_refused(self, run: RunHandle, after: int) -> ASGIResponse | None:
-        """The answer to a resume whose cursor has nothing to follow: 204 when the run is over and read to its
-        end, 410 when the events after it are gone, 400 when it is ahead; ``None``: follow."""
+        """204 when the run is over and read to its end (``None``: follow); raises 410 when the events after the
+        cursor are gone, 400 when it is ahead."""
         state = await self.runs.cursor_state(run, after)
         if state == "drained":
             return ASGIResponse(status_code=204)
         if state == "expired":
-            return error_response("CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
+            raise APIError("CURSOR_EXPIRED", f"Events after {after} are no longer kept; reload the thread.")
         if state == "ahead":
-            return error_response("INVALID_CURSOR", f"Run {run.run_id!r} has no event {after} yet.")
+            raise APIError("INVALID_CURSOR", f"Run {run.run_id!r} has no event {after} yet.")
         return None
 
     # -- resume and stop ------------------------------------------------------------------------
@@ -430,25 +416,23 @@ class Endpoints:
         """``GET <path>/runs/{runId}/events`` with ``Last-Event-ID`` or ``?after=``."""
         run = await self.runs.get(run_id)
         if run is None or not self._owns(request, run):
-            return _not_found("run", run_id)
+            raise _not_found("run", run_id)
         after = self._parse_cursor(self._cursor(request) or "0")
-        if isinstance(after, ASGIResponse):
-            return after
-        return (
-            await self._cursor_refused(run, after)
-            or self._too_many_streams(request)
-            or self._follow(
-                run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
-            )
+        drained = await self._cursor_refused(run, after)
+        if drained is not None:
+            return drained
+        self._check_streams(request)
+        return self._follow(
+            run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
         )
 
     async def stop(self, request: Request[Any, Any, Any], run_id: str) -> Answer:
         """``POST <path>/runs/{runId}/stop``: stop the run; answers when it has ended."""
         if not self._owns(request, await self.runs.get(run_id)):
-            return _not_found("run", run_id)
+            raise _not_found("run", run_id)
         status = await self.runs.stop(run_id)
         if status is None:
-            return _not_found("run", run_id)
+            raise _not_found("run", run_id)
         body = {"runId": run_id, "status": status}
         return ASGIResponse(body=encode_json(body), media_type="application/json")
 
@@ -458,21 +442,19 @@ class Endpoints:
         """``GET <path>/threads/{threadId}``: the caller's thread of that id."""
         thread = await self.runs.thread(self._key(request, thread_id))
         if thread is None:
-            return _not_found("thread", thread_id)
+            raise _not_found("thread", thread_id)
         return ASGIResponse(body=encode_json(thread.public()), media_type="application/json")
 
     async def connect(self, request: Request[Any, Any, Any]) -> Answer:
         """``POST <path>/connect``: the thread as snapshots, then its active run's tail, then a terminal."""
         body = await self._body(request)
-        if isinstance(body, ASGIResponse):
-            return body
         try:
             fields = msgspec.json.decode(body or b"{}")
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return error_response("INVALID_JSON", "The request body is not valid JSON.")
+            raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
         thread_id = fields.get("threadId") if isinstance(fields, dict) else None
         if not is_valid_id(thread_id):
-            return error_response(
+            raise APIError(
                 "INVALID_INPUT", "connect needs a threadId (an id without control characters).",
                 [{"field": "threadId"}],
             )  # fmt: skip
@@ -485,9 +467,7 @@ class Endpoints:
             prelude = self._snapshot_prelude(
                 thread_id, active.run_id, active.input.messages, active.input.state, legacy
             )
-            refused = self._too_many_streams(request)
-            if refused is not None:
-                return refused
+            self._check_streams(request)
             source = self.runs.open(active, 1)
             return SSEResponse(
                 source,
@@ -524,28 +504,24 @@ class Endpoints:
         """``GET <agents_path>/{agentId}/sse?thread_id=…``: every event of the thread, live, in the
         :class:`~agui_server.dialects.ThreadMessages` dialect."""
         if agent_id not in self.agents:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         return await self._feed(request, _THREAD_MESSAGES, "thread", agent_id)
 
     async def send_message(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``POST <agents_path>/{agentId}/messages``: start a run on the thread; 202 with its id."""
         agent = self.agents.get(agent_id)
         if agent is None:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         body = await self._body(request)
-        if isinstance(body, ASGIResponse):
-            return body
         try:
             message = msgspec.json.decode(body, type=_MessageBody)
         except msgspec.ValidationError as exc:
-            return self._input_error(invalid_input(exc, '{"thread_id", "message"}'))
+            raise self._input_error(invalid_input(exc, '{"thread_id", "message"}')) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return error_response("INVALID_JSON", "The request body is not valid JSON.")
+            raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
         run = await self._start(
             request, agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
         )
-        if isinstance(run, ASGIResponse):
-            return run
         body_out = {"status": "success", "message": "Message sent to agent.", "runId": run.run_id}
         return ASGIResponse(body=encode_json(body_out), status_code=202, media_type="application/json")
 
@@ -555,7 +531,7 @@ class Endpoints:
         """A :class:`~agui_server.dialects.routes.RunRoute`: start a run from the request, stream it."""
         agent = self.agents.get(agent_id)
         if agent is None:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         get = request.method == "GET"
         if get:
             resumed = await self._resume_get_stream(request, agent_id, route.dialect)
@@ -564,58 +540,50 @@ class Endpoints:
             fields: Any = dict(request.query_params.items())
         else:
             body = await self._body(request)
-            if isinstance(body, ASGIResponse):
-                return body
             if route.request is None:
                 try:
                     run_input = decode_input(body)
                 except InputError as exc:
-                    return self._input_error(exc)
+                    raise self._input_error(exc) from None
                 fields = None
             else:
                 try:
                     fields = msgspec.json.decode(body)
                 except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-                    return error_response("INVALID_JSON", "The request body is not valid JSON.")
+                    raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
                 if not isinstance(fields, dict):
-                    return error_response("INVALID_INPUT", "The request body must be a JSON object.")
+                    raise APIError("INVALID_INPUT", "The request body must be a JSON object.")
         if fields is not None:
             assert route.request is not None
             try:
                 run_input = route.request(fields)
             except InvalidRequest as exc:
-                return error_response("INVALID_INPUT", exc.message, [{"field": exc.field, "message": exc.message}])
+                raise APIError("INVALID_INPUT", exc.message, [{"field": exc.field, "message": exc.message}]) from None
         policy = self._policy(request)
-        if isinstance(policy, ASGIResponse):
-            return policy
         return await self._start_and_stream(request, agent, run_input, agent_id, policy, route.dialect, get_stream=get)
 
     @staticmethod
-    def _input_error(exc: InputError) -> ASGIResponse:
+    def _input_error(exc: InputError) -> APIError:
         code = "INVALID_JSON" if exc.status == 400 else "INVALID_INPUT"
         detail = "The request body is not valid JSON." if exc.status == 400 else "The RunAgentInput is invalid."
-        return error_response(code, detail, [exc.as_dict()])
+        return APIError(code, detail, [exc.as_dict()])
 
     async def feed_route(self, request: Request[Any, Any, Any], route: FeedRoute, agent_id: str | None) -> Answer:
         """A :class:`~agui_server.dialects.routes.FeedRoute`: follow runs as they happen."""
         if agent_id is not None and agent_id not in self.agents:
-            return _not_found("agent", agent_id)
+            raise _not_found("agent", agent_id)
         if route.scope != "thread" and not self.principal(request).is_admin:
-            return error_response("FORBIDDEN", "Only an admin may follow every run of an agent or of the server.")
+            raise APIError("FORBIDDEN", "Only an admin may follow every run of an agent or of the server.")
         return await self._feed(request, route.dialect, route.scope, agent_id)
 
     async def _feed(
         self, request: Request[Any, Any, Any], dialect: Dialect | None, scope: str, agent_id: str | None
     ) -> Answer:
-        refused = self._too_many_streams(request)
-        if refused is not None:
-            return refused
+        self._check_streams(request)
         raw = self._cursor(request)
         after: int | None = None
         if raw is not None:
             parsed = self._parse_cursor(raw)
-            if isinstance(parsed, ASGIResponse):
-                return parsed
             after = parsed
         thread_id: str | None = None
         runs = self.runs
@@ -624,9 +592,9 @@ class Endpoints:
                 try:
                     thread_id = thread_field(dict(request.query_params.items()), "thread_id", "threadId")
                 except InvalidRequest as exc:
-                    return error_response("INVALID_INPUT", exc.message, [{"field": exc.field}])
+                    raise APIError("INVALID_INPUT", exc.message, [{"field": exc.field}]) from None
                 if not thread_id:
-                    return error_response("INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
+                    raise APIError("INVALID_INPUT", "The query needs a thread_id.", [{"field": "thread_id"}])
                 key = self._key(request, thread_id)
                 if after is None:
                     after = await runs.subscribe_from(key)
@@ -636,9 +604,9 @@ class Endpoints:
                 if after is not None and after > len(feed):
                     after = None  # a cursor from before a restart (or made up): from now
         except CursorExpired:
-            return error_response("CURSOR_EXPIRED", f"Events after {after} are no longer kept.")
+            raise APIError("CURSOR_EXPIRED", f"Events after {after} are no longer kept.") from None
         except CursorAhead:
-            return error_response("INVALID_CURSOR", f"There is no event {after} yet.")
+            raise APIError("INVALID_CURSOR", f"There is no event {after} yet.") from None
         start = len(feed) if after is None else after
         source: FrameSource = feed
         if dialect is not None:

@@ -18,7 +18,7 @@ from litestar.response.base import ASGIResponse
 
 from agui_server.protocol.encoding import encode_json
 
-__all__ = ("HTTP_ERRORS", "HTTPError", "error_response")
+__all__ = ("HTTP_ERRORS", "APIError", "HTTPError", "error_response")
 
 _JSON: Final = "application/json"
 
@@ -70,3 +70,26 @@ def error_response(
     if errors:
         body["errors"] = errors
     return ASGIResponse(body=encode_json(body), status_code=status, media_type=_JSON, headers=headers)
+
+
+class APIError(Exception):
+    """An answer before the stream, raised by an endpoint and mapped in one place (the plugin's handlers)."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        if code not in HTTP_ERRORS:
+            raise ValueError(f"{code!r} is not in HTTP_ERRORS")
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+    def response(self) -> ASGIResponse:
+        """The JSON error response."""
+        return error_response(self.code, self.detail, self.errors, self.headers)

@@ -26,6 +26,7 @@ from agui_server.agents.offline import OfflineAgent
 from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
 from agui_server.http.endpoints import Endpoints, unavailable
+from agui_server.http.errors import APIError
 from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
 from agui_server.runs.manager import RunLimits, RunManager
@@ -108,9 +109,12 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
 
 
 async def _answer(pending: Awaitable[ASGIApp]) -> ASGIApp:
-    """The endpoint's answer, or 503 when the run store cannot be reached."""
+    """The endpoint's answer; the one place where what an endpoint raises becomes a JSON error (``APIError``),
+    or a 503 when the run store cannot be reached."""
     try:
         return await pending
+    except APIError as exc:
+        return exc.response()
     except BackendUnavailable as exc:
         return unavailable(exc)
 
