@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +30,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     if not _node_modules_stale():
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-
-    def say(line: str) -> None:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line, file=sys.stderr)
-
+    say = _sayer(session)
     npm = shutil.which("npm")
     if npm is None:
         say("tests/node/node_modules is missing or stale and npm is not on PATH: the Node.js tests will fail")
@@ -71,14 +64,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if not any("test_source_documents" in item.nodeid for item in session.items):
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-
-    def say(line: str) -> None:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line, file=sys.stderr)
-
+    say = _sayer(session)
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
         say(f"{CHROMIUM} is missing: the browser tests will fail (install it: apt-get install chromium)")
@@ -95,6 +81,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 return
     except subprocess.TimeoutExpired:
         say(f"installing chromium took over {APT_TIMEOUT:.0f} s and was stopped: the browser tests will fail")
+
+
+def _sayer(session: pytest.Session) -> Callable[[str], None]:
+    """Writes a line where the session reports (or to stderr)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line, file=sys.stderr)
+
+    return say
 
 
 def _node_modules_stale() -> bool:

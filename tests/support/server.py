@@ -57,26 +57,24 @@ async def running_server(app: Any, *, startup_timeout: float = 10.0) -> AsyncIte
 
 
 @contextmanager
-def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[str]:
-    """Run ``agui-server serve`` in a subprocess on a free port; yields the base URL; stops it by its pid."""
-    port = free_port()
-    command = [sys.executable, "-m", "agui_server", "serve", "--port", str(port), *args]
-    full_env = {**os.environ, **(env or {})}
+def _served(command: list[str], port: int, what: str, env: dict[str, str] | None, cwd: Path | None) -> Iterator[str]:
+    """Run ``command`` (a server on ``port``), wait until it answers; yields the base URL; stops it by its pid."""
     process = subprocess.Popen(
-        command, cwd=cwd or ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        command, cwd=cwd or ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
                 output = process.stdout.read() if process.stdout else ""
-                raise RuntimeError(f"agui-server exited early ({process.returncode}):\n{output}")
+                raise RuntimeError(f"{what} exited early ({process.returncode}):\n{output}")
             with contextlib.suppress(httpx.TransportError):
                 httpx.get(base + "/", timeout=1)
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError("agui-server did not start")
+                raise TimeoutError(f"{what} did not start")
             time.sleep(0.1)
         yield base
     finally:
@@ -91,29 +89,19 @@ def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
 
 
 @contextmanager
+def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[str]:
+    """Run ``agui-server serve`` in a subprocess on a free port; yields the base URL; stops it by its pid."""
+    port = free_port()
+    command = [sys.executable, "-m", "agui_server", "serve", "--port", str(port), *args]
+    with _served(command, port, "agui-server", env, cwd) as base:
+        yield base
+
+
+@contextmanager
 def uvicorn_app(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``module:attribute`` with uvicorn in a subprocess on a free port; yields the base URL; stops it
     by its pid."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{app} exited early ({process.returncode})")
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(base + "/", timeout=1)
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{app} did not start")
-            time.sleep(0.1)
+    with _served(command, port, app, env, None) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
