@@ -1,7 +1,8 @@
 """The contract between the HTTP layer and wherever runs live: what ``http/`` imports of ``runs/``.
 
 The run rules every backend shares are here, once: the disconnect policy (:class:`DisconnectPolicy`, its
-followers in ``runs/followers.py``), the cursor rule (:func:`cursor_state`), the refusals
+followers in ``runs/followers.py``), the busy rule (:func:`make_way`), the cursor rule (:func:`cursor_state`),
+the refusals
 (:class:`RunConflict`, :class:`ThreadBusy`, :class:`CursorExpired`, :class:`CursorAhead`,
 :class:`BackendUnavailable`) and the bounds they use.
 
@@ -16,6 +17,7 @@ A thread store (:class:`~agui_server.runs.threads.ThreadStore`) is the third int
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
@@ -50,9 +52,13 @@ __all__ = (
     "RunConflict",
     "RunHandle",
     "ThreadBusy",
+    "ThreadHolder",
     "TooManyRuns",
     "cursor_state",
+    "make_way",
 )
+
+logger = logging.getLogger("agui_server.runs")
 
 RUN_RETENTION: Final = 300.0
 """Seconds a finished run stays readable (resume, re-attach), in every backend."""
@@ -103,6 +109,42 @@ class ThreadBusy(Exception):
         super().__init__(f"thread {thread_id!r} is busy with run {run_id!r}")
         self.thread_id = thread_id
         self.run_id = run_id
+
+
+class ThreadHolder(Protocol):
+    """The run that holds a thread, as the busy rule sees it (each backend asks it its own way)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    async def ending(self) -> bool:
+        """Whether it has sent its terminal event (or ended)."""
+        ...
+
+    async def supersede(self) -> None:
+        """Ask it to stop (it ends ``cancelled``)."""
+        ...
+
+    async def settled(self, deadline: float) -> bool:
+        """Wait until it has ended and its thread is stored, or until ``deadline`` (the event loop's
+        clock); False if it had not by then."""
+        ...
+
+
+async def make_way(policy: BusyPolicy, thread_id: str, run_id: str, holder: ThreadHolder, deadline: float) -> None:
+    """The busy rule of every backend: run ``run_id`` wants thread ``thread_id``, which ``holder`` holds.
+
+    A holder that has sent its terminal event is waited for until its thread is stored (so the new run
+    starts from the whole history). One still running is refused (``reject``: :class:`ThreadBusy`) or
+    stopped and then waited for (``supersede``). Every wait ends by ``deadline``: past it, ``ThreadBusy``.
+    """
+    if not await holder.ending():
+        if policy == "reject":
+            raise ThreadBusy(thread_id, holder.run_id)
+        logger.info("run %s supersedes run %s on thread %s", run_id, holder.run_id, thread_id)
+        await holder.supersede()
+    if not await holder.settled(deadline):
+        raise ThreadBusy(thread_id, holder.run_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,11 +45,12 @@ from agui_server.runs.backend import (
     ThreadBusy,
     TooManyRuns,
     cursor_state,
+    make_way,
 )
 from agui_server.runs.followers import Followers
-from agui_server.runs.guard import Guard
 from agui_server.runs.log import RunLog, ThreadFeed
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run, with_history
+from agui_server.runs.recorder import RunRecorder
+from agui_server.runs.reducer import with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ __all__ = ("Run", "RunLimits", "RunManager")
 logger = logging.getLogger("agui_server.runs")
 
 _SHUTDOWN_TIMEOUT: Final = 10.0
-_SETTLE_TIMEOUT: Final = SETTLE_TIMEOUT
-_FOLDED: Final = FOLDED_EVENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +103,14 @@ class Run:
     input: RunAgentInput
     policy: DisconnectPolicy
     log: RunLog
+    recorder: RunRecorder | None
+    """While the run goes on (a finished run that is kept need not keep its guard)."""
     fingerprint: bytes = b""
     """Of the request's input (before the thread's history was merged in)."""
     generation: int = 0
     """Runs with this ``run_id`` on the thread before this one (a reused ``runId``)."""
     task: asyncio.Task[None] | None = None
     followers: Followers = field(init=False)
-    terminal_seen: bool = False
-    folded: list[tuple[str, bytes]] = field(default_factory=list)
     ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     """Done once the run has ended and its thread is stored (one object, where an Event is two)."""
 
@@ -126,6 +125,24 @@ class Run:
     def finished(self) -> bool:
         """Whether the run has ended and its log is complete."""
         return self.log.closed
+
+    async def ending(self) -> bool:
+        """Whether the run has sent its terminal event (or ended)."""
+        return self.log.closed or (self.recorder is not None and self.recorder.terminal is not None)
+
+    async def settled(self, deadline: float) -> bool:
+        """Wait until the run has ended and its thread is stored, or until ``deadline`` (the event loop's
+        clock); False if it had not by then."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(self.ended)
+        except TimeoutError:
+            return False
+        return True
+
+    async def supersede(self) -> None:
+        """(``cancel`` for the busy rule.)"""
+        self.cancel()
 
     def cancel(self) -> bool:
         """Ask the run to stop; it ends with the ``cancelled`` outcome. False if it had already ended."""
@@ -341,24 +358,16 @@ class RunManager:
             raise TooManyRuns("owner")
 
     async def _admit(self, thread_id: str, run_id: str) -> None:
-        """Return when the thread is free; raise :class:`ThreadBusy` when it is not and will not be."""
+        """Return when the thread is free; raise :class:`ThreadBusy` when it is not and will not be (the
+        busy rule: ``backend.make_way``)."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
         while True:
             if thread_id in self._starting:
                 raise ThreadBusy(thread_id, "(starting)")
             active = self._active.get(thread_id)
             if active is None:
                 return
-            if not active.terminal_seen:
-                if self.busy_policy == "reject":
-                    raise ThreadBusy(thread_id, active.run_id)
-                logger.info("run %s supersedes run %s on thread %s", run_id, active.run_id, thread_id)
-                active.cancel()
-            # the run has sent (or is sending) its terminal event: wait, bounded, until it is stored
-            try:
-                async with asyncio.timeout(_SETTLE_TIMEOUT):
-                    await asyncio.shield(active.ended)
-            except TimeoutError:
-                raise ThreadBusy(thread_id, active.run_id) from None
+            await make_way(self.busy_policy, thread_id, run_id, active, deadline)
 
     def _launch(
         self,
@@ -374,34 +383,18 @@ class RunManager:
         generation: int,
     ) -> Run:
         log = RunLog(self.limits.max_events_per_run)
-        run = Run(
-            run_id=input.run_id,
-            thread_id=thread_id,
-            agent_id=agent_id,
-            legacy_client=legacy,
-            input=input,
-            policy=policy or self.disconnect_policy,
-            log=log,
-            fingerprint=fingerprint,
-            generation=generation,
-        )
         feed = self.feed(thread_id)
         # the agent's and the server's feeds, when someone subscribed to them
         wide = [f for f in (self._agent_feeds.get(agent_id), self._server_feed) if f is not None]
-        folded = run.folded
         append = log.append
 
-        def sink(payload: bytes, event_type: str) -> None:
+        def write(payload: bytes, event_type: str) -> None:
             seq = append(payload, event_type)
             frame = log.entry(seq)[1]
             feed.append(event_type, frame)
             if wide:
                 for other in wide:
                     other.append(event_type, frame)
-            if event_type in _FOLDED:
-                folded.append((event_type, payload))
-            elif event_type in TERMINAL_EVENT_TYPES:
-                run.terminal_seen = True
 
         ctx = RunContext(
             thread_id=input.thread_id,
@@ -411,32 +404,44 @@ class RunManager:
             generation=generation,
             principal=principal,
         )
-        guard = Guard(input, ctx, sink, strict=self.strict, run_timeout=self.run_timeout)
+        recorder = RunRecorder(input, ctx, write, strict=self.strict, run_timeout=self.run_timeout)
+        run = Run(
+            run_id=input.run_id,
+            thread_id=thread_id,
+            agent_id=agent_id,
+            legacy_client=legacy,
+            input=input,
+            policy=policy or self.disconnect_policy,
+            log=log,
+            recorder=recorder,
+            fingerprint=fingerprint,
+            generation=generation,
+        )
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run
         owner = owner_of(thread_id)
         self._owner_runs[owner] = self._owner_runs.get(owner, 0) + 1
-        guard.start()  # RUN_STARTED is in the log before the response's first read
+        recorder.guard.start()  # RUN_STARTED is in the log before the response's first read
         run.task = asyncio.get_running_loop().create_task(
-            self._execute(run, guard, agent), name=f"agui-run-{run.run_id}"
+            self._execute(run, recorder, agent), name=f"agui-run-{run.run_id}"
         )
         return run
 
-    async def _execute(self, run: Run, guard: Guard, agent: Agent) -> None:
+    async def _execute(self, run: Run, recorder: RunRecorder, agent: Agent) -> None:
         try:
-            await guard.run(agent)
+            await recorder.guard.run(agent)
         finally:
             try:
-                await asyncio.shield(self._persist(run))
+                await asyncio.shield(self._persist(run, recorder))
             except Exception:
                 logger.exception("storing thread %s after run %s failed", run.thread_id, run.run_id)
             finally:
                 self._ended(run)
 
-    async def _persist(self, run: Run) -> None:
-        payloads = [payload for _event_type, payload in run.folded]
-        run.folded = []
-        await self.threads.save(fold_run(run.thread_id, run.input.messages, run.input.state, payloads))
+    async def _persist(self, run: Run, recorder: RunRecorder) -> None:
+        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state)
+        if thread is not None:
+            await self.threads.save(thread)
 
     def _ended(self, run: Run) -> None:
         if self._active.get(run.thread_id) is run:
@@ -451,6 +456,7 @@ class RunManager:
         run.log.close()
         if not run.ended.done():
             run.ended.set_result(None)
+        run.recorder = None
         run.task = None  # a kept run need not keep its finished task (and its coroutine and context) alive
         now = time.monotonic()
         feed = self._feeds.get(run.thread_id)
@@ -506,7 +512,7 @@ class RunManager:
         assert isinstance(run, Run)
         run.followers.unfollow(completed, ended=run.is_finished, stop=run.cancel)
 
-    async def stop(self, run_id: str, timeout: float = _SETTLE_TIMEOUT) -> Literal["cancelled", "finished"] | None:
+    async def stop(self, run_id: str, timeout: float = SETTLE_TIMEOUT) -> Literal["cancelled", "finished"] | None:
         """Stop a run and wait (bounded) until it has ended; ``None`` if the run is unknown."""
         run = self._runs.get(run_id)
         if run is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,6 +34,7 @@ from agui_server.runs.backend import (
     ThreadBusy,
     TooManyRuns,
     cursor_state,
+    make_way,
 )
 from agui_server.runs.followers import Followers
 from agui_server.runs.redis import scripts
@@ -56,8 +56,6 @@ if TYPE_CHECKING:
     from agui_server.runs.threads import Thread, ThreadLimits
 
 __all__ = ("RedisRun", "RedisRunBackend")
-
-logger = logging.getLogger("agui_server.runs.redis")
 
 _ENDED: Final = frozenset({b"finished", b"failed", b"cancelled"})
 
@@ -90,6 +88,47 @@ class RedisRun:
     policy: DisconnectPolicy
     followers: Followers | None = field(default=None, repr=False)
     """This process's followers (made by the backend when the first one comes)."""
+
+
+class _Holder:
+    """The run that holds a thread's lock, for the busy rule."""
+
+    __slots__ = ("backend", "run_id", "thread_id")
+
+    def __init__(self, backend: RedisRunBackend, thread_id: str, run_id: str) -> None:
+        self.backend = backend
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+    async def ending(self) -> bool:
+        status, terminal = await self.backend.redis.hmget(self.backend.keys.meta(self.run_id), "status", "terminal")
+        return _over(status, terminal)
+
+    async def supersede(self) -> None:
+        await self.backend._request_cancel(self.run_id)
+
+    async def settled(self, deadline: float) -> bool:
+        """Until the lock is no longer the run's (its end frees it); a run that vanished (expired) frees it
+        here."""
+        redis = self.backend.redis
+        key = self.backend.keys.active(self.thread_id)
+        meta = self.backend.keys.meta(self.run_id)
+        holder = self.run_id.encode()
+        loop = asyncio.get_running_loop()
+        while True:
+            if await redis.get(key) != holder:
+                return True
+            if not await redis.exists(meta):
+                async with redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    if await pipe.get(key) == holder:
+                        pipe.multi()
+                        pipe.delete(key)
+                        await pipe.execute()
+                return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
 
 
 def _never() -> bool:
@@ -238,34 +277,12 @@ class RedisRunBackend:
         return run
 
     async def _admit(self, thread_id: str, run_id: str, holder_id: str) -> None:
-        """Wait (bounded) for the thread's run in progress ``holder_id`` when it already sent its terminal
-        event (or, with ``supersede``, once it is cancelled), then take the thread's lock."""
+        """Take the thread's lock once its run in progress ``holder_id`` makes way (the busy rule:
+        ``backend.make_way``), bounded; the lock may pass to another run meanwhile, which is waited for too."""
         key = self.keys.active(thread_id)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _SETTLE
-        superseded = False
+        deadline = asyncio.get_running_loop().time() + _SETTLE
         while True:
-            status, terminal = await self.redis.hmget(self.keys.meta(holder_id), "status", "terminal")
-            ending = _over(status, terminal)
-            if not ending:
-                if self.busy_policy == "reject":
-                    raise ThreadBusy(thread_id, holder_id)
-                if not superseded:
-                    logger.info("run %s supersedes run %s on thread %s", run_id, holder_id, thread_id)
-                    await self._request_cancel(holder_id)
-                    superseded = True
-            if status is None:
-                # the holder vanished (expired): free the lock if it is still its
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(key)
-                    if await pipe.get(key) == holder_id.encode():
-                        pipe.multi()
-                        pipe.delete(key)
-                        await pipe.execute()
-            else:
-                if loop.time() > deadline:
-                    raise ThreadBusy(thread_id, holder_id)
-                await asyncio.sleep(0.02)
+            await make_way(self.busy_policy, thread_id, run_id, _Holder(self, thread_id, holder_id), deadline)
             if await self.redis.set(key, run_id, nx=True, px=self.settings.lock_ms):
                 return
             holder = await self.redis.get(key)

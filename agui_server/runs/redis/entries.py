@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES
+from agui_server.runs.reducer import TERMINAL_EVENT_TYPES
 
 __all__ = ("MAX_BATCH", "TERMINAL_TYPES", "Outbox", "continues", "first_seq", "unpack")
 
@@ -44,29 +44,22 @@ def unpack(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[int, list[bytes
 
 
 class Outbox:
-    """Events of a run not yet in Redis, and what ending the run needs: its terminal event and the payloads
-    that fold into the stored thread. :meth:`sink` is a guard's sink; :meth:`take` gives the next batch as
+    """Events of a run not yet in Redis: :meth:`add` takes them in order, :meth:`take` gives the next batch as
     the tail of the ``APPEND`` script's arguments."""
 
-    __slots__ = ("folded", "payloads", "terminal", "types")
+    __slots__ = ("payloads", "types")
 
     def __init__(self) -> None:
         self.types: list[str] = []
         self.payloads: list[bytes] = []
-        self.folded: list[bytes] = []
-        self.terminal: tuple[str, bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.types)
 
-    def sink(self, payload: bytes, event_type: str) -> None:
+    def add(self, payload: bytes, event_type: str) -> None:
         """Take one encoded event."""
         self.types.append(event_type)
         self.payloads.append(payload)
-        if event_type in TERMINAL_EVENT_TYPES:
-            self.terminal = (event_type, payload)
-        elif event_type in FOLDED_EVENT_TYPES:
-            self.folded.append(payload)
 
     def take(self, limit: int = MAX_BATCH) -> list[int | str | bytes]:
         """Remove up to ``limit`` events: ``[count, types, payloads, terminal]`` for ``APPEND``."""

@@ -28,14 +28,14 @@ import msgspec
 from agui_server.agents.base import RunContext
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.backend import ThreadBusy
-from agui_server.runs.guard import Guard
+from agui_server.runs.codes import ErrorCode
+from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
-from agui_server.runs.redis.entries import Outbox
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
-from agui_server.runs.redis.worker import WorkerSettings, finish_run
-from agui_server.runs.reducer import fold_run
+from agui_server.runs.redis.worker import WorkerSettings
+from agui_server.runs.redis.writer import LeaseScripts, RunWriter
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -88,26 +88,20 @@ class RunPublisher:
         )
         ctx = RunContext(thread_id=self.thread_id, run_id=run_id, legacy_client=protocol_version is None)
         self._threads = RedisThreadStore(self._redis, self.keys)
-        self._outbox = Outbox()
-        self._guard = Guard(self._input, ctx, self._outbox.sink, strict=True)
+        self._writer = RunWriter(
+            LeaseScripts.register(self._redis), self._threads, self.settings, run_id=run_id,
+            thread_id=self.thread_id, agent_id=PUBLISHED_AGENT_ID, token=self._token,
+        )  # fmt: skip
+        self._recorder = RunRecorder(self._input, ctx, self._writer.outbox.add, strict=True, run_timeout=None)
+        self._guard = self._recorder.guard
         self._heartbeat: asyncio.Task[None] | None = None
-        self._append = self._redis.register_script(scripts.APPEND)
 
     def _lost(self) -> RunPublisherError:
         return RunPublisherError(f"run {self.run_id!r} is no longer ours (its lease expired or it was ended)")
 
     async def _flush(self) -> None:
-        keys = self.keys
-        while self._outbox:
-            result = await self._append(
-                keys=keys.appended(self.run_id, self.thread_id, PUBLISHED_AGENT_ID),
-                args=[
-                    self._token, self.settings.max_events_per_run, self.settings.max_events_per_thread,
-                    self.settings.retention_ms, *self._outbox.take(), self._threads.ttl_ms,
-                ],
-            )  # fmt: skip
-            if int(result) < 0:
-                raise self._lost()
+        if not await self._writer.flush():
+            raise self._lost()
 
     async def __aenter__(self) -> Self:
         try:
@@ -138,21 +132,10 @@ class RunPublisher:
         return self
 
     async def _renew(self) -> None:
-        keys = self.keys
-        beat = self._redis.register_script(scripts.HEARTBEAT)
         while True:
             await asyncio.sleep(self.settings.lease / 3)
             with contextlib.suppress(Exception):
-                await beat(
-                    keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id), keys.log(self.run_id)],
-                    args=[
-                        self._token,
-                        self.settings.lease_ms,
-                        self.run_id,
-                        self.settings.lock_ms,
-                        self.settings.retention_ms,
-                    ],
-                )
+                await self._writer.renew()
 
     async def text(self, delta: str) -> None:
         """A piece of assistant text (an assistant message is opened for it and closed when needed)."""
@@ -169,7 +152,7 @@ class RunPublisher:
         self._guard.finish(outcome)
         await self._flush()
 
-    async def error(self, message: str, code: str = "AGENT_ERROR") -> None:
+    async def error(self, message: str, code: str = ErrorCode.AGENT_ERROR) -> None:
         """End the run with ``RUN_ERROR``."""
         self._guard.fail(code, message)
         await self._flush()
@@ -181,21 +164,17 @@ class RunPublisher:
             if exc is not None and not isinstance(exc, RunPublisherError):
                 reference = uuid.uuid4().hex[:12]
                 logger.error("published run %s failed (ref %s)", self.run_id, reference, exc_info=exc)
-                self._guard.fail("AGENT_ERROR", f"The agent failed. Reference: {reference}.")
+                self._guard.fail(ErrorCode.AGENT_ERROR, f"The agent failed. Reference: {reference}.")
             else:
                 self._guard.finish()
             await self._flush()
-            terminal = self._outbox.terminal
+            terminal = self._recorder.terminal
             if terminal is not None:
-                store = self._threads
-                previous = await store.get(self.thread_id)
+                previous = await self._threads.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
-                thread = fold_run(self.thread_id, messages, state, self._outbox.folded)
-                finish = self._redis.register_script(scripts.FINISH)
-                if not await finish_run(
-                    finish, store, self.run_id, self.thread_id, self._token, terminal, self.settings, thread
-                ):
+                thread = self._recorder.thread(self.thread_id, messages, state)
+                if not await self._writer.finish(terminal, thread):
                     raise self._lost()
         finally:
             if self._heartbeat is not None:

@@ -30,21 +30,20 @@ from redis.exceptions import RedisError, ResponseError
 from agui_server.agents.base import RunContext
 from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
-from agui_server.protocol.encoding import decode_event, decode_input, encode_event
+from agui_server.protocol.encoding import decode_input, encode_event
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, RUN_RETENTION, RUN_TIMEOUT
 from agui_server.runs.codes import ErrorCode
-from agui_server.runs.guard import Guard
+from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
-from agui_server.runs.redis.entries import Outbox
 from agui_server.runs.redis.threads import RedisThreadStore
-from agui_server.runs.reducer import fold_run, with_history
+from agui_server.runs.redis.writer import LeaseScripts, RunWriter
+from agui_server.runs.reducer import with_history
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.runs.redis.keys import Keys
-    from agui_server.runs.threads import Thread
 
-__all__ = ("Reaper", "RedisWorker", "WorkerSettings", "finish_run", "status_of_terminal")
+__all__ = ("Reaper", "RedisWorker", "WorkerSettings")
 
 logger = logging.getLogger("agui_server.runs.redis")
 
@@ -89,49 +88,6 @@ class WorkerSettings:
         return int(max(self.lease, self.start_timeout) * 2000)
 
 
-def status_of_terminal(event_type: str, payload: bytes) -> str:
-    """The run status a terminal event means."""
-    event = decode_event(payload)
-    if isinstance(event, ev.RunFinishedEvent):
-        return "cancelled" if isinstance(event.outcome, ev.CancelledOutcome) else "finished"
-    if isinstance(event, ev.RunErrorEvent) and event.code == ErrorCode.CANCELLED:
-        return "cancelled"
-    return "failed" if event_type == "RUN_ERROR" else "finished"
-
-
-async def finish_run(
-    finish: Any,
-    threads: RedisThreadStore,
-    run_id: str,
-    thread_id: str,
-    token: str,
-    terminal: tuple[str, bytes],
-    settings: WorkerSettings,
-    thread: Thread | None,
-) -> bool:
-    """End a run (its status from its terminal event) and store its thread, in one step (the ``FINISH``
-    script); False when the run was no longer the caller's."""
-    keys = threads.keys
-    payload, ttl, updated_ms = threads.encode(thread) if thread is not None else (b"", 0, 0)
-    stored = int(
-        await finish(
-            keys=[
-                keys.meta(run_id), keys.log(run_id), keys.leases, keys.active(thread_id), keys.thread(thread_id),
-                keys.threads,
-            ],
-            args=[
-                token, status_of_terminal(*terminal), settings.retention_ms, run_id, payload, ttl, updated_ms,
-                thread_id,
-            ],
-        )
-    )  # fmt: skip
-    if stored < 0:
-        return False
-    if thread is not None:
-        await threads.trim(stored)
-    return True
-
-
 class _Execution:
     """One claimed run on this worker."""
 
@@ -151,13 +107,16 @@ class _Execution:
         self.generation = int(generation or 0)
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
-        self.outbox = Outbox()
+        self.writer = RunWriter(
+            worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
+            agent_id=self.agent_id, token=token,
+        )  # fmt: skip
         self.lost = False
         self.task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
 
-    def sink(self, payload: bytes, event_type: str) -> None:
-        self.outbox.sink(payload, event_type)
+    def write(self, payload: bytes, event_type: str) -> None:
+        self.writer.outbox.add(payload, event_type)
         if self._waiter is not None:
             self._wake()
 
@@ -178,13 +137,14 @@ class _Execution:
             generation=self.generation,
             principal=Principal(owner_of(self.thread_id)),
         )
-        guard = Guard(self.input, ctx, self.sink, strict=settings.strict, run_timeout=settings.run_timeout)
+        recorder = RunRecorder(self.input, ctx, self.write, strict=settings.strict, run_timeout=settings.run_timeout)
+        guard = recorder.guard
         agent = worker.agents.get(self.agent_id)
         if agent is not None and settings.requeue_lost and getattr(agent, "safe_to_repeat", False):
             await worker.redis.hset(keys.meta(self.run_id), "repeatable", 1)
         if agent is None:
             guard.start()
-            guard.fail("UNKNOWN_AGENT", f"No agent with id {self.agent_id!r} on this worker.")
+            guard.fail(ErrorCode.UNKNOWN_AGENT, f"No agent with id {self.agent_id!r} on this worker.")
             self.task = asyncio.get_running_loop().create_task(asyncio.sleep(0))
         else:
             self.task = asyncio.get_running_loop().create_task(guard.run(agent), name=f"agui-run-{self.run_id}")
@@ -198,31 +158,15 @@ class _Execution:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        terminal = self.outbox.terminal
+        terminal = recorder.terminal
         if self.lost or terminal is None:
             return
-        try:
-            thread = fold_run(self.thread_id, self.input.messages, self.input.state, self.outbox.folded)
-        except Exception:
-            logger.exception("folding run %s into thread %s failed: it is left as it was", self.run_id, self.thread_id)
-            thread = None
-        finish = worker.scripts["finish"]
-        await finish_run(finish, worker.threads, self.run_id, self.thread_id, self.token, terminal, settings, thread)
+        await self.writer.finish(terminal, recorder.thread(self.thread_id, self.input.messages, self.input.state))
 
     async def _flush_until_done(self) -> None:
         assert self.task is not None
-        keys = self.worker.keys
-        settings = self.worker.settings
-        append = self.worker.scripts["append"]
-        append_keys = keys.appended(self.run_id, self.thread_id, self.agent_id)
-        fixed = [
-            self.token,
-            settings.max_events_per_run,
-            settings.max_events_per_thread,
-            settings.retention_ms,
-        ]
-        seq_ttl = self.worker.threads.ttl_ms
-        outbox = self.outbox
+        writer = self.writer
+        outbox = writer.outbox
         loop = asyncio.get_running_loop()
         while True:
             if not outbox:
@@ -231,8 +175,7 @@ class _Execution:
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
                 continue
-            result = await append(keys=append_keys, args=[*fixed, *outbox.take(), seq_ttl])
-            if int(result) < 0:
+            if not await writer.append():  # while it is in flight the next batch gathers
                 logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
                 self.lost = True
                 self.task.cancel()
@@ -241,18 +184,11 @@ class _Execution:
                 return
 
     async def _heartbeat(self) -> None:
-        keys = self.worker.keys
-        settings = self.worker.settings
-        beat = self.worker.scripts["heartbeat"]
+        lease = self.worker.settings.lease
         while True:
-            await asyncio.sleep(settings.lease / 3)
+            await asyncio.sleep(lease / 3)
             try:
-                result = int(
-                    await beat(
-                        keys=[keys.meta(self.run_id), keys.leases, keys.active(self.thread_id), keys.log(self.run_id)],
-                        args=[self.token, settings.lease_ms, self.run_id, settings.lock_ms, settings.retention_ms],
-                    )
-                )
+                result = await self.writer.renew()
             except (RedisError, OSError) as exc:
                 logger.warning("run %s: heartbeat failed: %s", self.run_id, exc)
                 continue
@@ -286,12 +222,8 @@ class RedisWorker:
         self.slots = slots
         self.settings = settings or WorkerSettings()
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.scripts = {
-            "claim": redis.register_script(scripts.CLAIM),
-            "append": redis.register_script(scripts.APPEND),
-            "heartbeat": redis.register_script(scripts.HEARTBEAT),
-            "finish": redis.register_script(scripts.FINISH),
-        }
+        self.scripts = LeaseScripts.register(redis)
+        self._claim_script = redis.register_script(scripts.CLAIM)
         self._running: dict[str, _Execution] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -384,7 +316,7 @@ class RedisWorker:
     async def _claim(self, entry_id: bytes, run_id: str, thread_id: str) -> None:
         token = uuid.uuid4().hex
         keys = self.keys
-        claim = await self.scripts["claim"](
+        claim = await self._claim_script(
             keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue, keys.thread(thread_id)],
             args=[token, self.settings.lease_ms, self.worker_id, run_id, keys.GROUP, entry_id],
         )

@@ -1,0 +1,75 @@
+"""The run loop every engine shares: a guard checks the agent's events, the recorder hands each one to the
+engine's writer and keeps what the run's end needs.
+
+The in-process engine writes into a run log and the thread's feeds, a Redis worker and a
+:class:`~agui_server.runs.redis.publisher.RunPublisher` into an outbox bound for Redis: each passes its
+writer here and stores the thread its own way. What is the same everywhere is written once: the guard (its
+strictness and run timeout), which events fold into the stored thread, the terminal event, and the fold.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agui_server.runs.guard import Guard
+from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agui_server.agents.base import RunContext
+    from agui_server.protocol.types import Message, RunAgentInput
+    from agui_server.runs.threads import Thread
+
+__all__ = ("RunRecorder",)
+
+logger = logging.getLogger("agui_server.runs")
+
+
+class RunRecorder:
+    """One run's events on their way from the agent to the engine's writer.
+
+    Args:
+        input: the run's input (the thread's history merged in).
+        ctx: what the agent knows of the run.
+        write: the engine's writer: takes each encoded event and its type, in order.
+        strict: the guard ends the run on the agent's first protocol violation.
+        run_timeout: seconds the run may take (``None``: no limit).
+    """
+
+    __slots__ = ("folded", "guard", "terminal", "write")
+
+    def __init__(
+        self,
+        input: RunAgentInput,
+        ctx: RunContext,
+        write: Callable[[bytes, str], None],
+        *,
+        strict: bool,
+        run_timeout: float | None,
+    ) -> None:
+        self.write = write
+        self.folded: list[bytes] = []
+        """The payloads that fold into the stored thread (messages, state)."""
+        self.terminal: tuple[str, bytes] | None = None
+        """The run's terminal event (type, payload), once it has been written."""
+        self.guard = Guard(input, ctx, self._sink, strict=strict, run_timeout=run_timeout)
+
+    def _sink(self, payload: bytes, event_type: str) -> None:
+        self.write(payload, event_type)
+        if event_type in FOLDED_EVENT_TYPES:
+            self.folded.append(payload)
+        elif event_type in TERMINAL_EVENT_TYPES:
+            self.terminal = (event_type, payload)
+
+    def thread(self, thread_id: str, messages: list[Message], state: Any) -> Thread | None:
+        """The thread as the run leaves it: ``messages`` and ``state`` (what it had before the run) with the
+        run's events folded in; ``None`` (logged) when they cannot be folded, so the stored thread is left
+        as it was."""
+        payloads, self.folded = self.folded, []
+        try:
+            return fold_run(thread_id, messages, state, payloads)
+        except Exception:
+            logger.exception("folding a run into thread %s failed: it is left as it was", thread_id)
+            return None
