@@ -33,7 +33,15 @@ from agui_server.agents import (
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
 from agui_server.protocol.types import RunAgentInput
-from agui_server.runs import DisconnectPolicy, ErrorCode, MemoryThreadStore, SQLiteThreadStore, ThreadStore
+from agui_server.runs import (
+    DisconnectPolicy,
+    ErrorCode,
+    MemoryBackend,
+    MemoryThreadStore,
+    RedisBackend,
+    SQLiteThreadStore,
+    ThreadStore,
+)
 
 __version__ = "0.1.0"
 
@@ -46,9 +54,11 @@ __all__ = (
     "ErrorCode",
     "FunctionAgent",
     "LLMConfigurationError",
+    "MemoryBackend",
     "MemoryThreadStore",
     "OfflineAgent",
     "OpenAIAgent",
+    "RedisBackend",
     "RunAgentInput",
     "RunContext",
     "SQLiteThreadStore",

@@ -16,6 +16,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from agui_server.runs.config import LEASE, START_TIMEOUT, WORKER_SLOTS, MemoryBackend, RedisBackend
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -118,18 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="with --redis: runs this process executes at once (default 4); 0 = web only, run "
+        default=WORKER_SLOTS,
+        help=f"with --redis: runs this process executes at once (default {WORKER_SLOTS}); 0 = web only, run "
         "`agui-server worker` for the agents",
     )
     serve.add_argument(
         "--start-timeout",
         type=float,
-        default=30.0,
+        default=START_TIMEOUT,
         metavar="SECONDS",
-        help="with --redis: a run no worker took within this fails with NO_WORKER (default 30)",
+        help=f"with --redis: a run no worker took within this fails with NO_WORKER (default {START_TIMEOUT:g})",
     )
     serve.add_argument(
-        "--lease", type=float, default=10.0, metavar="SECONDS", help="with --redis: a worker's claim lease (default 10)"
+        "--lease",
+        type=float,
+        default=LEASE,
+        metavar="SECONDS",
+        help=f"with --redis: a worker's claim lease (default {LEASE:g})",
     )
     serve.add_argument(
         "--strict",
@@ -166,8 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the offline agent; AGUI_AGENT)",
     )
     worker.add_argument("--model", help="the model for --agent openai|anthropic (default: AGUI_MODEL)")
-    worker.add_argument("--slots", type=int, default=4, metavar="N", help="runs executed at once (default 4)")
-    worker.add_argument("--lease", type=float, default=10.0, metavar="SECONDS", help="claim lease (default 10)")
+    worker.add_argument(
+        "--slots", type=int, default=WORKER_SLOTS, metavar="N", help=f"runs executed at once (default {WORKER_SLOTS})"
+    )
+    worker.add_argument(
+        "--lease", type=float, default=LEASE, metavar="SECONDS", help=f"claim lease (default {LEASE:g})"
+    )
     worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
     worker.add_argument(
         "--requeue-lost",
@@ -239,11 +250,7 @@ def _serve(args: argparse.Namespace) -> int:
             path=args.path or settings.path,
             keepalive_interval=args.keepalive if args.keepalive is not None else settings.keepalive,
             allowed_origins=args.allowed_origins or settings.allowed_origins,
-            threads_db=args.threads_db or settings.threads_db,
-            redis_url=args.redis or settings.redis_url,
-            worker_slots=args.workers if args.workers is not None else 4,
-            start_timeout=args.start_timeout,
-            lease=args.lease,
+            backend=_backend(args, settings),
             on_disconnect=args.on_disconnect or settings.on_disconnect,
             busy_policy=args.busy_policy or "reject",
             strict=args.strict,
@@ -346,6 +353,14 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
         except LLMConfigurationError as exc:
             raise AgentLoadError(str(exc)) from exc
     return agents
+
+
+def _backend(args: argparse.Namespace, settings: Settings) -> MemoryBackend | RedisBackend:
+    """Where ``serve`` keeps runs: Redis with ``--redis`` (or ``AGUI_REDIS_URL``), else this process."""
+    url = args.redis or settings.redis_url
+    if url:
+        return RedisBackend(url, worker_slots=args.workers, start_timeout=args.start_timeout, lease=args.lease)
+    return MemoryBackend(threads_db=args.threads_db or settings.threads_db)
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -6,13 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from agui_server.dialects.routes import FeedRoute, RunRoute
-from agui_server.runs.backend import (
-    MAX_EVENTS_PER_RUN,
-    MAX_FINISHED_RUNS,
-    RUN_RETENTION,
-    RUN_TIMEOUT,
-    DisconnectPolicy,
-)
+from agui_server.runs.backend import MAX_EVENTS_PER_RUN, RUN_RETENTION, RUN_TIMEOUT, DisconnectPolicy
+from agui_server.runs.config import MemoryBackend, RedisBackend
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 
@@ -52,10 +47,6 @@ class AGUIConfig:
     busy_policy: Literal["reject", "supersede"] = "reject"
     """A second run on a thread with a run in progress: ``reject`` (409 ``THREAD_BUSY``) or
     ``supersede`` (the running one is cancelled)."""
-    thread_store: Any = None
-    """A :class:`~agui_server.runs.threads.ThreadStore`; default: in memory, or SQLite at ``threads_db``."""
-    threads_db: str | None = None
-    """A SQLite file for threads, so they survive a restart (used when ``thread_store`` is not given)."""
     max_threads: int = 10_000
     """Threads kept by the default stores."""
     max_messages_per_thread: int = 1_000
@@ -64,33 +55,14 @@ class AGUIConfig:
     """Seconds a thread is kept after its last run by the default stores."""
     run_retention: float = RUN_RETENTION
     """Seconds a finished run's events stay readable (resume, re-attach)."""
-    max_finished_runs: int = MAX_FINISHED_RUNS
-    """Finished runs kept readable at most."""
     max_events_per_run: int = MAX_EVENTS_PER_RUN
     """Events a run's log keeps; a resume from before them gets 410."""
     retry_ms: int = 2_000
     """The ``retry:`` hint sent on resumable streams (milliseconds before an ``EventSource`` reconnects)."""
-    redis_url: str | None = None
-    """Keep runs, threads and feeds in Redis (``redis://host:6379/0``), so several web and worker processes
-    share them. ``None``: everything stays in this process. Needs ``agui-server[redis]``."""
-    worker_slots: int = 4
-    """With Redis: runs this process executes at once; 0 makes it a web process only (run
-    ``agui-server worker`` for the agents)."""
-    redis_prefix: str = "agui"
-    """With Redis: the prefix of every key, to share one Redis between deployments."""
-    lease: float = 10.0
-    """With Redis: seconds a worker's claim lasts without renewal (a dead worker is found within this)."""
-    start_timeout: float = 30.0
-    """With Redis: seconds a run may wait for a worker before it fails with ``NO_WORKER``."""
-    redis_timeout: float = 5.0
-    """With Redis: seconds before a Redis command gives up (a request then gets 503, a stream ``RUN_ERROR``
-    ``BACKEND_UNAVAILABLE``). Lost connections are made again at the next command."""
-    redis_max_connections: int = 1_000
-    """With Redis: connections this process opens for commands in flight at once (streams are read over
-    connections of their own, one per 100 streams)."""
-    requeue_lost_runs: bool = False
-    """With Redis: when a worker dies mid-run, run it once more if its agent is ``safe_to_repeat``
-    (default: end it with ``WORKER_LOST``)."""
+    backend: MemoryBackend | RedisBackend = field(default_factory=MemoryBackend)
+    """Where runs, threads and feeds live: :class:`~agui_server.runs.config.MemoryBackend` (this process, the
+    default; its thread store) or :class:`~agui_server.runs.config.RedisBackend` (shared by several web and
+    worker processes; its URL, worker slots, lease …)."""
     auth: Any = None
     """Who is calling: an :class:`~agui_server.http.auth.Authenticator` (``BearerTokens`` …). ``None``:
     nobody is authenticated and every caller is the one anonymous principal (local development; the
@@ -136,6 +108,8 @@ class AGUIConfig:
         if self.busy_policy not in ("reject", "supersede"):
             raise ValueError(f"busy_policy must be 'reject' or 'supersede', got {self.busy_policy!r}")
         DisconnectPolicy.parse(self.on_disconnect)
+        if not isinstance(self.backend, MemoryBackend | RedisBackend):
+            raise TypeError(f"backend takes a MemoryBackend or a RedisBackend, got {self.backend!r}")
         for route in self.routes:
             if not isinstance(route, RunRoute | FeedRoute):
                 raise TypeError(f"routes takes RunRoute and FeedRoute objects, got {route!r}")

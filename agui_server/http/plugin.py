@@ -29,6 +29,7 @@ from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.errors import APIError
 from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
+from agui_server.runs.config import MemoryBackend, RedisBackend
 from agui_server.runs.manager import RunLimits, RunManager
 from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
 
@@ -43,44 +44,40 @@ __all__ = ("AGUIPlugin",)
 _Req = Request[Any, Any, Any]
 
 
-def _thread_store(config: AGUIConfig) -> ThreadStore:
-    if config.thread_store is not None:
-        if not isinstance(config.thread_store, ThreadStore):
+def _thread_store(backend: MemoryBackend, limits: ThreadLimits) -> ThreadStore:
+    if backend.thread_store is not None:
+        if not isinstance(backend.thread_store, ThreadStore):
             raise TypeError("thread_store must implement agui_server.runs.threads.ThreadStore")
-        return config.thread_store
-    limits = ThreadLimits(
-        max_threads=config.max_threads, max_messages=config.max_messages_per_thread, max_age=config.thread_max_age
-    )
-    if config.threads_db:
+        return backend.thread_store
+    if backend.threads_db:
         from agui_server.runs.sqlite_threads import SQLiteThreadStore
 
-        return SQLiteThreadStore(config.threads_db, limits)
+        return SQLiteThreadStore(backend.threads_db, limits)
     return MemoryThreadStore(limits)
 
 
-def _caps(config: AGUIConfig) -> RunCaps:
-    return RunCaps(total=config.max_runs, per_owner=config.max_runs_per_principal if config.auth is not None else None)
-
-
 def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
+    """The running backend that ``config.backend`` describes, with the run rules of ``config``."""
     policy = DisconnectPolicy.parse(config.on_disconnect)
     thread_limits = ThreadLimits(
         max_threads=config.max_threads, max_messages=config.max_messages_per_thread, max_age=config.thread_max_age
     )
-    if config.redis_url:
+    caps = RunCaps(total=config.max_runs, per_owner=config.max_runs_per_principal if config.auth is not None else None)
+    backend = config.backend
+    if isinstance(backend, RedisBackend):
         try:
             from agui_server.runs.redis import RedisRunBackend, WorkerSettings
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ImportError('Redis runs need the redis extra: pip install "agui-server[redis]"') from exc
         return RedisRunBackend(
-            config.redis_url,
+            backend.url,
             agents=agents,
-            worker_slots=config.worker_slots,
-            prefix=config.redis_prefix,
+            worker_slots=backend.worker_slots,
+            prefix=backend.prefix,
             settings=WorkerSettings(
-                lease=config.lease,
-                start_timeout=config.start_timeout,
-                requeue_lost=config.requeue_lost_runs,
+                lease=backend.lease,
+                start_timeout=backend.start_timeout,
+                requeue_lost=backend.requeue_lost_runs,
                 retention=config.run_retention,
                 max_events_per_run=config.max_events_per_run,
                 strict=config.strict,
@@ -89,22 +86,22 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             busy_policy=config.busy_policy,
             disconnect_policy=policy,
             thread_limits=thread_limits,
-            socket_timeout=config.redis_timeout,
-            max_connections=config.redis_max_connections,
-            caps=_caps(config),
+            socket_timeout=backend.timeout,
+            max_connections=backend.max_connections,
+            caps=caps,
         )
     return RunManager(
-        threads=_thread_store(config),
+        threads=_thread_store(backend, thread_limits),
         strict=config.strict,
         run_timeout=config.run_timeout,
         busy_policy=config.busy_policy,
         disconnect_policy=policy,
         limits=RunLimits(
             retention=config.run_retention,
-            max_finished_runs=config.max_finished_runs,
+            max_finished_runs=backend.max_finished_runs,
             max_events_per_run=config.max_events_per_run,
         ),
-        caps=_caps(config),
+        caps=caps,
     )
 
 

@@ -13,6 +13,7 @@ from agui_server.runs.backend import (
     ThreadBusy,
 )
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.config import MemoryBackend, RedisBackend
 from agui_server.runs.guard import Guard, coerce_event
 from agui_server.runs.log import RunLog, ThreadFeed
 from agui_server.runs.manager import Run, RunLimits, RunManager
@@ -28,7 +29,9 @@ __all__ = (
     "ErrorCode",
     "FrameSource",
     "Guard",
+    "MemoryBackend",
     "MemoryThreadStore",
+    "RedisBackend",
     "Run",
     "RunBackend",
     "RunConflict",

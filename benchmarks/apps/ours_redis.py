@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
-from agui_server import AGUIConfig, create_app
+from agui_server import AGUIConfig, RedisBackend, create_app
 from benchmarks.apps import REDIS_URL_ENV
 from benchmarks.apps.agent import agent
 
 __all__ = ("app",)
 
-app = create_app(AGUIConfig(agent=agent, redis_url=os.environ[REDIS_URL_ENV], worker_slots=0, log_requests=False))
+app = create_app(
+    AGUIConfig(agent=agent, backend=RedisBackend(os.environ[REDIS_URL_ENV], worker_slots=0), log_requests=False)
+)

@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Litestar
 from redis.asyncio import Redis
 
-from agui_server import AGUIConfig, AGUIPlugin, RunAgentInput
+from agui_server import AGUIConfig, AGUIPlugin, RedisBackend, RunAgentInput
 from agui_server.dialects import EventEnvelope, RunRoute
 from agui_server.runs.redis.bridge import EnvelopeBridge
 from examples.worker_bridge import session_input
@@ -37,8 +37,7 @@ app = Litestar(
         AGUIPlugin(
             AGUIConfig(
                 agent=agent,
-                redis_url=REDIS_URL,
-                worker_slots=2,
+                backend=RedisBackend(REDIS_URL, worker_slots=2),
                 routes=[RunRoute("/v1/react/sessions", EventEnvelope(), request=session_input)],
             )
         )

@@ -7,7 +7,7 @@ import os
 
 from litestar import Litestar
 
-from agui_server import AGUIConfig, AGUIPlugin
+from agui_server import AGUIConfig, AGUIPlugin, RedisBackend
 from agui_server.dialects import FeedRoute, MessageFeed
 from tests.support.agents import counting, repeatable, slow
 
@@ -15,8 +15,7 @@ app = Litestar(
     plugins=[
         AGUIPlugin(
             AGUIConfig(
-                redis_url=os.environ["FEEDS_REDIS_URL"],
-                worker_slots=0,
+                backend=RedisBackend(os.environ["FEEDS_REDIS_URL"], worker_slots=0),
                 agents={"slow": slow, "counting": counting, "repeatable": repeatable},
                 routes=[
                     FeedRoute("/events", MessageFeed()),

@@ -13,7 +13,7 @@ import sys
 import httpx
 import psutil
 
-from agui_server import AGUIConfig, create_app
+from agui_server import AGUIConfig, MemoryBackend, create_app
 
 
 def _rss() -> int:
@@ -22,7 +22,12 @@ def _rss() -> int:
 
 
 async def main(total: int, max_finished_runs: int) -> None:
-    config = AGUIConfig(max_finished_runs=max_finished_runs, max_threads=500, run_retention=300.0, log_requests=False)
+    config = AGUIConfig(
+        backend=MemoryBackend(max_finished_runs=max_finished_runs),
+        max_threads=500,
+        run_retention=300.0,
+        log_requests=False,
+    )
     app = create_app(config)
     runs = app.plugins.get("AGUIPlugin").runs  # type: ignore[attr-defined]
     samples: list[tuple[int, int]] = []

@@ -36,6 +36,7 @@ from agui_server.runs.backend import (
     cursor_state,
     make_way,
 )
+from agui_server.runs.config import REDIS_MAX_CONNECTIONS, REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.followers import Followers
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
@@ -162,14 +163,14 @@ class RedisRunBackend:
         url: str,
         *,
         agents: dict[str, Agent] | None = None,
-        worker_slots: int = 4,
-        prefix: str = "agui",
+        worker_slots: int = WORKER_SLOTS,
+        prefix: str = REDIS_PREFIX,
         settings: WorkerSettings | None = None,
         busy_policy: Literal["reject", "supersede"] = "reject",
         disconnect_policy: DisconnectPolicy | None = None,
         thread_limits: ThreadLimits | None = None,
-        socket_timeout: float = 5.0,
-        max_connections: int = 1_000,
+        socket_timeout: float = REDIS_TIMEOUT,
+        max_connections: int = REDIS_MAX_CONNECTIONS,
         caps: RunCaps | None = None,
     ) -> None:
         self.url = url

@@ -53,6 +53,7 @@ from redis.exceptions import RedisError
 
 from agui_server.protocol import events as ev
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.config import REDIS_PREFIX
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.keys import Keys
 
@@ -77,7 +78,12 @@ def _fields(event_type: str, payload: Any) -> dict[Any, Any]:
 
 
 def publish_event(
-    session_id: str, event_type: str, payload: Any, *, redis_url: str = "redis://localhost:6379/0", prefix: str = "agui"
+    session_id: str,
+    event_type: str,
+    payload: Any,
+    *,
+    redis_url: str = "redis://localhost:6379/0",
+    prefix: str = REDIS_PREFIX,
 ) -> None:
     """Publish one event for a session (blocking; for workers that are not async)."""
     import redis
@@ -92,7 +98,9 @@ def publish_event(
         pipe.execute()
 
 
-async def apublish_event(redis: Any, session_id: str, event_type: str, payload: Any, *, prefix: str = "agui") -> None:
+async def apublish_event(
+    redis: Any, session_id: str, event_type: str, payload: Any, *, prefix: str = REDIS_PREFIX
+) -> None:
     """Publish one event for a session with an asyncio Redis client (``redis.asyncio.Redis``)."""
     key = Keys(prefix).session(session_id)
     async with redis.pipeline(transaction=False) as pipe:
@@ -173,7 +181,7 @@ class EnvelopeBridge:
         dispatch: Callable[[str, RunAgentInput], Awaitable[None] | None],
         *,
         idle_timeout: float = 60.0,
-        prefix: str = "agui",
+        prefix: str = REDIS_PREFIX,
     ) -> None:
         self.redis_url = redis_url
         self.dispatch = dispatch

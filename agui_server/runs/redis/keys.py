@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agui_server.runs.config import REDIS_PREFIX
+
 __all__ = ("Keys",)
 
 
@@ -19,7 +21,7 @@ class Keys:
     ``cancel`` channel, and each stream reader's wake-up stream (``hub:<id>``).
     """
 
-    prefix: str = "agui"
+    prefix: str = REDIS_PREFIX
 
     def meta(self, run_id: str) -> str:
         """A run's status hash."""

@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING
 
+from agui_server.runs.config import REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.keys import Keys
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -26,11 +27,11 @@ async def run_worker(
     url: str,
     agents: dict[str, Agent],
     *,
-    slots: int = 4,
-    prefix: str = "agui",
+    slots: int = WORKER_SLOTS,
+    prefix: str = REDIS_PREFIX,
     settings: WorkerSettings | None = None,
     thread_limits: ThreadLimits | None = None,
-    socket_timeout: float = 5.0,
+    socket_timeout: float = REDIS_TIMEOUT,
 ) -> None:
     """Execute queued runs until the process is told to stop; then cancel what runs, bounded."""
     settings = settings or WorkerSettings()

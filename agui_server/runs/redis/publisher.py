@@ -29,6 +29,7 @@ from agui_server.agents.base import RunContext
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs.backend import ThreadBusy
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.config import REDIS_PREFIX
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
@@ -74,7 +75,7 @@ class RunPublisher:
         *,
         thread_id: str | None = None,
         protocol_version: str | None = "1.0",
-        prefix: str = "agui",
+        prefix: str = REDIS_PREFIX,
         settings: WorkerSettings | None = None,
     ) -> None:
         self.run_id = run_id

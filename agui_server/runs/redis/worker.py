@@ -33,6 +33,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_input, encode_event
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, RUN_RETENTION, RUN_TIMEOUT
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.config import LEASE, START_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -52,9 +53,9 @@ logger = logging.getLogger("agui_server.runs.redis")
 class WorkerSettings:
     """Timing and bounds shared by workers, the reaper and the web side."""
 
-    lease: float = 10.0
+    lease: float = LEASE
     """Seconds a worker's claim on a run lasts without renewal; a dead worker is found within this."""
-    start_timeout: float = 30.0
+    start_timeout: float = START_TIMEOUT
     """Seconds a run may wait in the queue before it fails with ``NO_WORKER`` (the web process that queues a run
     sets its deadline; every reaper honours it)."""
     retention: float = RUN_RETENTION
@@ -211,7 +212,7 @@ class RedisWorker:
         agents: dict[str, Agent],
         threads: RedisThreadStore,
         *,
-        slots: int = 4,
+        slots: int = WORKER_SLOTS,
         settings: WorkerSettings | None = None,
         worker_id: str | None = None,
     ) -> None:
