@@ -22,7 +22,7 @@ __all__ = (
 )
 
 ADMIN_ROLE: Final = "admin"
-"""The role that may follow the server-wide and per-agent feeds (every principal's runs)."""
+"""The role that may subscribe to the server-wide and per-agent feeds (every principal's runs)."""
 
 
 @dataclass(frozen=True, slots=True)

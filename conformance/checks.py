@@ -136,7 +136,7 @@ def _check_one(
         if problem is not None:
             return problem
     try:
-        machine.feed(event)
+        machine.check(event)
     except OrderingViolation as violation:
         return f"order.{violation.rule}", violation.message
     if isinstance(event, ev.RunStartedEvent | ev.RunFinishedEvent) and (

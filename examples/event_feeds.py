@@ -10,7 +10,7 @@
 ``/events`` sends ``event: message`` frames (``{message, message_id, timestamp}``, the whole text of each
 reply) and ``event: complete`` when a run ends; ``/stream/agent-1`` sends ``event: agent_message``
 (``{agent_id, message, …}``) and ``complete`` for that agent's runs (the
-:class:`~agui_server.dialects.MessageFeed` dialect). Every frame has an ``id:``: an ``EventSource`` that
+:class:`~agui_server.dialects.MessageEvents` dialect). Every frame has an ``id:``: an ``EventSource`` that
 reconnects resumes where it was. ``GET /ag-ui/agent-1/stream?message=…`` is the GET stream of one run, in
 the same dialect: an ``EventSource`` left open on it resumes that run and gets 204 once it is over, so it
 never starts a second run. ``ALLOWED_ORIGINS`` (comma-separated, from the environment or ``.env``) turns on
@@ -22,11 +22,11 @@ from __future__ import annotations
 from litestar import Litestar
 
 from agui_server import AGUIConfig, AGUIPlugin, OfflineAgent
-from agui_server.dialects import FeedRoute, MessageFeed, RunRoute, message_request
+from agui_server.dialects import FeedRoute, MessageEvents, RunRoute, message_request
 from agui_server.settings import Settings
 
 settings = Settings.load()
-feed = MessageFeed()
+feed = MessageEvents()
 app = Litestar(
     plugins=[
         AGUIPlugin(

@@ -13,9 +13,10 @@ dialect): ``worker_ack`` when the run has started on a worker, ``AgentThoughtStr
 ``FinalAnswerStreamEnd``, or ``error`` (``payload.error``).
 
 The run lives in the server's event log, not in a Pub/Sub channel: there is no start-up race and no
-handshake to wait for. With Redis (``AGUIConfig(backend=RedisBackend(url))``, workers started with ``agui-server worker``),
-the same route streams runs that worker processes execute, and a worker that only knows the envelope can
-publish into a run with :func:`agui_server.dialects.envelope.publish_event` (see the README).
+handshake to wait for. With Redis (``AGUIConfig(backend=RedisBackend(url))``, workers started with
+``agui-server worker``), the same route streams runs that worker processes execute, and a worker that only
+knows the envelope can publish into a run with :func:`agui_server.runs.redis.bridge.publish_event` (see the
+README).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ speak it are mounted with :class:`~agui_server.dialects.routes.RunRoute` and
 from __future__ import annotations
 
 from agui_server.dialects.base import AGUIEvent, Dialect, Frame, StreamInfo, Translator
-from agui_server.dialects.builtin import ChatEvents, EventEnvelope, MessageFeed, ReaderExtras, ThreadMessages
+from agui_server.dialects.builtin import ChatEvents, EventEnvelope, MessageEvents, ReaderExtras, ThreadMessages
 from agui_server.dialects.routes import (
     FeedRoute,
     InvalidRequest,
@@ -29,7 +29,7 @@ __all__ = (
     "FeedRoute",
     "Frame",
     "InvalidRequest",
-    "MessageFeed",
+    "MessageEvents",
     "ReaderExtras",
     "RequestFields",
     "RunRoute",

@@ -11,7 +11,7 @@ dialect                what its clients read
 :class:`EventEnvelope` data-only frames ``{"event_type", "payload"}``: ``worker_ack``,
                        ``AgentThoughtStream``, ``AgentToolCallStart``, ``FinalAnswerStream``,
                        ``FinalAnswerStreamEnd``, ``error``
-:class:`MessageFeed`   ``event: message`` (or ``agent_message``) frames with the whole text of each
+:class:`MessageEvents`   ``event: message`` (or ``agent_message``) frames with the whole text of each
                        assistant message, and ``event: complete`` when a run ends
 :class:`ChatEvents`    named events ``token``, ``tool_call``, ``tool_progress``, ``tool_result``,
                        ``done``, ``error``
@@ -30,7 +30,7 @@ from agui_server.dialects.base import Frame
 if TYPE_CHECKING:
     from agui_server.dialects.base import AGUIEvent, StreamInfo
 
-__all__ = ("AGUIDialect", "ChatEvents", "EventEnvelope", "MessageFeed", "ReaderExtras", "ThreadMessages")
+__all__ = ("AGUIDialect", "ChatEvents", "EventEnvelope", "MessageEvents", "ReaderExtras", "ThreadMessages")
 
 _NOTHING: Final[list[Frame]] = []
 
@@ -243,21 +243,21 @@ def _iso(milliseconds: Any) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class MessageFeed:
+class MessageEvents:
     """For ``EventSource`` feeds: ``event: message`` ``{message, message_id, timestamp}`` with the whole
     text of each assistant message (``event: agent_message`` with ``agent_id`` on an agent's feed), and
     ``event: complete`` ``{thread_id, run_id, outcome}`` (plus ``error`` and ``code`` when it failed) when
     a run ends."""
 
-    name = "message-feed"
+    name = "message-events"
     ids = True
 
-    def translator(self, stream: StreamInfo) -> _MessageFeedTranslator:
+    def translator(self, stream: StreamInfo) -> _MessageEventsTranslator:
         """A fresh translator."""
-        return _MessageFeedTranslator(stream)
+        return _MessageEventsTranslator(stream)
 
 
-class _MessageFeedTranslator:
+class _MessageEventsTranslator:
     __slots__ = ("_stream", "_texts")
 
     def __init__(self, stream: StreamInfo) -> None:

@@ -3,11 +3,11 @@
 .. code-block:: python
 
     from agui_server import AGUIConfig, AGUIPlugin
-    from agui_server.dialects import ChatEvents, FeedRoute, MessageFeed, RunRoute, chat_request
+    from agui_server.dialects import ChatEvents, FeedRoute, MessageEvents, RunRoute, chat_request
 
     AGUIConfig(routes=[
         RunRoute("/api/chat/stream", ChatEvents(), request=chat_request, methods=("GET", "POST")),
-        FeedRoute("/events", MessageFeed(), scope="server"),
+        FeedRoute("/events", MessageEvents(), scope="server"),
     ])
 
 Every route goes through the same runs as ``POST /ag-ui``: admission, one run per thread, disconnect

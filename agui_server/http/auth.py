@@ -69,7 +69,7 @@ class BearerTokens:
     @classmethod
     def parse(cls, text: str) -> BearerTokens:
         """One token per line (or per ``;``): ``TOKEN PRINCIPAL_ID [ROLE,ROLE…]``; ``#`` starts a comment.
-        The ``admin`` role may follow the server's and the agents' feeds.
+        The ``admin`` role may subscribe to the server's and the agents' feeds.
 
         Raises:
             ValueError: a line that is not of that form (its number is named, never its token).

@@ -569,7 +569,7 @@ class Endpoints:
         return APIError(code, detail, [exc.as_dict()])
 
     async def feed_route(self, request: Request[Any, Any, Any], route: FeedRoute, agent_id: str | None) -> Answer:
-        """A :class:`~agui_server.dialects.routes.FeedRoute`: follow runs as they happen."""
+        """A :class:`~agui_server.dialects.routes.FeedRoute`: subscribe to a feed (runs as they happen)."""
         if agent_id is not None and agent_id not in self.agents:
             raise _not_found("agent", agent_id)
         if route.scope != "thread" and not self.principal(request).is_admin:

@@ -185,7 +185,7 @@ class OrderingMachine:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def feed(self, event: Event) -> None:
+    def check(self, event: Event) -> None:
         """Check one event and advance; raises :class:`OrderingViolation` on a broken rule."""
         kind = type(event)
         handler, lanes_mode = _ROUTES.get(kind, _PLAIN)
@@ -195,7 +195,7 @@ class OrderingMachine:
         if lanes_mode and self.lanes:
             closing = self._lanes_closed_by(event, lanes_mode)
             if closing:
-                self._feed_closing(event, handler, closing)
+                self._check_closing(event, handler, closing)
                 return
         if self.phase != _ACTIVE:
             self._admit(kind)
@@ -258,7 +258,7 @@ class OrderingMachine:
             return []
         return [owner] if owner in lanes else []
 
-    def _feed_closing(
+    def _check_closing(
         self, event: Event, handler: Callable[[OrderingMachine, Any], None], closing: list[str | None]
     ) -> None:
         """Close ``closing`` lanes (checking each synthesized ``*_END``), then check the event itself."""

@@ -15,7 +15,7 @@ from agui_server.runs.backend import (
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.config import MemoryBackend, RedisBackend
 from agui_server.runs.guard import Guard, coerce_event
-from agui_server.runs.log import RunLog, ThreadFeed
+from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.manager import Run, RunLimits, RunManager
 from agui_server.runs.reducer import ThreadFold, merge_messages
 from agui_server.runs.sqlite_threads import SQLiteThreadStore
@@ -27,6 +27,7 @@ __all__ = (
     "CursorExpired",
     "DisconnectPolicy",
     "ErrorCode",
+    "Feed",
     "FrameSource",
     "Guard",
     "MemoryBackend",
@@ -41,7 +42,6 @@ __all__ = (
     "SQLiteThreadStore",
     "Thread",
     "ThreadBusy",
-    "ThreadFeed",
     "ThreadFold",
     "ThreadLimits",
     "ThreadStore",

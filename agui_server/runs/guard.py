@@ -112,7 +112,7 @@ class Guard:
         self._sink(encode_event(event), event.__struct_config__.tag)  # type: ignore[arg-type]
 
     def _check_and_emit(self, event: Event) -> None:
-        self._machine.feed(event)
+        self._machine.check(event)
         self._emit(event)
 
     # -- the run --------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class Guard:
             self.terminated = True
             return True
         try:
-            self._machine.feed(event)
+            self._machine.check(event)
         except OrderingViolation as violation:
             if self.strict:
                 raise _AgentProtocolError(f"{violation.message} [{violation.rule}]") from violation
@@ -330,7 +330,7 @@ class Guard:
         self.terminated = True
         event = ev.RunErrorEvent(message=message, code=code.value)
         try:
-            self._machine.feed(event)
+            self._machine.check(event)
         except OrderingViolation as violation:
             # The client closes its chunk streams before RUN_ERROR; one the agent left unclosable fails there.
             # The run must still end, so RUN_ERROR goes out regardless.

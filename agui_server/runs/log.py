@@ -7,8 +7,12 @@ with their sequence number as the SSE ``id:``; that number is the cursor a clien
 A log keeps at most ``max_frames`` frames: past that the oldest are dropped, and a cursor that points
 before what is kept raises :class:`CursorExpired` (HTTP 410).
 
-:class:`ThreadFeed` numbers every event of every run of a thread in one sequence, for subscribers that
-follow a thread rather than a run; it shares the runs' frames rather than copying them.
+:class:`Feed` numbers every event of every run of a thread (or of an agent, or of the server) in one
+sequence, for subscribers of those rather than followers of one run; it shares the runs' frames rather
+than copying them.
+
+The words, one meaning each: a client *follows* a run (its log, opened with ``RunBackend.open``) and
+*subscribes* to a feed (``RunBackend.subscribe`` / ``subscribe_all``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Final
 from agui_server.protocol.encoding import frame_payload, sse_frame
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, CursorAhead, CursorExpired
 
-__all__ = ("CursorAhead", "CursorExpired", "RunLog", "ThreadFeed")
+__all__ = ("CursorAhead", "CursorExpired", "Feed", "RunLog")
 
 _MAX_BATCH: Final = 1024
 
@@ -127,7 +131,7 @@ class RunLog(_Followable):
         return self._types[n], self._frames[n]
 
 
-class ThreadFeed(_Followable):
+class Feed(_Followable):
     """Every event of every run of one thread (or of one agent, or of the server), numbered in one
     sequence; frames carry ``event:`` lines."""
 
@@ -142,7 +146,7 @@ class ThreadFeed(_Followable):
         self._base = 0
         self.max_events = max_events
         self.subscribers = 0
-        """Clients following the feed now (a feed with none may be dropped once its runs are forgotten)."""
+        """Clients subscribed to the feed now (a feed with none may be dropped once its runs are forgotten)."""
         self.run_start: int | None = None
         """The sequence number just before the latest ``RUN_STARTED``."""
         self.run_ended_at = 0.0

@@ -8,7 +8,7 @@ The HTTP layer starts a run and follows its log; it never runs the agent itself.
   ``supersede`` the running one);
 - applies the disconnect policy when the last follower of a run goes away (``cancel``, ``continue``,
   or continue for a ``grace`` period);
-- keeps every thread's events in a :class:`~agui_server.runs.log.ThreadFeed` for subscribers;
+- keeps every thread's events in a :class:`~agui_server.runs.log.Feed` for subscribers;
 - keeps finished runs readable for ``retention`` seconds (and at most ``max_finished_runs`` of them).
 
 This is the in-process backend: one event loop, no external service.
@@ -48,7 +48,7 @@ from agui_server.runs.backend import (
     make_way,
 )
 from agui_server.runs.followers import Followers
-from agui_server.runs.log import RunLog, ThreadFeed
+from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.reducer import with_history
 from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
@@ -186,9 +186,9 @@ class RunManager:
         self._runs: dict[str, Run] = {}
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._active: dict[str, Run] = {}
-        self._feeds: OrderedDict[str, ThreadFeed] = OrderedDict()
-        self._agent_feeds: dict[str, ThreadFeed] = {}
-        self._server_feed: ThreadFeed | None = None
+        self._feeds: OrderedDict[str, Feed] = OrderedDict()
+        self._agent_feeds: dict[str, Feed] = {}
+        self._server_feed: Feed | None = None
         self._starting: set[str] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -217,13 +217,13 @@ class RunManager:
         assert isinstance(run, Run)
         return run.log
 
-    def feed(self, thread_id: str) -> ThreadFeed:
+    def feed(self, thread_id: str) -> Feed:
         """The thread's feed of events (created on first use)."""
         feed = self._feeds.get(thread_id)
         if feed is None:
-            feed = self._feeds[thread_id] = ThreadFeed(self.limits.max_events_per_thread)
+            feed = self._feeds[thread_id] = Feed(self.limits.max_events_per_thread)
             if len(self._feeds) > self.limits.max_feeds:
-                # the least recently used feeds nobody follows go; a followed feed stays (its subscribers
+                # the least recently used feeds nobody subscribes to go; a subscribed feed stays (its subscribers
                 # would otherwise wait on a feed no run writes to), bounded by the streams a server holds
                 excess = len(self._feeds) - self.limits.max_feeds
                 idle: list[str] = []
@@ -238,8 +238,8 @@ class RunManager:
             self._feeds.move_to_end(thread_id)
         return feed
 
-    async def subscribe(self, thread_id: str, after: int | None) -> ThreadFeed:
-        """A client starts following the thread's feed after ``after``. ``None``: from the start of the
+    async def subscribe(self, thread_id: str, after: int | None) -> Feed:
+        """A client subscribes to the thread's feed after ``after``. ``None``: from the start of the
         thread's latest run when it is running or ended less than ``replay_window`` seconds ago (so a
         message posted just before the subscription is not lost), else from now.
 
@@ -265,7 +265,7 @@ class RunManager:
             return feed.run_start
         return None
 
-    async def subscribe_all(self, agent_id: str | None, after: int | None) -> ThreadFeed:
+    async def subscribe_all(self, agent_id: str | None, after: int | None) -> Feed:
         """Follow every run's events after ``after`` (``None``, or past the newest: from now): of one agent, or
         of the whole server (``None``). Such a feed exists from its first subscriber on.
 
@@ -274,11 +274,11 @@ class RunManager:
         """
         if agent_id is None:
             if self._server_feed is None:
-                self._server_feed = ThreadFeed(self.limits.max_events_per_thread)
+                self._server_feed = Feed(self.limits.max_events_per_thread)
             feed = self._server_feed
         else:
             feed = self._agent_feeds.get(agent_id) or self._agent_feeds.setdefault(
-                agent_id, ThreadFeed(self.limits.max_events_per_thread)
+                agent_id, Feed(self.limits.max_events_per_thread)
             )
         if after is not None and after < feed.last_seq:
             feed.frames_after(after, limit=1)
@@ -286,8 +286,8 @@ class RunManager:
         return feed
 
     def unsubscribe(self, source: FrameSource) -> None:
-        """A client stops following a feed."""
-        if isinstance(source, ThreadFeed):
+        """A client unsubscribes from a feed."""
+        if isinstance(source, Feed):
             source.subscribers -= 1
 
     async def thread(self, thread_id: str) -> Thread | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from agui_server import AGUIConfig, create_app
-from agui_server.dialects import ChatEvents, EventEnvelope, MessageFeed, ReaderExtras, RunRoute, ThreadMessages
+from agui_server.dialects import ChatEvents, EventEnvelope, MessageEvents, ReaderExtras, RunRoute, ThreadMessages
 from agui_server.http.auth import BearerTokens
 from benchmarks.apps.agent import agent
 
@@ -24,7 +24,7 @@ DIALECTS: Final[dict[str, Dialect | None]] = {
     "reader_extras": ReaderExtras(),
     "thread_messages": ThreadMessages(),
     "event_envelope": EventEnvelope(),
-    "message_feed": MessageFeed(),
+    "message_feed": MessageEvents(),
     "chat_events": ChatEvents(),
 }
 """App attribute → the dialect of its ``POST /ag-ui`` (``None``: AG-UI itself)."""

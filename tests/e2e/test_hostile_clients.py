@@ -25,7 +25,7 @@ import msgspec
 import pytest
 
 from agui_server import AGUIConfig, OfflineAgent, create_app
-from agui_server.dialects import ChatEvents, FeedRoute, MessageFeed, RunRoute, chat_request
+from agui_server.dialects import ChatEvents, FeedRoute, MessageEvents, RunRoute, chat_request
 from agui_server.http.auth import BearerTokens
 from tests.support.hostile_harness import (
     ALICE,
@@ -71,8 +71,8 @@ async def big_agent(input: Any, ctx: Any) -> Any:
 
 def make_app(**extra: Any) -> Any:
     routes = [
-        FeedRoute("/events", MessageFeed()),
-        FeedRoute("/stream/{agent_id}", MessageFeed(), scope="agent"),
+        FeedRoute("/events", MessageEvents()),
+        FeedRoute("/stream/{agent_id}", MessageEvents(), scope="agent"),
         RunRoute("/api/chat/stream", ChatEvents(), request=chat_request, methods=("GET", "POST")),
     ]
     settings: dict[str, Any] = {

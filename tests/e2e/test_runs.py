@@ -29,7 +29,7 @@ NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 def assert_valid_run(events: list[dict[str, Any]]) -> None:
     machine = OrderingMachine(strict=True)
     for event in events:
-        machine.feed(decode_event(json.dumps(event)))
+        machine.check(decode_event(json.dumps(event)))
     machine.finish()
 
 

@@ -19,7 +19,7 @@ from agui_server.dialects import (
     EventEnvelope,
     FeedRoute,
     Frame,
-    MessageFeed,
+    MessageEvents,
     RunRoute,
     StreamInfo,
     chat_request,
@@ -228,7 +228,7 @@ async def test_the_envelope_is_data_only_and_maps_the_run() -> None:
 
 
 async def test_server_and_agent_feeds_show_each_run_then_complete() -> None:
-    feed = MessageFeed()
+    feed = MessageEvents()
     config = AGUIConfig(
         agents={"agent-1": OfflineAgent()},
         routes=[FeedRoute("/events", feed), FeedRoute("/stream/{agent_id}", feed, scope="agent")],

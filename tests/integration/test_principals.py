@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agui_server import AGUIConfig, OfflineAgent, create_app
-from agui_server.dialects import ChatEvents, FeedRoute, MessageFeed, RunRoute, chat_request
+from agui_server.dialects import ChatEvents, FeedRoute, MessageEvents, RunRoute, chat_request
 from agui_server.http.auth import BearerTokens
 from agui_server.principals import Principal
 from tests.support.server import running_server
@@ -24,8 +24,8 @@ OPS = {"authorization": "Bearer ops-token"}
 
 def app(**extra: Any) -> Any:
     routes = [
-        FeedRoute("/events", MessageFeed()),
-        FeedRoute("/stream/{agent_id}", MessageFeed(), scope="agent"),
+        FeedRoute("/events", MessageEvents()),
+        FeedRoute("/stream/{agent_id}", MessageEvents(), scope="agent"),
         RunRoute("/api/chat/stream", ChatEvents(), request=chat_request, methods=("GET", "POST")),
     ]
     config = AGUIConfig(auth=BearerTokens.parse(TOKENS), agent=OfflineAgent(delay=0.005), routes=routes, **extra)
@@ -169,7 +169,7 @@ async def test_the_agent_sees_its_principal() -> None:
 
 
 async def test_without_auth_everyone_is_the_anonymous_admin() -> None:
-    config = AGUIConfig(routes=[FeedRoute("/events", MessageFeed())])
+    config = AGUIConfig(routes=[FeedRoute("/events", MessageEvents())])
     async with running_server(create_app(config)) as base, httpx.AsyncClient(timeout=10) as client:
         await collect_events(client, base + "/ag-ui", run_input("hi", thread_id="open"))
         assert (await client.get(base + "/ag-ui/threads/open")).status_code == 200

@@ -491,7 +491,7 @@ async def run_guarded(agent: Any, body: dict[str, Any], *, run_timeout: float | 
     machine = OrderingMachine(strict=True)
     adapter: TypeAdapter[Any] = TypeAdapter(sdk.Event)
     for event in out:
-        machine.feed(decode_event(json.dumps(event)))
+        machine.check(decode_event(json.dumps(event)))
         adapter.validate_python(event)
     machine.finish()
     assert not any(e.get("code") == "AGENT_PROTOCOL_ERROR" for e in out), out

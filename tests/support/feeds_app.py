@@ -8,7 +8,7 @@ import os
 from litestar import Litestar
 
 from agui_server import AGUIConfig, AGUIPlugin, RedisBackend
-from agui_server.dialects import FeedRoute, MessageFeed
+from agui_server.dialects import FeedRoute, MessageEvents
 from tests.support.agents import counting, repeatable, slow
 
 app = Litestar(
@@ -18,8 +18,8 @@ app = Litestar(
                 backend=RedisBackend(os.environ["FEEDS_REDIS_URL"], worker_slots=0),
                 agents={"slow": slow, "counting": counting, "repeatable": repeatable},
                 routes=[
-                    FeedRoute("/events", MessageFeed()),
-                    FeedRoute("/stream/{agent_id}", MessageFeed(), scope="agent"),
+                    FeedRoute("/events", MessageEvents()),
+                    FeedRoute("/stream/{agent_id}", MessageEvents(), scope="agent"),
                 ],
             )
         )

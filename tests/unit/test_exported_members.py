@@ -13,13 +13,13 @@ from agui_server.dialects import (
     ChatEvents,
     Dialect,
     EventEnvelope,
-    MessageFeed,
+    MessageEvents,
     ReaderExtras,
     StreamInfo,
     ThreadMessages,
 )
 from agui_server.dialects.view import DialectView
-from agui_server.runs import FrameSource, RunBackend, RunLog, RunManager, ThreadFeed, ThreadStore
+from agui_server.runs import Feed, FrameSource, RunBackend, RunLog, RunManager, ThreadStore
 from agui_server.runs.sqlite_threads import SQLiteThreadStore
 from agui_server.runs.threads import MemoryThreadStore
 
@@ -45,9 +45,9 @@ def test_top_level_all_is_sorted() -> None:
 def test_backends_implement_the_interfaces(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(RunManager(), RunBackend)
     assert isinstance(RunLog(), FrameSource)
-    assert isinstance(ThreadFeed(), FrameSource)
+    assert isinstance(Feed(), FrameSource)
     assert isinstance(DialectView(RunLog(), ChatEvents(), StreamInfo("run")), FrameSource)
-    for dialect in (ChatEvents(), EventEnvelope(), MessageFeed(), ReaderExtras(), ThreadMessages()):
+    for dialect in (ChatEvents(), EventEnvelope(), MessageEvents(), ReaderExtras(), ThreadMessages()):
         assert isinstance(dialect, Dialect)
     assert isinstance(MemoryThreadStore(), ThreadStore)
     assert isinstance(SQLiteThreadStore(tmp_path / "t.db"), ThreadStore)

@@ -45,7 +45,7 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 def assert_valid(events: list[dict[str, Any]]) -> None:
     machine = OrderingMachine(strict=True)
     for event in events:
-        machine.feed(decode_event(json.dumps(event)))
+        machine.check(decode_event(json.dumps(event)))
     machine.finish()
 
 

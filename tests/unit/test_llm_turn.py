@@ -12,10 +12,10 @@ from agui_server.protocol.ordering import OrderingMachine
 
 def feed(events: list[ev.Event]) -> list[str]:
     machine = OrderingMachine(strict=True)
-    machine.feed(ev.RunStartedEvent(thread_id="t", run_id="r"))
+    machine.check(ev.RunStartedEvent(thread_id="t", run_id="r"))
     for event in events:
-        machine.feed(event)
-    machine.feed(ev.RunFinishedEvent(thread_id="t", run_id="r"))
+        machine.check(event)
+    machine.check(ev.RunFinishedEvent(thread_id="t", run_id="r"))
     return [str(e.__struct_config__.tag) for e in events]
 
 

@@ -137,7 +137,7 @@ def run_ok(events: list[Any], **options: Any) -> OrderingMachine:
         if event is FINISH:
             machine.finish()
         else:
-            machine.feed(event)
+            machine.check(event)
     return machine
 
 
@@ -145,7 +145,7 @@ def violation(events: list[Any], **options: Any) -> OrderingViolation:
     """Feed all but the last event (which must pass) and return the violation the last one raises."""
     machine = run_ok(events[:-1], **options)
     last = events[-1]
-    step = machine.finish if last is FINISH else partial(machine.feed, last)
+    step = machine.finish if last is FINISH else partial(machine.check, last)
     with pytest.raises(OrderingViolation) as caught:
         step()
     return caught.value
@@ -849,13 +849,13 @@ def test_run_error_after_run_finished_is_a_violation_only_when_strict() -> None:
 def test_terminated_tracks_the_phase() -> None:
     machine = OrderingMachine()
     assert not machine.terminated
-    machine.feed(started())
+    machine.check(started())
     assert not machine.terminated
-    machine.feed(finished())
+    machine.check(finished())
     assert machine.terminated
-    machine.feed(started("run-2"))
+    machine.check(started("run-2"))
     assert not machine.terminated
-    machine.feed(error())
+    machine.check(error())
     assert machine.terminated
 
 

@@ -442,7 +442,7 @@ class RedisRunBackend:
     async def _feed_cursor(
         self, feed: str, feed_seq: str, after: int | None, *, ahead: Literal["refuse", "now"]
     ) -> int:
-        """Where a feed's follower starts: ``after``, or now (``None``); past the newest event: ``CursorAhead``
+        """Where a feed's subscriber starts: ``after``, or now (``None``); past the newest event: ``CursorAhead``
         or now; before the oldest kept: ``CursorExpired``."""
         try:
             last = int(await self.redis.get(feed_seq) or 0)
@@ -487,7 +487,7 @@ class RedisRunBackend:
         return None
 
     async def subscribe_all(self, agent_id: str | None, after: int | None) -> FrameSource:
-        """Follow the agent's (or the server's) feed after ``after`` (``None``, or past the newest: from now).
+        """Subscribe to the agent's (or the server's) feed after ``after`` (``None``, or past the newest: from now).
 
         Runs write to such a feed only while it is watched: a marker key with an expiry that each web
         process with subscribers keeps set, so unwatched feeds cost the runs nothing.
@@ -518,7 +518,7 @@ class RedisRunBackend:
                     await self.redis.set(marker, 1, px=_WATCH_MS)
 
     def unsubscribe(self, source: FrameSource) -> None:
-        """The mirror stops when its follower releases it (a wide feed's marker then expires unless others
+        """The mirror stops when its subscriber releases it (a wide feed's marker then expires unless others
         watch it)."""
         source.release()
         marker = self._watching.pop(id(source), None)

@@ -128,7 +128,7 @@ class StreamMirror(_Followable):
             self._reader.remove(self)
             self._reader = None
 
-    def feed(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+    def take(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
         """Take entries read from the stream; True when the mirror has ended (its run's terminal event, or a gap)."""
         cursor = self.cursor
         frames = self._frames
@@ -172,7 +172,7 @@ class StreamMirror(_Followable):
         # one more read closes the race between the last append and the status change
         reply = await hub.redis.xread({self.key: f"0-{self.cursor}"}, count=_ENTRIES)
         if reply:
-            return self.feed(reply[0][1])
+            return self.take(reply[0][1])
         self.close()
         return True
 
@@ -250,7 +250,7 @@ class _Reader:
                         self._wake_cursor = entries[-1][0]
                         continue
                     for mirror in by_key.get(key, ()):
-                        if mirror in self.mirrors and mirror.feed(entries):
+                        if mirror in self.mirrors and mirror.take(entries):
                             self.remove(mirror)
                         elif mirror in self.mirrors:
                             mirror.checked_at = loop.time()
