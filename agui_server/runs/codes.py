@@ -29,7 +29,11 @@ class ErrorCode(StrEnum):
     WORKER_LOST = "WORKER_LOST"
     """(Redis) The worker executing the run stopped renewing its lease (it died)."""
     BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
-    """(Redis) The web process lost Redis mid-stream; resume from the last event id later."""
+    """(Redis) Redis was unreachable for too long: the web process lost it mid-stream (resume from the last
+    event id later), or a worker's buffered events outgrew their bounds while its agent went on."""
+    RUN_LOST = "RUN_LOST"
+    """(Redis) The run's record vanished from Redis before its end (Redis restarted without persistence, or
+    was flushed)."""
     STREAM_BEHIND = "STREAM_BEHIND"
     """The client read so slowly that events it had not received yet were dropped from the run's log (past
     ``max_events_per_run``); its stream ends here. The thread (``GET …/threads/{id}``) holds the outcome."""

@@ -160,11 +160,9 @@ class Guard:
         self._finish(outcome)
 
     def fail(self, code: str, message: str) -> None:
-        """Emit ``RUN_ERROR`` (no-op after a terminal event)."""
-        if self.terminated:
-            return
-        self.terminated = True
-        self._check_and_emit(ev.RunErrorEvent(message=message, code=code))
+        """Emit ``RUN_ERROR`` (no-op after a terminal event). The engine may call it while the agent runs,
+        then cancel the agent: nothing follows the terminal event."""
+        self._fail(code, message)
 
     async def run(self, agent: Agent) -> None:
         """Run the agent to its end, its failure or its cancellation; always emit one terminal event."""
@@ -324,11 +322,11 @@ class Guard:
             return
         self.terminated = True
 
-    def _fail(self, code: ErrorCode, message: str) -> None:
+    def _fail(self, code: str, message: str) -> None:
         if self.terminated:
             return
         self.terminated = True
-        event = ev.RunErrorEvent(message=message, code=code.value)
+        event = ev.RunErrorEvent(message=message, code=str(code))
         try:
             self._machine.check(event)
         except OrderingViolation as violation:

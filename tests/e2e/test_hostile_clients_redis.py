@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agui_server import RedisBackend
 from tests.e2e import test_hostile_clients as hostile
 from tests.e2e.test_hostile_clients import (  # the cases, collected here once more
     test_a_bad_cursor_on_a_run_is_400,
@@ -70,7 +71,7 @@ def over_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     in_memory = hostile.make_app
 
     def make_app(**extra: Any) -> Any:
-        settings = {"redis_url": redis_url, "redis_prefix": f"hostile-{uuid.uuid4().hex[:8]}", "worker_slots": 4}
+        settings = {"backend": RedisBackend(redis_url, prefix=f"hostile-{uuid.uuid4().hex[:8]}", worker_slots=4)}
         return in_memory(**{**settings, **extra})
 
     monkeypatch.setattr(hostile, "make_app", make_app)

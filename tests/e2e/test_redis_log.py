@@ -151,8 +151,11 @@ def test_an_outbox_packs_a_batch_that_unpacks_to_the_same_events() -> None:
     ]
     for event in events:
         outbox.add(msgspec.json.encode(event), "RUN_STARTED" if event is events[0] else "TEXT_MESSAGE_CONTENT")
-    count, types, payloads, terminal = outbox.take(4)
-    assert (count, terminal, len(outbox)) == (4, 0, 2)
+    count, types, payloads, terminal = outbox.batch(4)
+    assert (count, terminal, len(outbox)) == (4, 0, 6)
+    outbox.drop(4)
+    assert len(outbox) == 2
+    assert outbox.size == sum(len(msgspec.json.encode(e)) for e in events[4:])
     assert isinstance(types, str)
     assert isinstance(payloads, bytes)
     fields = {b"t": types.encode(), b"d": payloads}
@@ -161,7 +164,7 @@ def test_an_outbox_packs_a_batch_that_unpacks_to_the_same_events() -> None:
     assert got_types == [b"RUN_STARTED"] + [b"TEXT_MESSAGE_CONTENT"] * 3
     assert got_payloads == [msgspec.json.encode(e) for e in events[:4]]
     outbox.add(msgspec.json.encode(ev.RunFinishedEvent(thread_id="t", run_id="r")), "RUN_FINISHED")
-    assert outbox.take()[0::3] == [3, 1]
+    assert outbox.batch()[0::3] == [3, 1]
 
 
 async def test_a_run_is_stored_in_batches_and_every_cursor_resumes_after_exactly_its_event(redis_url: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agui_server import AGUIConfig, create_app
+from agui_server import AGUIConfig, RedisBackend, create_app
 from agui_server.http.auth import BearerTokens
 from tests.support.cluster import Cluster
 from tests.support.server import running_server
@@ -34,7 +34,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     cluster = Cluster(tmp_path)
     cluster.start_redis()
     try:
-        yield {"redis_url": cluster.redis_url, "redis_prefix": f"caps-{uuid.uuid4().hex[:8]}", "worker_slots": 8}
+        yield {"backend": RedisBackend(cluster.redis_url, prefix=f"caps-{uuid.uuid4().hex[:8]}", worker_slots=8)}
     finally:
         cluster.stop()
 

@@ -185,7 +185,9 @@ class RedisRunBackend:
         self.blocking: Any = redis_client(
             url, name="agui-streams", max_connections=10_000, socket_timeout=socket_timeout + 2.0
         )
-        self.hub = StreamHub(self.blocking, self.redis, prefix)
+        # a stream outlives a Redis outage that its run outlives (the lease), and long enough after it to
+        # deliver the run's end (the reaper's WORKER_LOST once the lease ran out)
+        self.hub = StreamHub(self.blocking, self.redis, prefix, outage_limit=max(2 * self.settings.lease, 10.0))
         self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
         self._submit = self.redis.register_script(scripts.SUBMIT)
         self.worker = (

@@ -10,9 +10,12 @@ nothing is lost, as every read starts at each follower's cursor.
 
 A mirror keeps only what its follower has not read yet, and its reader leaves it out of the reads while
 it is more than a bounded stretch ahead. When the log was trimmed past what a follower has read, the
-follower is told (``CursorExpired``), never skipped ahead. When Redis goes away mid-stream, each follower
-gets a ``RUN_ERROR`` frame without an ``id:`` (so its ``Last-Event-ID`` still points at the last real
-event and it may resume later) and its stream ends.
+follower is told (``CursorExpired``), never skipped ahead. When Redis goes away mid-stream, the readers
+retry with backoff and every follower's stream stays open (its response sends keepalives) and goes on
+from its cursor when Redis is back; only after ``outage_limit`` seconds does each follower get a
+``RUN_ERROR`` frame without an ``id:`` (so its ``Last-Event-ID`` still points at the last real event and
+it may resume later) and its stream ends. A run whose record vanished from Redis before its end (Redis
+restarted without persistence) ends its followers' streams with ``RUN_ERROR`` ``RUN_LOST``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ _BACKEND_LOST_FRAME: Final = b"data: %s\n\n" % encode_event(
         code=ErrorCode.BACKEND_UNAVAILABLE,
     )
 )
+_RUN_LOST_FRAME: Final = b"data: %s\n\n" % encode_event(
+    ev.RunErrorEvent(message="The run's record was lost before its end.", code=ErrorCode.RUN_LOST)
+)
+_FIRST_RETRY: Final = 0.05
+"""Seconds before a reader's first retry while Redis is unreachable; each retry waits twice as long, up to
+``_LAST_RETRY``."""
+_LAST_RETRY: Final = 1.0
 
 
 class StreamMirror(_Followable):
@@ -70,6 +80,7 @@ class StreamMirror(_Followable):
         "_reader",
         "checked_at",
         "cursor",
+        "ended",
         "ends_at_terminal",
         "key",
         "paused",
@@ -99,6 +110,8 @@ class StreamMirror(_Followable):
         self.paused = False
         """Left out of its reader's reads: too far ahead of the follower."""
         self.checked_at = asyncio.get_running_loop().time()
+        self.ended = False
+        """Its run's terminal event was read."""
 
     def __len__(self) -> int:
         return self._base + len(self._frames)
@@ -150,7 +163,7 @@ class StreamMirror(_Followable):
                 seq += 1
             if self.ends_at_terminal and types[-1] in TERMINAL_TYPES and not continues(fields):
                 # (a run queued once more after its worker died goes on with a new RUN_STARTED)
-                ended = True
+                ended = self.ended = True
                 break
         self.cursor = cursor
         if ended:
@@ -173,6 +186,8 @@ class StreamMirror(_Followable):
         reply = await hub.redis.xread({self.key: f"0-{self.cursor}"}, count=_ENTRIES)
         if reply:
             return self.take(reply[0][1])
+        if self.ends_at_terminal and not self.ended:
+            self._frames.append(_RUN_LOST_FRAME)  # the run ended, yet its log holds no terminal event
         self.close()
         return True
 
@@ -217,6 +232,8 @@ class _Reader:
     async def _run(self) -> None:
         hub = self.hub
         loop = asyncio.get_running_loop()
+        down_since: float | None = None  # when Redis stopped answering
+        delay = _FIRST_RETRY
         try:
             while self.mirrors:
                 query: dict[str, str] = {}
@@ -243,8 +260,22 @@ class _Reader:
                 self._blocked, self._waking = True, False
                 try:
                     reply = await hub.blocking.xread(query, count=_ENTRIES, block=hub.block_ms)
+                except (RedisError, OSError) as exc:
+                    now = loop.time()
+                    if down_since is None:
+                        down_since = now
+                        logger.warning("lost Redis while following %d stream(s): %s; retrying", len(self.mirrors), exc)
+                    if now - down_since >= hub.outage_limit:
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _LAST_RETRY)
+                    continue
                 finally:
                     self._blocked = False
+                if down_since is not None:
+                    logger.warning("Redis is back after %.1f s; %d stream(s) go on", loop.time() - down_since,
+                                   len(self.mirrors))  # fmt: skip
+                    down_since, delay = None, _FIRST_RETRY
                 for key, entries in reply or ():
                     if key == self._wake_name:
                         self._wake_cursor = entries[-1][0]
@@ -287,10 +318,21 @@ class StreamHub:
         prefix: where the readers' wake-up streams live.
         per_reader: streams one reader follows at most.
         block_ms: the longest single ``XREAD BLOCK``.
+        outage_limit: seconds Redis may be unreachable before the followers are told and their streams end.
     """
 
-    def __init__(self, blocking: Any, redis: Any, prefix: str, *, per_reader: int = 100, block_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        blocking: Any,
+        redis: Any,
+        prefix: str,
+        *,
+        per_reader: int = 100,
+        block_ms: int = 1000,
+        outage_limit: float = 20.0,
+    ) -> None:
         self.blocking = blocking
+        self.outage_limit = outage_limit
         self.redis = redis
         self.prefix = prefix
         self.per_reader = per_reader

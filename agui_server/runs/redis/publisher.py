@@ -51,6 +51,10 @@ PUBLISHED_AGENT_ID: Final = "external"
 logger = logging.getLogger("agui_server.runs.redis")
 
 
+def _ignore() -> None:
+    pass
+
+
 class RunPublisherError(Exception):
     """The run cannot be published (it exists already, or the publisher lost it)."""
 
@@ -101,7 +105,7 @@ class RunPublisher:
         return RunPublisherError(f"run {self.run_id!r} is no longer ours (its lease expired or it was ended)")
 
     async def _flush(self) -> None:
-        if not await self._writer.flush():
+        if not await self._writer.retrying(self._writer.flush):
             raise self._lost()
 
     async def __aenter__(self) -> Self:
@@ -129,14 +133,10 @@ class RunPublisher:
             raise ThreadBusy(self.thread_id, "(another run)")
         self._guard.start()
         await self._flush()
-        self._heartbeat = asyncio.get_running_loop().create_task(self._renew())
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            self._writer.keep_leased(on_stop=_ignore, on_lost=_ignore)  # (a lost lease shows at the next write)
+        )
         return self
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lease / 3)
-            with contextlib.suppress(Exception):
-                await self._writer.renew()
 
     async def text(self, delta: str) -> None:
         """A piece of assistant text (an assistant message is opened for it and closed when needed)."""
@@ -175,7 +175,8 @@ class RunPublisher:
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
                 thread = self._recorder.thread(self.thread_id, messages, state)
-                if not await self._writer.finish(terminal, thread):
+                writer = self._writer
+                if not await writer.retrying(lambda: writer.finish(terminal, thread)):
                     raise self._lost()
         finally:
             if self._heartbeat is not None:

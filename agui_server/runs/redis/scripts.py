@@ -146,8 +146,8 @@ redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
-  'generation')
-claim[8] = redis.call('GET', KEYS[5])
+  'generation', 'seq')
+claim[9] = redis.call('GET', KEYS[5])
 return claim
 """
 )
@@ -156,15 +156,25 @@ APPEND: Final = (
     _ADD
     + """
 -- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
--- (Keys.appended) ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms.
+-- (Keys.appended) ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms,
+-- written (the run's last event number before this batch, as the writer knows it).
 -- One entry per batch in the run's log and one in the thread's feed (entries.py), and one in the server's
 -- and the agent's feeds while someone watches them. The thread feed's numbering lives as long as the
 -- stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself, so that it never starts again
--- from 1 under a subscriber's cursor.
+-- from 1 under a subscriber's cursor. A batch sent again after its reply was lost (Redis went away) is
+-- already there: its number is returned and nothing is written twice; -2 when the log is neither before
+-- nor after the batch (Redis lost writes it had acknowledged).
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   return -1
 end
 local count = tonumber(ARGV[5])
+local have = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+if have == tonumber(ARGV[10]) + count then
+  return have
+end
+if have ~= tonumber(ARGV[10]) then
+  return -2
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', count)
 add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7], false)
 add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7], false)

@@ -42,6 +42,7 @@ from agui_server.runs.reducer import with_history
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
+    from agui_server.runs.guard import Guard
     from agui_server.runs.redis.keys import Keys
 
 __all__ = ("Reaper", "RedisWorker", "WorkerSettings")
@@ -96,7 +97,7 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, stored = claim
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, stored = claim
         try:
             history = RedisThreadStore.decode(stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -110,10 +111,11 @@ class _Execution:
         self.cancel_requested = cancel == b"1"
         self.writer = RunWriter(
             worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
-            agent_id=self.agent_id, token=token,
+            agent_id=self.agent_id, token=token, seq=int(seq or 0),
         )  # fmt: skip
         self.lost = False
         self.task: asyncio.Task[None] | None = None
+        self.guard: Guard | None = None
         self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
 
     def write(self, payload: bytes, event_type: str) -> None:
@@ -139,7 +141,7 @@ class _Execution:
             principal=Principal(owner_of(self.thread_id)),
         )
         recorder = RunRecorder(self.input, ctx, self.write, strict=settings.strict, run_timeout=settings.run_timeout)
-        guard = recorder.guard
+        guard = self.guard = recorder.guard
         agent = worker.agents.get(self.agent_id)
         if agent is not None and settings.requeue_lost and getattr(agent, "safe_to_repeat", False):
             await worker.redis.hset(keys.meta(self.run_id), "repeatable", 1)
@@ -162,7 +164,9 @@ class _Execution:
         terminal = recorder.terminal
         if self.lost or terminal is None:
             return
-        await self.writer.finish(terminal, recorder.thread(self.thread_id, self.input.messages, self.input.state))
+        thread = recorder.thread(self.thread_id, self.input.messages, self.input.state)
+        writer = self.writer
+        await writer.retrying(lambda: writer.finish(terminal, thread))
 
     async def _flush_until_done(self) -> None:
         assert self.task is not None
@@ -176,30 +180,39 @@ class _Execution:
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
                 continue
-            if not await writer.append():  # while it is in flight the next batch gathers
-                logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
+            # while a batch is in flight the next one gathers; while Redis is away the events wait here
+            written = await writer.retrying(writer.append, self._outage)
+            if not written:
+                if written is not None:
+                    logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
                 self.lost = True
                 self.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self.task
                 return
 
+    def _outage(self) -> None:
+        """Redis is unreachable and the run's events wait in the outbox: past its bounds the run ends with
+        ``BACKEND_UNAVAILABLE`` (the agent stops; what it produced is written when Redis is back)."""
+        if self.writer.outbox.full and self.task is not None and not self.task.done() and self.guard is not None:
+            logger.error("run %s: Redis unreachable and its outbox is full; ending the run", self.run_id)
+            self.guard.fail(
+                ErrorCode.BACKEND_UNAVAILABLE,
+                "The run's event store was unreachable for too long while the agent went on; the run was ended.",
+            )
+            self.task.cancel()
+
     async def _heartbeat(self) -> None:
-        lease = self.worker.settings.lease
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                result = await self.writer.renew()
-            except (RedisError, OSError) as exc:
-                logger.warning("run %s: heartbeat failed: %s", self.run_id, exc)
-                continue
-            if result < 0:
-                self.lost = True
-                if self.task is not None:
-                    self.task.cancel()
-                return
-            if result == 1 and self.task is not None and not self.task.done():
-                self.task.cancel()
+        await self.writer.keep_leased(on_stop=self._stop_requested, on_lost=self._lease_lost)
+
+    def _stop_requested(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _lease_lost(self) -> None:
+        self.lost = True
+        if self.task is not None:
+            self.task.cancel()
 
 
 class RedisWorker:
