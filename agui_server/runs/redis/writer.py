@@ -27,7 +27,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.redis import scripts
-from agui_server.runs.redis.entries import Outbox
+from agui_server.runs.redis.entries import MAX_BATCH, Outbox
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -90,8 +90,8 @@ class RunWriter:
         token: the lease token.
     """
 
-    __slots__ = ("_append_keys", "_beat_keys", "_fixed", "agent_id", "outbox", "renewed_at", "run_id", "scripts",
-                 "seq", "settings", "thread_id", "threads", "token")  # fmt: skip
+    __slots__ = ("_append_keys", "_beat_keys", "_fixed", "_unanswered", "agent_id", "outbox", "renewed_at", "run_id",
+                 "scripts", "seq", "settings", "thread_id", "threads", "token")  # fmt: skip
 
     def __init__(
         self,
@@ -118,6 +118,7 @@ class RunWriter:
         """The number of the run's last event in Redis."""
         self.renewed_at = asyncio.get_running_loop().time()
         """When the last lease renewal (or the claim) that Redis answered was sent."""
+        self._unanswered = 0  # events in a batch sent without an answer: it is sent again as it was
         keys = threads.keys
         self._append_keys = keys.appended(run_id, thread_id, agent_id)
         self._fixed = [token, settings.max_events_per_run, settings.max_events_per_thread, settings.retention_ms]
@@ -126,7 +127,8 @@ class RunWriter:
     async def append(self) -> bool:
         """Write the next batch of the outbox (one ``APPEND``); False when the lease is no longer ours.
         A failed write (``RedisError``, ``OSError``) leaves the batch in the outbox, to be sent again."""
-        batch = self.outbox.batch()
+        batch = self.outbox.batch(self._unanswered or MAX_BATCH)
+        self._unanswered = int(batch[0])  # (Redis may have it: the same batch goes again, or none)
         result = int(
             await self.scripts.append(
                 keys=self._append_keys, args=[*self._fixed, *batch, self.threads.ttl_ms, self.seq]
@@ -136,7 +138,8 @@ class RunWriter:
             logger.error("run %s: Redis lost events it had acknowledged; the run cannot go on", self.run_id)
         if result < 0:
             return False
-        self.outbox.drop(int(batch[0]))
+        self.outbox.drop(self._unanswered)
+        self._unanswered = 0
         self.seq = result
         return True
 
