@@ -227,3 +227,19 @@ def test_a_redis_restart_without_persistence_ends_the_run_with_run_lost(tmp_path
         assert (client.lost, client.repeated) == (0, 0)
         assert client.ended_at is not None
         assert client.ended_at - restarted < 15
+
+
+def test_a_web_process_killed_mid_stream_loses_nothing_for_a_client_that_resumes_elsewhere(tmp_path: Path) -> None:
+    with outage_cluster(tmp_path) as c:
+        poster, follower, threads = follow_run(c, "web-killed")
+        (_, web_a), (b, _) = c.webs
+        os.kill(web_a.pid, signal.SIGKILL)
+        threads[0].join(10)
+        assert not threads[0].is_alive()
+        killed = time.monotonic()
+        resumed = Client(ids=list(poster.ids), events=list(poster.events))  # what it had, then the rest
+        _read(resumed, "GET", b + "/ag-ui/runs/web-killed/events", headers={"last-event-id": str(poster.ids[-1])})
+        wait(c, threads[1:], (follower,))
+        assert_whole_run(c, resumed, follower)
+        assert resumed.ended_at is not None
+        assert resumed.ended_at - killed < 15
