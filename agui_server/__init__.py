@@ -33,6 +33,7 @@ from agui_server.agents import (
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
 from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.interrupts import interrupt
 from agui_server.runs import (
     DisconnectPolicy,
     ErrorCode,
@@ -69,6 +70,7 @@ __all__ = (
     "as_agent",
     "create_app",
     "dialects",
+    "interrupt",
     "load_agent",
     "protocol",
     "stream_text",

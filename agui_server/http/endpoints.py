@@ -55,6 +55,7 @@ from agui_server.runs.backend import (
     CursorAhead,
     CursorExpired,
     DisconnectPolicy,
+    ResumeRefused,
     RunConflict,
     ThreadBusy,
     TooManyRuns,
@@ -297,6 +298,8 @@ class Endpoints:
                 "stop it.",
                 [{"field": "threadId", "message": "one run per thread at a time"}],
             ) from None
+        except ResumeRefused as exc:
+            raise APIError(exc.code, exc.detail, [{"field": exc.field, "message": exc.detail}]) from None
 
     async def _start_and_stream(
         self,
@@ -483,7 +486,10 @@ class Endpoints:
         state = thread.state if thread else None
         prelude = self._snapshot_prelude(thread_id, run_id, messages, state, legacy)
         log = RunLog()
-        log.append(encode_event(ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id)), "RUN_FINISHED")
+        # a reloading client learns the questions the thread still waits on
+        outcome = ev.InterruptOutcome(interrupts=thread.interrupts) if thread and thread.interrupts else None
+        end = ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=outcome)
+        log.append(encode_event(downgrade(end) if legacy else end), "RUN_FINISHED")
         log.close()
         return SSEResponse(log, keepalive=self.config.keepalive_interval, prelude=prelude)
 

@@ -17,6 +17,13 @@ from typing import Any, Final
 from litestar.response.base import ASGIResponse
 
 from agui_server.protocol.encoding import encode_json
+from agui_server.runs.interrupts import (
+    INTERRUPT_ALREADY_RESOLVED,
+    INTERRUPT_EXPIRED,
+    INTERRUPT_RESUME_INCOMPLETE,
+    INTERRUPT_RESUME_REQUIRED,
+    INTERRUPT_UNKNOWN,
+)
 
 __all__ = ("HTTP_ERRORS", "APIError", "HTTPError", "error_response")
 
@@ -46,6 +53,11 @@ HTTP_ERRORS: Final = {
         HTTPError("UNKNOWN_THREAD", 404, "No thread with that id that the caller may see."),
         HTTPError("RUN_ID_CONFLICT", 409, "The runId belongs to another thread, owner or protocol version."),
         HTTPError("THREAD_BUSY", 409, "The thread has a run in progress (busy_policy reject)."),
+        HTTPError(INTERRUPT_RESUME_REQUIRED, 409, "The thread has open interrupts and the request no resume."),
+        HTTPError(INTERRUPT_RESUME_INCOMPLETE, 409, "resume leaves some of the thread's open interrupts unanswered."),
+        HTTPError(INTERRUPT_UNKNOWN, 409, "resume answers an interrupt the thread never had open."),
+        HTTPError(INTERRUPT_ALREADY_RESOLVED, 409, "resume answers an interrupt already answered (or one twice)."),
+        HTTPError(INTERRUPT_EXPIRED, 409, "resume resolves an interrupt past its expiresAt (it may be cancelled)."),
         HTTPError("CURSOR_EXPIRED", 410, "The events after the cursor are no longer kept."),
         HTTPError("BODY_TOO_LARGE", 413, "The body is over max_body_size."),
         HTTPError("UNSUPPORTED_MEDIA_TYPE", 415, "No Content-Type, or one other than JSON."),

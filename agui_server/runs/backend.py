@@ -47,6 +47,7 @@ __all__ = (
     "CursorState",
     "DisconnectPolicy",
     "FrameSource",
+    "ResumeRefused",
     "RunBackend",
     "RunCaps",
     "RunConflict",
@@ -109,6 +110,18 @@ class ThreadBusy(Exception):
         super().__init__(f"thread {thread_id!r} is busy with run {run_id!r}")
         self.thread_id = thread_id
         self.run_id = run_id
+
+
+class ResumeRefused(Exception):
+    """The request does not answer the thread's open interrupts as it must (``runs/interrupts.py``): every
+    open one, exactly once, before it expires. ``code`` is the stable HTTP error code, ``field`` names the
+    request field at fault."""
+
+    def __init__(self, code: str, detail: str, field: str = "resume") -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.field = field
 
 
 class ThreadHolder(Protocol):

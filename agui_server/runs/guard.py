@@ -27,6 +27,7 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade
 from agui_server.protocol.encoding import encode_event
 from agui_server.protocol.ordering import OrderingMachine, OrderingViolation
+from agui_server.protocol.types import Interrupt
 from agui_server.runs.codes import ErrorCode
 
 if TYPE_CHECKING:
@@ -81,7 +82,18 @@ class Guard:
         run_timeout: seconds the agent may run before the run ends with ``RUN_TIMEOUT``.
     """
 
-    __slots__ = ("_machine", "_open_text", "_sink", "ctx", "input", "legacy", "run_timeout", "strict", "terminated")
+    __slots__ = (
+        "_interrupts",
+        "_machine",
+        "_open_text",
+        "_sink",
+        "ctx",
+        "input",
+        "legacy",
+        "run_timeout",
+        "strict",
+        "terminated",
+    )
 
     def __init__(
         self,
@@ -101,6 +113,7 @@ class Guard:
         self.terminated = False
         self._machine = OrderingMachine(strict=True)
         self._open_text: str | None = None  # the message opened for yielded str pieces
+        self._interrupts: list[Interrupt] = []  # yielded by the agent: the run ends asking them
 
     # -- emitting -------------------------------------------------------------------------------
 
@@ -143,6 +156,9 @@ class Guard:
             return True
         if isinstance(item, str):
             self._text_piece(item)
+            return False
+        if isinstance(item, Interrupt):
+            self._interrupts.append(item)
             return False
         event = coerce_event(item)
         if self._open_text is not None:
@@ -205,6 +221,8 @@ class Guard:
         async for item in stream:
             if isinstance(item, str):
                 self._text_piece(item)
+            elif isinstance(item, Interrupt):
+                self._interrupts.append(item)
             else:
                 try:
                     event = coerce_event(item)
@@ -298,6 +316,8 @@ class Guard:
     def _finish(self, outcome: ev.RunOutcome | None) -> None:
         if self.terminated:
             return
+        if outcome is None and self._interrupts:
+            outcome = ev.InterruptOutcome(interrupts=self._interrupts)
         try:
             self._close_open()
             self._check_and_emit(

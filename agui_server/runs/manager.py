@@ -48,6 +48,7 @@ from agui_server.runs.backend import (
     make_way,
 )
 from agui_server.runs.followers import Followers
+from agui_server.runs.interrupts import check_resume, resolved_after
 from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.reducer import with_history
@@ -109,6 +110,8 @@ class Run:
     """Of the request's input (before the thread's history was merged in)."""
     generation: int = 0
     """Runs with this ``run_id`` on the thread before this one (a reused ``runId``)."""
+    resolved: list[str] = field(default_factory=list)
+    """The thread's answered interrupt ids once this run's ``resume`` is in (stored with the thread)."""
     task: asyncio.Task[None] | None = None
     followers: Followers = field(init=False)
     ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -315,6 +318,7 @@ class RunManager:
         Raises:
             RunConflict: the ``runId`` belongs to another thread or was encoded for another protocol.
             ThreadBusy: the thread has a run in progress and the busy policy is ``reject``.
+            ResumeRefused: the request does not answer the thread's open interrupts as it must.
         """
         legacy = is_legacy_client(input.protocol_version)
         fingerprint = input_fingerprint(input)
@@ -335,7 +339,14 @@ class RunManager:
                 self._finished.pop(input.run_id, None)
                 del self._runs[input.run_id]
                 generation = existing.generation + 1
-            input = with_history(input, await self.threads.get(thread_id))
+            stored = await self.threads.get(thread_id)
+            # the thread is this run's from here (admitted and reserved): of two answers to one interrupt,
+            # the second finds it answered
+            check_resume(
+                stored.interrupts if stored else [], stored.resolved_interrupts if stored else [], input.resume
+            )
+            resolved = resolved_after(stored.resolved_interrupts if stored else [], input.resume)
+            input = with_history(input, stored)
             return self._launch(
                 agent,
                 input,
@@ -346,6 +357,7 @@ class RunManager:
                 policy=policy,
                 fingerprint=fingerprint,
                 generation=generation,
+                resolved=resolved,
             )
         finally:
             self._starting.discard(thread_id)
@@ -381,6 +393,7 @@ class RunManager:
         policy: DisconnectPolicy | None,
         fingerprint: bytes,
         generation: int,
+        resolved: list[str],
     ) -> Run:
         log = RunLog(self.limits.max_events_per_run)
         feed = self.feed(thread_id)
@@ -416,6 +429,7 @@ class RunManager:
             recorder=recorder,
             fingerprint=fingerprint,
             generation=generation,
+            resolved=resolved,
         )
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run
@@ -439,7 +453,7 @@ class RunManager:
                 self._ended(run)
 
     async def _persist(self, run: Run, recorder: RunRecorder) -> None:
-        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state)
+        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state, run.resolved)
         if thread is not None:
             await self.threads.save(thread)
 

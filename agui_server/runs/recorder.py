@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agui_server.runs.guard import Guard
+from agui_server.runs.interrupts import interrupts_of
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run
 
 if TYPE_CHECKING:
@@ -63,13 +64,17 @@ class RunRecorder:
         elif event_type in TERMINAL_EVENT_TYPES:
             self.terminal = (event_type, payload)
 
-    def thread(self, thread_id: str, messages: list[Message], state: Any) -> Thread | None:
+    def thread(self, thread_id: str, messages: list[Message], state: Any, resolved: list[str]) -> Thread | None:
         """The thread as the run leaves it: ``messages`` and ``state`` (what it had before the run) with the
-        run's events folded in; ``None`` (logged) when they cannot be folded, so the stored thread is left
-        as it was."""
+        run's events folded in, the interrupts its end left open, and ``resolved`` (the interrupt ids
+        answered so far, this run's answers included); ``None`` (logged) when the events cannot be folded,
+        so the stored thread is left as it was."""
         payloads, self.folded = self.folded, []
         try:
-            return fold_run(thread_id, messages, state, payloads)
+            thread = fold_run(thread_id, messages, state, payloads)
+            thread.interrupts = interrupts_of(self.terminal)
+            thread.resolved_interrupts = resolved
+            return thread
         except Exception:
             logger.exception("folding a run into thread %s failed: it is left as it was", thread_id)
             return None

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from agui_server.protocol.types import Message
+from agui_server.protocol.types import Interrupt, Message
 from agui_server.runs.threads import Thread, ThreadLimits
 
 __all__ = ("SQLiteThreadStore",)
@@ -24,11 +24,17 @@ CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY,
     messages BLOB NOT NULL,
     state BLOB NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    interrupts BLOB NOT NULL DEFAULT '[]',
+    resolved_interrupts BLOB NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS threads_updated_at ON threads (updated_at);
 """
+_ADDED_COLUMNS: Final = ("interrupts", "resolved_interrupts")
+"""Columns a file made by an earlier version lacks (added when it is opened)."""
 _messages_decoder: Final = msgspec.json.Decoder(list[Message])
+_interrupts_decoder: Final = msgspec.json.Decoder(list[Interrupt])
+_ids_decoder: Final = msgspec.json.Decoder(list[str])
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -48,6 +54,10 @@ class SQLiteThreadStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(threads)")}
+            for column in _ADDED_COLUMNS:
+                if column not in columns:
+                    db.execute(f"ALTER TABLE threads ADD COLUMN {column} BLOB NOT NULL DEFAULT '[]'")
             self._db = db
         return self._db
 
@@ -58,12 +68,15 @@ class SQLiteThreadStore:
     def _get(self, thread_id: str) -> Thread | None:
         row = (
             self._connect()
-            .execute("SELECT messages, state, updated_at FROM threads WHERE thread_id = ?", (thread_id,))
+            .execute(
+                "SELECT messages, state, updated_at, interrupts, resolved_interrupts FROM threads WHERE thread_id = ?",
+                (thread_id,),
+            )
             .fetchone()
         )
         if row is None:
             return None
-        messages, state, updated_at = row
+        messages, state, updated_at, interrupts, resolved = row
         if self.limits.max_age is not None and time.time() - updated_at > self.limits.max_age:
             return None
         return Thread(
@@ -71,16 +84,26 @@ class SQLiteThreadStore:
             messages=_messages_decoder.decode(messages),
             state=msgspec.json.decode(state),
             updated_at=updated_at,
+            interrupts=_interrupts_decoder.decode(interrupts),
+            resolved_interrupts=_ids_decoder.decode(resolved),
         )
 
     def _save(self, thread: Thread) -> None:
         db = self._connect()
         with db:
             db.execute(
-                "INSERT INTO threads (thread_id, messages, state, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(thread_id) DO UPDATE SET messages = excluded.messages, state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (thread.thread_id, _encoder.encode(thread.messages), _encoder.encode(thread.state), thread.updated_at),
+                "INSERT INTO threads (thread_id, messages, state, updated_at, interrupts, resolved_interrupts) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(thread_id) DO UPDATE SET messages = excluded.messages, "
+                "state = excluded.state, updated_at = excluded.updated_at, interrupts = excluded.interrupts, "
+                "resolved_interrupts = excluded.resolved_interrupts",
+                (
+                    thread.thread_id,
+                    _encoder.encode(thread.messages),
+                    _encoder.encode(thread.state),
+                    thread.updated_at,
+                    _encoder.encode(thread.interrupts),
+                    _encoder.encode(thread.resolved_interrupts),
+                ),
             )
             if self.limits.max_age is not None:
                 db.execute("DELETE FROM threads WHERE updated_at < ?", (time.time() - self.limits.max_age,))

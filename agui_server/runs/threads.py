@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from agui_server.principals import client_thread_id
-from agui_server.protocol.types import Message
+from agui_server.protocol.types import Interrupt, Message
 
 __all__ = ("MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
 
@@ -28,6 +28,10 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
     messages: list[Message] = msgspec.field(default_factory=list)
     state: Any = None
     updated_at: float = 0.0
+    interrupts: list[Interrupt] = msgspec.field(default_factory=list)
+    """The interrupts its last run left open: the next request must answer them (``runs/interrupts.py``)."""
+    resolved_interrupts: list[str] = msgspec.field(default_factory=list)
+    """Ids of interrupts answered before (the newest ``interrupts.MAX_RESOLVED``)."""
 
     def public(self) -> dict[str, Any]:
         """The thread as ``GET /threads/{id}`` shows it: AG-UI message shapes, camelCase."""
@@ -35,6 +39,7 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
             "threadId": client_thread_id(self.thread_id),
             "messages": self.messages,
             "state": self.state if self.state is not None else {},
+            "interrupts": self.interrupts,
         }
 
 

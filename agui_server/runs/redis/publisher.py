@@ -174,7 +174,8 @@ class RunPublisher:
                 previous = await self._threads.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
-                thread = self._recorder.thread(self.thread_id, messages, state)
+                resolved = previous.resolved_interrupts if previous else []
+                thread = self._recorder.thread(self.thread_id, messages, state, resolved)
                 writer = self._writer
                 if not await writer.retrying(lambda: writer.finish(terminal, thread)):
                     raise self._lost()

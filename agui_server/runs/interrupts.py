@@ -1,0 +1,148 @@
+"""Interrupts: a run that ends to ask the client something, and the next run that answers.
+
+An agent yields :class:`~agui_server.protocol.types.Interrupt` objects (:func:`interrupt` makes one); the
+guard ends its run with ``RUN_FINISHED`` ``outcome: {"type": "interrupt", "interrupts": [...]}``, and the
+thread keeps them open. The next request on the thread must answer every open interrupt in ``resume``,
+each exactly once, before it expires; :func:`check_resume` is that rule, applied by every backend after
+it admitted the run (one run per thread at a time, so of two requests answering the same interrupt exactly
+one gets through) and before the stream starts. A refusal is :class:`~agui_server.runs.backend.ResumeRefused`
+with one of the codes below, answered as a ``409`` JSON error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from agui_server.protocol import events as ev
+from agui_server.protocol.encoding import decode_event
+from agui_server.protocol.types import Interrupt, ResumeEntry
+from agui_server.runs.backend import ResumeRefused
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = (
+    "INTERRUPT_ALREADY_RESOLVED",
+    "INTERRUPT_EXPIRED",
+    "INTERRUPT_RESUME_INCOMPLETE",
+    "INTERRUPT_RESUME_REQUIRED",
+    "INTERRUPT_UNKNOWN",
+    "MAX_RESOLVED",
+    "check_resume",
+    "interrupt",
+    "interrupts_of",
+    "resolved_after",
+)
+
+INTERRUPT_RESUME_REQUIRED: Final = "INTERRUPT_RESUME_REQUIRED"
+"""The thread has open interrupts and the request carries no ``resume``."""
+INTERRUPT_RESUME_INCOMPLETE: Final = "INTERRUPT_RESUME_INCOMPLETE"
+"""``resume`` leaves some of the thread's open interrupts unanswered."""
+INTERRUPT_UNKNOWN: Final = "INTERRUPT_UNKNOWN"
+"""``resume`` answers an interrupt the thread never had open."""
+INTERRUPT_ALREADY_RESOLVED: Final = "INTERRUPT_ALREADY_RESOLVED"
+"""``resume`` answers an interrupt an earlier run already answered."""
+INTERRUPT_EXPIRED: Final = "INTERRUPT_EXPIRED"
+"""An open interrupt's ``expiresAt`` has passed and ``resume`` resolves it (it may only be cancelled)."""
+MAX_RESOLVED: Final = 256
+"""Answered interrupt ids a thread remembers (to tell an answer given twice from an unknown id)."""
+
+
+def interrupt(
+    reason: str,
+    message: str | None = None,
+    *,
+    id: str | None = None,
+    response_schema: dict[str, Any] | None = None,
+    tool_call_id: str | None = None,
+    expires_in: float | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Interrupt:
+    """An interrupt for an agent to yield: the run ends asking the client ``message`` (``reason`` says what
+    kind of question; ``response_schema`` is the JSON Schema of the answer's ``payload``); ``expires_in``
+    seconds from now it can no longer be answered, only cancelled."""
+    expires_at = None
+    if expires_in is not None:
+        expires_at = (datetime.now(UTC) + timedelta(seconds=expires_in)).isoformat(timespec="milliseconds")
+    return Interrupt(
+        id=id or f"int-{uuid.uuid4().hex[:16]}",
+        reason=reason,
+        message=message,
+        tool_call_id=tool_call_id,
+        response_schema=response_schema,
+        expires_at=expires_at.replace("+00:00", "Z") if expires_at else None,
+        metadata=metadata,
+    )
+
+
+def interrupts_of(terminal: tuple[str, bytes] | None) -> list[Interrupt]:
+    """The interrupts a run's terminal event leaves open (none unless it ended with the interrupt outcome)."""
+    if terminal is None or terminal[0] != "RUN_FINISHED":
+        return []
+    event = decode_event(terminal[1])
+    if isinstance(event, ev.RunFinishedEvent) and isinstance(event.outcome, ev.InterruptOutcome):
+        return list(event.outcome.interrupts)
+    return []
+
+
+def _expired(item: Interrupt, now: datetime) -> bool:
+    if not item.expires_at:
+        return False
+    try:
+        expires = datetime.fromisoformat(item.expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires <= now
+
+
+def check_resume(
+    open: list[Interrupt], resolved: Iterable[str], resume: list[ResumeEntry] | None, now: datetime | None = None
+) -> None:
+    """The resume rule: ``resume`` answers every interrupt in ``open`` exactly once, and nothing else; an
+    expired one may only be cancelled. ``resolved``: ids answered before.
+
+    Raises:
+        ResumeRefused: with the code and the field at fault.
+    """
+    entries = resume or []
+    if not open and not entries:
+        return
+    seen: set[str] = set()
+    open_ids = {item.id: item for item in open}
+    earlier = set(resolved)
+    moment = now or datetime.now(UTC)
+    for n, entry in enumerate(entries):
+        field = f"resume[{n}].interruptId"
+        if entry.interrupt_id in seen:
+            raise ResumeRefused(INTERRUPT_ALREADY_RESOLVED, f"resume answers {entry.interrupt_id!r} twice.", field)
+        seen.add(entry.interrupt_id)
+        item = open_ids.get(entry.interrupt_id)
+        if item is None:
+            if entry.interrupt_id in earlier:
+                raise ResumeRefused(
+                    INTERRUPT_ALREADY_RESOLVED, f"Interrupt {entry.interrupt_id!r} was already answered.", field
+                )
+            raise ResumeRefused(INTERRUPT_UNKNOWN, f"The thread has no interrupt {entry.interrupt_id!r}.", field)
+        if entry.status == "resolved" and _expired(item, moment):
+            raise ResumeRefused(
+                INTERRUPT_EXPIRED,
+                f"Interrupt {item.id!r} expired at {item.expires_at} and can no longer be answered; cancel it.",
+                f"resume[{n}].status",
+            )
+    missing = [item.id for item in open if item.id not in seen]
+    if missing:
+        code = INTERRUPT_RESUME_INCOMPLETE if entries else INTERRUPT_RESUME_REQUIRED
+        raise ResumeRefused(
+            code, f"The thread has {len(missing)} open interrupt(s) the request does not answer: {', '.join(missing)}."
+        )
+
+
+def resolved_after(resolved: list[str], resume: list[ResumeEntry] | None) -> list[str]:
+    """The answered ids a thread remembers once ``resume`` is in (the newest ``MAX_RESOLVED``)."""
+    if not resume:
+        return resolved
+    return [*resolved, *(entry.interrupt_id for entry in resume)][-MAX_RESOLVED:]
