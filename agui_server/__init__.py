@@ -33,7 +33,6 @@ from agui_server.agents import (
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
 from agui_server.protocol.types import RunAgentInput
-from agui_server.runs.interrupts import interrupt
 from agui_server.runs import (
     DisconnectPolicy,
     ErrorCode,
@@ -43,6 +42,7 @@ from agui_server.runs import (
     SQLiteThreadStore,
     ThreadStore,
 )
+from agui_server.runs.interrupts import interrupt
 
 __version__ = "0.1.0"
 

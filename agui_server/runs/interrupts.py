@@ -31,6 +31,7 @@ __all__ = (
     "INTERRUPT_UNKNOWN",
     "MAX_RESOLVED",
     "check_resume",
+    "expires_ms",
     "interrupt",
     "interrupts_of",
     "resolved_after",
@@ -87,16 +88,25 @@ def interrupts_of(terminal: tuple[str, bytes] | None) -> list[Interrupt]:
     return []
 
 
-def _expired(item: Interrupt, now: datetime) -> bool:
+def _expires(item: Interrupt) -> datetime | None:
     if not item.expires_at:
-        return False
+        return None
     try:
         expires = datetime.fromisoformat(item.expires_at.replace("Z", "+00:00"))
     except ValueError:
-        return False
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=UTC)
-    return expires <= now
+        return None  # (an agent's own malformed expiry never locks a thread)
+    return expires if expires.tzinfo is not None else expires.replace(tzinfo=UTC)
+
+
+def expires_ms(item: Interrupt) -> int:
+    """When the interrupt expires, in Unix milliseconds (0: never)."""
+    expires = _expires(item)
+    return 0 if expires is None else int(expires.timestamp() * 1000)
+
+
+def _expired(item: Interrupt, now: datetime) -> bool:
+    expires = _expires(item)
+    return expires is not None and expires <= now
 
 
 def check_resume(

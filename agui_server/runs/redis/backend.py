@@ -29,6 +29,7 @@ from agui_server.runs.backend import (
     CursorAhead,
     CursorExpired,
     DisconnectPolicy,
+    ResumeRefused,
     RunCaps,
     RunConflict,
     ThreadBusy,
@@ -38,6 +39,7 @@ from agui_server.runs.backend import (
 )
 from agui_server.runs.config import REDIS_MAX_CONNECTIONS, REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.followers import Followers
+from agui_server.runs.interrupts import INTERRUPT_ALREADY_RESOLVED, check_resume
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack
@@ -249,13 +251,15 @@ class RedisRunBackend:
         policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
         owner = owner_of(thread_id)
         per_owner = self.caps.per_owner if owner != ANONYMOUS.id else None
+        resume = input.resume or []
         args = [
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
             self.settings.lock_ms, int(self.settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
+            len(resume), *(value for entry in resume for value in (entry.interrupt_id, entry.status)),
         ]  # fmt: skip
         run_keys = [
             keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id),
-            keys.leases, keys.owner_runs(owner),
+            keys.leases, keys.owner_runs(owner), keys.interrupts(thread_id),
         ]  # fmt: skip
         # one round trip in the usual case; the worker that claims the run merges the thread's history
         reply = await self._submit(keys=run_keys, args=args)
@@ -269,6 +273,8 @@ class RedisRunBackend:
             if existing.thread_id != thread_id or existing.legacy_client != legacy:
                 raise RunConflict(input.run_id)
             return existing
+        if reply[0] == b"interrupts":
+            await self._refuse_resume(thread_id, input)
         if reply[0] == b"full":
             raise TooManyRuns("server")
         if reply[0] == b"owner_full":
@@ -278,6 +284,12 @@ class RedisRunBackend:
         run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy)
         self._local[run.run_id] = run
         return run
+
+    async def _refuse_resume(self, thread_id: str, input: RunAgentInput) -> None:
+        """``SUBMIT`` found the answers are not the thread's open interrupts: say which rule they break."""
+        stored = await self.threads.get(thread_id)
+        check_resume(stored.interrupts if stored else [], stored.resolved_interrupts if stored else [], input.resume)
+        raise ResumeRefused(INTERRUPT_ALREADY_RESOLVED, "The thread's interrupts were answered meanwhile.")
 
     async def _admit(self, thread_id: str, run_id: str, holder_id: str) -> None:
         """Take the thread's lock once its run in progress ``holder_id`` makes way (the busy rule:

@@ -39,6 +39,10 @@ class Keys:
         """A stored thread (JSON)."""
         return f"{self.prefix}:thread:{thread_id}:data"
 
+    def interrupts(self, thread_id: str) -> str:
+        """A thread's open interrupts (hash: id -> expiry in Unix ms, 0: never), answered atomically."""
+        return f"{self.prefix}:thread:{thread_id}:interrupts"
+
     def feed(self, thread_id: str) -> str:
         """Every event of every run of a thread (a stream)."""
         return f"{self.prefix}:thread:{thread_id}:feed"

@@ -79,12 +79,15 @@ end
 
 SUBMIT: Final = (
     """
--- KEYS: meta, queue, queued, active, log, leases, owner_runs ; ARGV: run_id, thread_id, agent_id, legacy,
--- input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none)
+-- KEYS: meta, queue, queued, active, log, leases, owner_runs, interrupts ; ARGV: run_id, thread_id, agent_id,
+-- legacy, input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none), then the resume's
+-- answers: their count and (interrupt id, status) pairs
 -- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
--- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, or 'queued' with
--- the thread's lock taken and the run in the work queue. A new request (another input) that reuses the
--- runId of an ended run on the same thread is a new run: the old one's status and log go.
+-- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, 'interrupts' when the
+-- answers are not exactly the thread's open interrupts (an expired one may only be cancelled), or 'queued'
+-- with the thread's lock taken, the interrupts answered and the run in the work queue. A new request
+-- (another input) that reuses the runId of an ended run on the same thread is a new run: the old one's
+-- status and log go.
 local generation = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local known = redis.call('HMGET', KEYS[1], 'input', 'thread_id', 'status')
@@ -116,6 +119,26 @@ if tonumber(ARGV[10]) > 0 then
   end
   redis.call('ZADD', KEYS[7], now, ARGV[1])
   redis.call('PEXPIRE', KEYS[7], 86400000)
+end
+local open = redis.call('HGETALL', KEYS[8])
+local answers = tonumber(ARGV[11])
+if #open > 0 or answers > 0 then
+  if #open ~= 2 * answers then
+    return {'interrupts'}
+  end
+  local expiry = {}
+  for i = 1, #open, 2 do
+    expiry[open[i]] = tonumber(open[i + 1])
+  end
+  for i = 0, answers - 1 do
+    local id, status = ARGV[12 + 2 * i], ARGV[13 + 2 * i]
+    local expires = expiry[id]
+    if expires == nil or (status == 'resolved' and expires > 0 and expires <= now) then
+      return {'interrupts'}
+    end
+    expiry[id] = nil  -- (answered twice: the second finds it gone)
+  end
+  redis.call('DEL', KEYS[8])
 end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
@@ -221,9 +244,11 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 FINISH: Final = (
     _END_RUN
     + """
--- KEYS: meta, log, leases, active, thread, threads
--- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id
--- Stores the thread as the run left it (unless thread_json is empty) and ends the run, in one step.
+-- KEYS: meta, log, leases, active, thread, threads, interrupts
+-- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id, then the
+-- interrupts the run leaves open as (id, expiry in Unix ms) pairs
+-- Stores the thread as the run left it (unless thread_json is empty) and its open interrupts, and ends the
+-- run, in one step.
 -- Returns -1 when the run is no longer the caller's, else how many threads are stored.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
@@ -237,6 +262,13 @@ if ARGV[5] ~= '' then
   end
   redis.call('ZADD', KEYS[6], ARGV[7], ARGV[8])
   threads = redis.call('ZCARD', KEYS[6])
+  redis.call('DEL', KEYS[7])
+  if #ARGV > 8 then
+    redis.call('HSET', KEYS[7], unpack(ARGV, 9))
+    if tonumber(ARGV[6]) > 0 then
+      redis.call('PEXPIRE', KEYS[7], ARGV[6])
+    end
+  end
 end
 end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
 return threads

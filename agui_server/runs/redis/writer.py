@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.interrupts import expires_ms
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox
 
@@ -222,11 +223,12 @@ class RunWriter:
             await self.scripts.finish(
                 keys=[
                     keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id),
-                    keys.thread(self.thread_id), keys.threads,
+                    keys.thread(self.thread_id), keys.threads, keys.interrupts(self.thread_id),
                 ],
                 args=[
                     self.token, status_of_terminal(*terminal), settings.retention_ms, self.run_id, payload, ttl,
                     updated_ms, self.thread_id,
+                    *(value for item in (thread.interrupts if thread else ()) for value in (item.id, expires_ms(item))),
                 ],
             )
         )  # fmt: skip
