@@ -8,7 +8,12 @@ One run is a loop of model turns:
    conversation and go to 1 (at most ``max_tool_turns`` times);
 4. it called frontend tools (``RunAgentInput.tools``): ``RUN_FINISHED`` right after their
    ``TOOL_CALL_END``, with their ids as ``pendingToolCallIds``; the client runs them and its next request,
-   carrying the results, continues the conversation.
+   carrying the results, continues the conversation;
+5. it called backend tools that need the client's approval (``@tool(requires_approval=...)``): the others
+   run, then ``RUN_FINISHED`` with the interrupt outcome, one interrupt per call; the next request's
+   ``resume`` answers them and, before its first turn, the approved calls run and the refused ones get a
+   refusal as their result. A call whose run ended before its result is reported as of unknown outcome,
+   never run again.
 
 A request that fails before anything of its turn reached the client is retried (rate limits, 5xx,
 connection failures, with backoff and the provider's ``retry-after``). Any other failure ends the run
@@ -33,13 +38,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 
 from agui_server.agents import errors
 from agui_server.agents._llm_emit import Turn
 from agui_server.agents._llm_http import Deadline, RetryPolicy, open_stream
 from agui_server.agents.tools import BackendTool, ToolCallRequest, ToolResult, run_tool_calls, toolset
 from agui_server.protocol import events as ev
-from agui_server.protocol.types import TokenUsage
+from agui_server.protocol.types import AssistantMessage, Interrupt, Message, TokenUsage, ToolCall, ToolMessage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -253,9 +259,14 @@ class LLMAgent(abc.ABC, Generic[C]):
         usage = UsageTotals()
         frontend = self._frontend_tools(input)
         frontend_names = {t.name for t in frontend}
-        conversation = self.start(input, frontend)
         tool_turns = 0
         try:
+            answered: list[ToolMessage] = []
+            async for event in self._answer_approvals(input, ctx, deadline, answered):
+                yield event
+            if answered:
+                input = msgspec.structs.replace(input, messages=[*input.messages, *answered])
+            conversation = self.start(input, frontend)
             async with self._client() as client:
                 while True:
                     turn = Turn(ctx)
@@ -267,6 +278,12 @@ class LLMAgent(abc.ABC, Generic[C]):
                         yield ending
                         return
                     backend_calls = [c for c in turn.tool_calls if c.name not in frontend_names]
+                    asks = [
+                        c
+                        for c in backend_calls
+                        if c.name in self.tools and self.tools[c.name].needs_approval(c.arguments)
+                    ]
+                    backend_calls = [c for c in backend_calls if c not in asks]
                     pending = [c.id for c in turn.tool_calls if c.name in frontend_names]
                     if backend_calls or turn.stop == "pause":
                         if tool_turns >= self.max_tool_turns:
@@ -281,6 +298,14 @@ class LLMAgent(abc.ABC, Generic[C]):
                     results: list[ToolResult] = []
                     async for event in self._run_tools(backend_calls, ctx, deadline, results):
                         yield event
+                    if asks:
+                        yield ev.RunFinishedEvent(
+                            thread_id=input.thread_id,
+                            run_id=input.run_id,
+                            outcome=ev.InterruptOutcome(interrupts=[_approval(call) for call in asks]),
+                            usage=usage.as_list(),
+                        )
+                        return
                     if pending:
                         yield ev.RunFinishedEvent(
                             thread_id=input.thread_id,
@@ -318,6 +343,43 @@ class LLMAgent(abc.ABC, Generic[C]):
                 )
             else:
                 yield item
+
+    async def _answer_approvals(
+        self, input: RunAgentInput, ctx: RunContext, deadline: Deadline, answered: list[ToolMessage]
+    ) -> AsyncIterator[ev.Event]:
+        """The backend calls of earlier runs still without a result that needed approval: the approved ones
+        run (with the client's edited arguments, if any), the others get a refusal, and a call whose approval
+        was not in this request (its run ended while it ran, or before it asked) is reported as of unknown
+        outcome. Each gets its ``TOOL_CALL_RESULT`` and, in ``answered``, its tool message for the model."""
+        answers = {entry.interrupt_id: entry for entry in input.resume or ()}
+        run_now: list[ToolCallRequest] = []
+        verdicts: list[tuple[str, str]] = []  # (tool call id, content) of the calls that do not run
+        for call in _unanswered_calls(input.messages):
+            tool = self.tools.get(call.function.name)
+            if tool is None or not tool.needs_approval(call.function.arguments):
+                continue
+            entry = answers.get(approval_id(call.id))
+            payload = entry.payload if entry is not None and isinstance(entry.payload, dict) else {}
+            if entry is None:
+                verdicts.append((call.id, _UNKNOWN_OUTCOME))
+            elif entry.status == "resolved" and payload.get("approved") is True:
+                edited = payload.get("arguments")
+                arguments = (
+                    msgspec.json.encode(edited).decode() if isinstance(edited, dict) else call.function.arguments
+                )
+                run_now.append(ToolCallRequest(call.id, call.function.name, arguments))
+            else:
+                verdicts.append((call.id, _REFUSED))
+        for call_id, content in verdicts:
+            answered.append(ToolMessage(id=ctx.new_id("tool"), tool_call_id=call_id, content=content))
+            yield ev.ToolCallResultEvent(message_id=answered[-1].id, tool_call_id=call_id, content=content, role="tool")
+        results: list[ToolResult] = []
+        async for event in self._run_tools(run_now, ctx, deadline, results):
+            if isinstance(event, ev.ToolCallResultEvent) and isinstance(event.content, str):
+                answered.append(
+                    ToolMessage(id=event.message_id, tool_call_id=event.tool_call_id, content=event.content)
+                )
+            yield event
 
     def _ending(
         self, input: RunAgentInput, turn: Turn, usage: UsageTotals
@@ -389,6 +451,56 @@ class LLMAgent(abc.ABC, Generic[C]):
         timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
         async with httpx.AsyncClient(timeout=timeout, verify=_ssl_context(), follow_redirects=False) as client:
             yield client
+
+
+_REFUSED = "The user did not approve this call; it was not run."
+_UNKNOWN_OUTCOME = (
+    "The outcome of this call is unknown: the run ended before the call reported a result, and it is not run "
+    "again. Check its effect before calling it once more."
+)
+
+
+def approval_id(tool_call_id: str) -> str:
+    """The id of the interrupt that asks to approve a backend tool call."""
+    return f"approve-{tool_call_id}"
+
+
+def _approval(call: ToolCallRequest) -> Interrupt:
+    """The interrupt that asks the client to approve ``call``."""
+    try:
+        arguments = msgspec.json.decode(call.arguments or "{}")
+    except msgspec.DecodeError:
+        arguments = call.arguments
+    return Interrupt(
+        id=approval_id(call.id),
+        reason="tool_approval",
+        message=f"Allow the call to {call.name}?",
+        tool_call_id=call.id,
+        response_schema=_APPROVAL_SCHEMA,
+        metadata={"toolName": call.name, "arguments": arguments},
+    )
+
+
+_APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "description": "Run the call (true) or not (false)."},
+        "arguments": {"type": "object", "description": "The call's arguments as approved (default: as asked)."},
+    },
+    "required": ["approved"],
+}
+
+
+def _unanswered_calls(messages: list[Message]) -> list[ToolCall]:
+    """The tool calls in ``messages`` that no tool message answers."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    return [
+        call
+        for message in messages
+        if isinstance(message, AssistantMessage) and message.tool_calls
+        for call in message.tool_calls
+        if call.id not in answered
+    ]
 
 
 @functools.cache

@@ -27,6 +27,12 @@
   through which a long tool reports progress (``ACTIVITY_SNAPSHOT``), marks steps (``STEP_STARTED`` /
   ``STEP_FINISHED``) or emits any other AG-UI event.
 - The calls of one model turn run concurrently; their results come back in the order they finish.
+- ``@tool(requires_approval=True)`` (or a function of the call's arguments that says whether this call
+  needs one) asks the client before the tool runs: the run ends with an interrupt carrying the call
+  (reason ``tool_approval``, id ``approve-<toolCallId>``); the answer ``{"approved": true}`` (optionally
+  with edited ``"arguments"``) runs it and the model goes on, anything else gives the model a refusal.
+  A call whose run ended before it reported a result is never run again: its outcome is unknown, and the
+  model and the client are told so.
 """
 
 from __future__ import annotations
@@ -163,9 +169,24 @@ class BackendTool:
     arguments_type: type[msgspec.Struct] = field(default=msgspec.Struct, repr=False)
     context_parameter: str | None = field(default=None, repr=False)
     positional: tuple[str, ...] = field(default=(), repr=False)
+    requires_approval: bool | Callable[[dict[str, Any]], bool] = False
+    """Ask the client before running a call (``True``), or a function of the call's arguments that says
+    whether this call needs it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    def needs_approval(self, arguments: str) -> bool:
+        """Whether the call with these arguments (JSON text) waits for the client's approval; arguments that
+        cannot be read need it whenever the policy is not a plain ``False``."""
+        policy = self.requires_approval
+        if not callable(policy):
+            return bool(policy)
+        try:
+            decoded = msgspec.json.decode(arguments.strip() or "{}")
+        except msgspec.DecodeError:
+            return True
+        return bool(policy(decoded if isinstance(decoded, dict) else {}))
 
     async def invoke(self, arguments: str, context: ToolContext) -> tuple[str, bool]:
         """Validate the model's arguments, run the function, and render its result: ``(content, is_error)``."""
@@ -215,7 +236,11 @@ def tool(fn: Callable[..., Any], /) -> BackendTool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    requires_approval: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> Callable[[Callable[..., Any]], BackendTool]: ...
 
 
@@ -226,6 +251,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    requires_approval: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> BackendTool | Callable[[Callable[..., Any]], BackendTool]:
     """Make a function a backend tool; use as ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -235,6 +261,8 @@ def tool(
         name: the tool's name for the model (default: the function's name).
         description: what the tool does (default: the docstring's first paragraph).
         timeout: seconds the tool may run; past that the model gets an error result.
+        requires_approval: ask the client before each call (``True``), or a function of the call's
+            arguments (a dict) that says whether this call needs it.
 
     Raises:
         TypeError: the signature has ``*args``/``**kwargs`` or a type msgspec cannot describe.
@@ -286,6 +314,7 @@ def tool(
             arguments_type=arguments_type,
             context_parameter=context_parameter,
             positional=tuple(positional),
+            requires_approval=requires_approval,
         )
 
     if fn is not None:
