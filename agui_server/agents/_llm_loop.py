@@ -8,7 +8,9 @@ One run is a loop of model turns:
    conversation and go to 1 (at most ``max_tool_turns`` times);
 4. it called frontend tools (``RunAgentInput.tools``): ``RUN_FINISHED`` right after their
    ``TOOL_CALL_END``, with their ids as ``pendingToolCallIds``; the client runs them and its next request,
-   carrying the results, continues the conversation.
+   carrying the results, continues the conversation. A frontend call whose arguments are not a JSON object
+   is never ended and the run ends with ``TOOL_ARGUMENTS_INVALID``; a backend call's invalid arguments
+   become an error result the model sees (3.), so it can correct them.
 
 A request that fails before anything of its turn reached the client is retried (rate limits, 5xx,
 connection failures, with backoff and the provider's ``retry-after``). Any other failure ends the run
@@ -258,7 +260,7 @@ class LLMAgent(abc.ABC, Generic[C]):
         try:
             async with self._client() as client:
                 while True:
-                    turn = Turn(ctx)
+                    turn = Turn(ctx, frontend_names)
                     async for event in self._turn(client, conversation, turn, deadline):
                         yield event
                     usage.add(turn.usage)
@@ -335,6 +337,14 @@ class LLMAgent(abc.ABC, Generic[C]):
                 code=errors.OUTPUT_TRUNCATED,
                 message="The model reached its output limit in the middle of a tool call "
                 f"({turn.stop_reason}); raise the output token limit.",
+                usage=usage.as_list(),
+            )
+        invalid = turn.invalid_client_calls
+        if invalid:
+            return ev.RunErrorEvent(
+                code=errors.TOOL_ARGUMENTS_INVALID,
+                message=f"The model called the tool {invalid[0]} with arguments that are not a JSON object; "
+                "the call was not completed.",
                 usage=usage.as_list(),
             )
         if stop == "pause" or turn.tool_calls:
