@@ -8,7 +8,10 @@ friends as deltas arrive and yields the events they return. The turn keeps the o
 - reasoning is a span holding one reasoning message (same id); it closes when text or a tool call
   starts, with the provider's opaque signature as ``REASONING_ENCRYPTED_VALUE`` (subtype ``message``);
 - a tool call opens once its id and name are known; arguments stream as they come; a call that got no
-  arguments at all is given ``{}`` so the concatenated arguments are always JSON;
+  arguments at all is given ``{}``; a call to a client's (frontend) tool whose arguments are not a JSON
+  object when it ends gets no ``TOOL_CALL_END`` (the client must not run it) and is listed in
+  :attr:`Turn.invalid_client_calls` (the run then ends with ``TOOL_ARGUMENTS_INVALID``); a backend tool's
+  call ends as usual and its invalid arguments become an error result the model can correct;
 - :meth:`Turn.finish` closes whatever is still open.
 
 It also remembers what the turn said (text, calls, stop reason, usage), for the tool loop.
@@ -19,14 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
+
 from agui_server.agents.tools import ToolCallRequest
 from agui_server.protocol import events as ev
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from agui_server.agents.base import RunContext
     from agui_server.protocol.types import TokenUsage
 
-__all__ = ("Stop", "Turn")
+__all__ = ("Stop", "Turn", "is_json_object")
 
 Stop = Literal["end", "tool_calls", "length", "filtered", "pause"]
 """How a turn ended, provider-neutral: a normal end, tool calls to answer, the output limit, a safety
@@ -39,6 +46,15 @@ class _Call:
     name: str
     arguments: list[str] = field(default_factory=list)
     open: bool = True
+    invalid: bool = False
+
+
+def is_json_object(text: str) -> bool:
+    """Whether ``text`` is a JSON object (what a tool call's arguments must be)."""
+    try:
+        return isinstance(msgspec.json.decode(text), dict)
+    except msgspec.DecodeError:
+        return False
 
 
 class Turn:
@@ -50,6 +66,7 @@ class Turn:
         "_reasoning_parts",
         "_text_open",
         "assistant",
+        "client_tools",
         "ctx",
         "emitted",
         "message_id",
@@ -60,8 +77,10 @@ class Turn:
         "usage",
     )
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, client_tools: Collection[str] = ()) -> None:
         self.ctx = ctx
+        self.client_tools = frozenset(client_tools)
+        """The names of the client's (frontend) tools: their calls must end with a JSON object."""
         self.message_id = ctx.new_id("msg")
         """The assistant message's id: the text message and the tool calls' ``parentMessageId``."""
         self.reset()
@@ -95,6 +114,11 @@ class Turn:
     def tool_calls(self) -> list[ToolCallRequest]:
         """The turn's tool calls, in the order they started."""
         return [ToolCallRequest(c.id, c.name, "".join(c.arguments) or "{}") for c in self._calls.values()]
+
+    @property
+    def invalid_client_calls(self) -> list[str]:
+        """The names of the client tools called with arguments that are not a JSON object (never ended)."""
+        return [c.name for c in self._calls.values() if c.invalid]
 
     @property
     def has_open_tool_call(self) -> bool:
@@ -199,6 +223,9 @@ class Turn:
         if not call.arguments:
             call.arguments.append("{}")
             out.append(ev.ToolCallArgsEvent(tool_call_id=call.id, delta="{}"))
+        elif call.name in self.client_tools and not is_json_object("".join(call.arguments)):
+            call.invalid = True
+            return []
         out.append(ev.ToolCallEndEvent(tool_call_id=call.id))
         return self._out(out)
 

@@ -8,7 +8,9 @@ One run is a loop of model turns:
    conversation and go to 1 (at most ``max_tool_turns`` times);
 4. it called frontend tools (``RunAgentInput.tools``): ``RUN_FINISHED`` right after their
    ``TOOL_CALL_END``, with their ids as ``pendingToolCallIds``; the client runs them and its next request,
-   carrying the results, continues the conversation;
+   carrying the results, continues the conversation. A frontend call whose arguments are not a JSON object
+   is never ended and the run ends with ``TOOL_ARGUMENTS_INVALID``; a backend call's invalid arguments
+   become an error result the model sees (3.), so it can correct them;
 5. it called backend tools that need the client's approval (``@tool(requires_approval=...)``): the others
    run, then ``RUN_FINISHED`` with the interrupt outcome, one interrupt per call; the next request's
    ``resume`` answers them and, before its first turn, the approved calls run and the refused ones get a
@@ -269,7 +271,7 @@ class LLMAgent(abc.ABC, Generic[C]):
             conversation = self.start(input, frontend)
             async with self._client() as client:
                 while True:
-                    turn = Turn(ctx)
+                    turn = Turn(ctx, frontend_names)
                     async for event in self._turn(client, conversation, turn, deadline):
                         yield event
                     usage.add(turn.usage)
@@ -397,6 +399,14 @@ class LLMAgent(abc.ABC, Generic[C]):
                 code=errors.OUTPUT_TRUNCATED,
                 message="The model reached its output limit in the middle of a tool call "
                 f"({turn.stop_reason}); raise the output token limit.",
+                usage=usage.as_list(),
+            )
+        invalid = turn.invalid_client_calls
+        if invalid:
+            return ev.RunErrorEvent(
+                code=errors.TOOL_ARGUMENTS_INVALID,
+                message=f"The model called the tool {invalid[0]} with arguments that are not a JSON object; "
+                "the call was not completed.",
                 usage=usage.as_list(),
             )
         if stop == "pause" or turn.tool_calls:

@@ -7,7 +7,10 @@ OpenRouter, Groq...), not only api.openai.com:
   reasoning models; several compatible servers know no ``developer``), ``context`` one more after them;
 - a user message that is all text becomes a string; media become ``image_url``, ``input_audio`` or
   ``file`` parts, and what Chat Completions cannot take (video, a document by URL) a short note;
-- an assistant message keeps its text and ``tool_calls``; tool results follow it (see ``_llm_history``);
+- an assistant message keeps its text and ``tool_calls``; beside tool calls an empty text is left out, not
+  sent as ``null`` (llama-cpp-python's server rejects ``"content": null`` with HTTP 500);
+- tool results follow their assistant message (see ``_llm_history``) and carry the tool's ``name``
+  (llama-cpp-python's server requires the key; OpenAI and the other servers accept it);
 - reasoning messages are not sent back (Chat Completions has no field for them across requests);
 - activity messages are frontend-only and dropped.
 """
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from agui_server.agents.tools import BackendTool
     from agui_server.protocol.types import ContentPart, RunAgentInput, Tool
 
-__all__ = ("openai_messages", "openai_tools")
+__all__ = ("assistant_message", "openai_messages", "openai_tools", "tool_message")
 
 _PROVIDER: Final = "the OpenAI Chat Completions API"
 _AUDIO_FORMATS: Final = {
@@ -81,6 +84,24 @@ def _tool_content(message: ToolMessage) -> str:
     return text
 
 
+def assistant_message(text: str | None, tool_calls: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """An assistant message with its text and its tool calls as ``(id, name, arguments)``."""
+    entry: dict[str, Any] = {"role": "assistant"}
+    if text or not tool_calls:
+        entry["content"] = text or ""
+    if tool_calls:
+        entry["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in tool_calls
+        ]
+    return entry
+
+
+def tool_message(call_id: str, name: str, content: str) -> dict[str, Any]:
+    """A tool's result for the call ``call_id``."""
+    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
+
+
 def openai_messages(input: RunAgentInput, instructions: str | None = None) -> list[dict[str, Any]]:
     """The ``messages`` of a Chat Completions request for this run."""
     out: list[dict[str, Any]] = []
@@ -89,27 +110,21 @@ def openai_messages(input: RunAgentInput, instructions: str | None = None) -> li
     context = context_text(input.context)
     if context:
         out.append({"role": "system", "content": context})
+    names: dict[str, str] = {}
     for message in normalized(input.messages):
         if isinstance(message, SystemMessage | DeveloperMessage):
             out.append({"role": "system", "content": message.content})
         elif isinstance(message, UserMessage):
             out.append({"role": "user", "content": _user_content(message.content)})
         elif isinstance(message, AssistantMessage):
-            entry: dict[str, Any] = {"role": "assistant", "content": message.content or None}
-            if message.tool_calls:
-                entry["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.function.name, "arguments": call.function.arguments or "{}"},
-                    }
-                    for call in message.tool_calls
-                ]
-            elif not message.content:
+            calls = [(c.id, c.function.name, c.function.arguments or "{}") for c in message.tool_calls or ()]
+            if not calls and not message.content:
                 continue  # an empty assistant message says nothing and some servers reject it
-            out.append(entry)
+            names.update((call_id, name) for call_id, name, _ in calls)
+            out.append(assistant_message(message.content, calls))
         elif isinstance(message, ToolMessage):
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": _tool_content(message)})
+            name = names.get(message.tool_call_id, "")
+            out.append(tool_message(message.tool_call_id, name, _tool_content(message)))
     return out
 
 

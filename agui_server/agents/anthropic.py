@@ -12,7 +12,9 @@ How the stream maps to AG-UI (``event:`` lines of the Messages stream):
   with ``REASONING_ENCRYPTED_VALUE`` carrying the signature, so the next request can send the block
   back; ``redacted_thinking`` → the same, its data as the encrypted value;
 - ``tool_use`` blocks (``input_json_delta``) → ``TOOL_CALL_START`` (``parentMessageId`` set) / ``ARGS``
-  / ``END``;
+  / ``END``; the calls end with the message, not with their block, and a ``tool_use`` block whose id an
+  earlier block of the message already opened continues that call (gateways that translate an OpenAI
+  stream repeating the call's id in every chunk send one block per chunk);
 - ``message_start`` / ``message_delta`` usage → ``RUN_FINISHED.usage``; ``ping`` is ignored; ``error``
   ends the run with the matching code;
 - ``stop_reason``: ``end_turn`` and ``stop_sequence`` end the run; ``tool_use`` runs the tools;
@@ -187,6 +189,9 @@ class _Message:
     """The streamed message so far: its blocks by index, usage, stop reason."""
 
     blocks: dict[int, _Block] = field(default_factory=dict)
+    aliases: dict[int, int] = field(default_factory=dict)
+    """Blocks that repeat an earlier ``tool_use`` block's id: their index → that block's index."""
+    tool_ids: dict[str, int] = field(default_factory=dict)
     model: str | None = None
     usage: _Usage = field(default_factory=_Usage)
     stop_reason: str | None = None
@@ -349,6 +354,9 @@ class AnthropicAgent(LLMAgent[_Conversation]):
     def _block_start(start: _BlockStart, message: _Message, turn: Turn) -> list[ev.Event]:
         data = bytes(start.content_block)
         info: _BlockInfo = json_or_malformed(data, _BLOCK, "content block")
+        if info.type == "tool_use" and info.id in message.tool_ids:  # the same call again: continue it
+            message.aliases[start.index] = message.tool_ids[info.id]
+            return []
         raw: dict[str, Any] = _ANY.decode(data)
         block = message.blocks[start.index] = _Block(info.type, raw)
         key = str(start.index)
@@ -366,6 +374,7 @@ class AnthropicAgent(LLMAgent[_Conversation]):
                 raise errors.UpstreamError(
                     errors.UPSTREAM_MALFORMED_STREAM, "The model provider streamed a tool call without an id or name."
                 )
+            message.tool_ids[info.id] = start.index
             out = turn.tool_start(key, info.id, info.name)
             if isinstance(info.input, dict) and info.input:  # some gateways send the whole input up front
                 text = msgspec.json.encode(info.input).decode()
@@ -376,7 +385,8 @@ class AnthropicAgent(LLMAgent[_Conversation]):
 
     @staticmethod
     def _block_delta(delta: _BlockDelta, message: _Message, turn: Turn) -> list[ev.Event]:
-        block = message.blocks.get(delta.index)
+        index = message.aliases.get(delta.index, delta.index)
+        block = message.blocks.get(index)
         if block is None:
             raise errors.UpstreamError(
                 errors.UPSTREAM_MALFORMED_STREAM, "The model provider streamed a delta for a block it never started."
@@ -394,7 +404,7 @@ class AnthropicAgent(LLMAgent[_Conversation]):
         if body.type == "input_json_delta" and body.partial_json:
             block.parts.append(body.partial_json)
             if block.kind == "tool_use":
-                return turn.tool_args(str(delta.index), body.partial_json)
+                return turn.tool_args(str(index), body.partial_json)
         return []  # citations and future delta types
 
     @staticmethod
@@ -406,9 +416,7 @@ class AnthropicAgent(LLMAgent[_Conversation]):
             return turn.end_text()
         if block.kind == "thinking":
             return turn.end_reasoning(encrypted_value=block.signature or None)
-        if block.kind == "tool_use":
-            return turn.tool_end(str(index))
-        return []
+        return []  # a tool call ends with the message (a later block may continue it)
 
     @staticmethod
     def _rebuilt(block: _Block) -> dict[str, Any] | None:

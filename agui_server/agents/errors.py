@@ -20,6 +20,7 @@ __all__ = (
     "LLM_ERROR_CODES",
     "OUTPUT_TRUNCATED",
     "RUN_TIMEOUT",
+    "TOOL_ARGUMENTS_INVALID",
     "TOOL_TURNS_EXCEEDED",
     "UPSTREAM_AUTH_FAILED",
     "UPSTREAM_BAD_REQUEST",
@@ -51,6 +52,10 @@ OUTPUT_TRUNCATED: Final = "OUTPUT_TRUNCATED"
 """The model hit its output limit in the middle of a tool call, so the call cannot be used."""
 CONTENT_FILTERED: Final = "CONTENT_FILTERED"
 """The provider's safety system stopped the answer (``content_filter``, ``refusal``)."""
+TOOL_ARGUMENTS_INVALID: Final = "TOOL_ARGUMENTS_INVALID"
+"""The model called a client (frontend) tool with arguments that are not a JSON object, so the call was never
+completed (no ``TOOL_CALL_END``) and the client must not run it. (A backend tool's invalid arguments do not
+end the run: they become an error result the model sees and can correct.)"""
 TOOL_TURNS_EXCEEDED: Final = "TOOL_TURNS_EXCEEDED"
 """The model kept calling backend tools past the adapter's ``max_tool_turns``."""
 RUN_TIMEOUT: Final = "RUN_TIMEOUT"
@@ -67,6 +72,7 @@ LLM_ERROR_CODES: Final = (
     OUTPUT_TRUNCATED,
     CONTENT_FILTERED,
     TOOL_TURNS_EXCEEDED,
+    TOOL_ARGUMENTS_INVALID,
 )
 """Every code the LLM adapters add to the server's own (``RUN_TIMEOUT`` is the server's)."""
 

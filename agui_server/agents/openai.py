@@ -16,6 +16,8 @@ How the stream maps to AG-UI:
 - ``delta.tool_calls``, several in parallel and their arguments in fragments, keyed by ``index`` →
   ``TOOL_CALL_START`` (with ``parentMessageId``) / ``ARGS`` / ``END``;
 - the usage chunk (``stream_options.include_usage``) → ``RUN_FINISHED.usage``;
+- the legacy ``delta.function_call`` → the same, once the stream is over, and only when the stream had no
+  ``tool_calls`` (llama-cpp-python's server sends both in every delta, for one call);
 - ``finish_reason``: ``stop`` ends the run; ``tool_calls`` and the legacy ``function_call`` run the tools;
   ``length`` ends it (with ``result.stopReason``) or, inside a tool call, fails it with
   ``OUTPUT_TRUNCATED``; ``content_filter`` fails it with ``CONTENT_FILTERED``.
@@ -32,7 +34,7 @@ import msgspec
 from agui_server.agents import errors
 from agui_server.agents._llm_http import error_for_stream_error, iter_sse, json_or_malformed
 from agui_server.agents._llm_loop import LLMAgent, LLMOptions, model_from_env, read_env
-from agui_server.agents._llm_openai_input import openai_messages, openai_tools
+from agui_server.agents._llm_openai_input import assistant_message, openai_messages, openai_tools, tool_message
 from agui_server.protocol.types import TokenUsage
 
 if TYPE_CHECKING:
@@ -153,6 +155,9 @@ class _Calls:
 
     pending: dict[str, _PendingCall] = field(default_factory=dict)
     last: str | None = None
+    saw_tool_calls: bool = False
+    legacy: _PendingCall | None = None
+    """The legacy ``function_call``, held back until the stream shows it had no ``tool_calls``."""
 
 
 class OpenAIAgent(LLMAgent[_Conversation]):
@@ -220,18 +225,14 @@ class OpenAIAgent(LLMAgent[_Conversation]):
 
     def extend(self, conversation: _Conversation, turn: Turn, results: list[ToolResult]) -> None:
         """Append the assistant's turn (text, tool calls) and the tools' results."""
-        assistant: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
         calls = turn.tool_calls
-        if calls:
-            assistant["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
-            ]
-            reasoning = "".join(turn.reasoning_text)
-            if reasoning:  # servers that stream it want it back within the tool loop (DeepSeek)
-                assistant["reasoning_content"] = reasoning
+        assistant = assistant_message(turn.text, [(c.id, c.name, c.arguments) for c in calls])
+        reasoning = "".join(turn.reasoning_text)
+        if calls and reasoning:  # servers that stream it want it back within the tool loop (DeepSeek)
+            assistant["reasoning_content"] = reasoning
         conversation.messages.append(assistant)
         for result in results:
-            conversation.messages.append({"role": "tool", "tool_call_id": result.call.id, "content": result.content})
+            conversation.messages.append(tool_message(result.call.id, result.call.name, result.content))
 
     # -- the stream -----------------------------------------------------------------------------
 
@@ -266,6 +267,10 @@ class OpenAIAgent(LLMAgent[_Conversation]):
                 "The model provider's stream ended before the answer was complete.",
                 retryable=True,
             )
+        if calls.legacy is not None and not calls.saw_tool_calls:
+            legacy = _Function(calls.legacy.name, "".join(calls.legacy.arguments))
+            for event in self._call_delta(_LEGACY_KEY, None, legacy, turn, calls):
+                yield event
         if calls.pending:
             raise errors.UpstreamError(
                 errors.UPSTREAM_MALFORMED_STREAM, "The model provider streamed a tool call without a name."
@@ -290,10 +295,13 @@ class OpenAIAgent(LLMAgent[_Conversation]):
         if delta.refusal:
             out += turn.text_delta(delta.refusal)
         for position, call in enumerate(delta.tool_calls or ()):
+            calls.saw_tool_calls = True
             key = self._key(call, position, calls)
             out += self._call_delta(key, call.id, call.function or _Function(), turn, calls)
-        if delta.function_call is not None:
-            out += self._call_delta(_LEGACY_KEY, None, delta.function_call, turn, calls)
+        if delta.function_call is not None and not calls.saw_tool_calls:
+            legacy = calls.legacy = calls.legacy or _PendingCall()
+            legacy.name = legacy.name or delta.function_call.name  # some servers repeat it in every delta
+            legacy.arguments.append(delta.function_call.arguments or "")
         return out
 
     @staticmethod

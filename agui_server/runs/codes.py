@@ -61,3 +61,6 @@ class ErrorCode(StrEnum):
     """The provider filtered or refused the content."""
     TOOL_TURNS_EXCEEDED = "TOOL_TURNS_EXCEEDED"
     """Backend tools were called more times than ``max_tool_turns`` allows."""
+    TOOL_ARGUMENTS_INVALID = "TOOL_ARGUMENTS_INVALID"
+    """The model called a client (frontend) tool with arguments that are not a JSON object; the call was never
+    completed (no ``TOOL_CALL_END``), so the client must not run it."""

@@ -122,7 +122,7 @@ async def test_openai_frontend_tool_round_trip_through_the_official_client(clien
     assert assistant[-1]["content"] == "Booked."
     sent = fake.requests[1].body["messages"]
     assert sent[-2]["tool_calls"][0]["function"] == {"name": "confirm", "arguments": '{"action": "book"}'}
-    assert sent[-1] == {"role": "tool", "tool_call_id": "call_c", "content": "yes"}
+    assert sent[-1] == {"role": "tool", "tool_call_id": "call_c", "name": "confirm", "content": "yes"}
     assert fake.validation_errors == []
 
 

@@ -211,8 +211,7 @@ async def test_backend_tool_runs_on_the_server_and_the_loop_goes_on(upstream: Up
     }
     assert second["messages"][1:] == [
         {
-            "role": "assistant",
-            "content": None,
+            "role": "assistant",  # no "content": null beside tool calls (llama-cpp-python's server refuses it)
             "tool_calls": [
                 {
                     "id": "call_w",
@@ -221,7 +220,7 @@ async def test_backend_tool_runs_on_the_server_and_the_loop_goes_on(upstream: Up
                 }
             ],
         },
-        {"role": "tool", "tool_call_id": "call_w", "content": result["content"]},
+        {"role": "tool", "tool_call_id": "call_w", "name": "get_weather", "content": result["content"]},
     ]
 
 
@@ -252,6 +251,7 @@ async def test_a_tool_that_raises_becomes_a_result_the_model_sees(upstream: Upst
     assert tool_messages[0] == {
         "role": "tool",
         "tool_call_id": "call_f",
+        "name": "flaky",
         "content": "Error: no weather station in Atlantis",
     }
 
@@ -462,7 +462,7 @@ async def test_every_ag_ui_role_maps_to_chat_completions(upstream: Upstream) -> 
             "content": "Let me check.",
             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}],
         },
-        {"role": "tool", "tool_call_id": "c1", "content": "a cat"},
+        {"role": "tool", "tool_call_id": "c1", "name": "lookup", "content": "a cat"},
         {"role": "user", "content": "Thanks"},
     ]
 
@@ -509,7 +509,7 @@ async def test_frontend_tool_round_trip_over_two_requests(upstream: Upstream) ->
     assert events[-1]["type"] == "RUN_FINISHED"
     sent = upstream.bodies[1]["messages"]
     assert sent[-2]["tool_calls"][0]["id"] == "call_fe"
-    assert sent[-1] == {"role": "tool", "tool_call_id": "call_fe", "content": '{"sky": "sunny"}'}
+    assert sent[-1] == {"role": "tool", "tool_call_id": "call_fe", "name": "get_weather", "content": '{"sky": "sunny"}'}
 
 
 async def test_cancelling_the_run_closes_the_upstream_request_at_once(

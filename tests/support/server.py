@@ -57,7 +57,15 @@ async def running_server(app: Any, *, startup_timeout: float = 10.0) -> AsyncIte
 
 
 @contextmanager
-def _served(command: list[str], port: int, what: str, env: dict[str, str] | None, cwd: Path | None) -> Iterator[str]:
+def served(
+    command: list[str],
+    port: int,
+    what: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    startup_timeout: float = 20.0,
+) -> Iterator[str]:
     """Run ``command`` (a server on ``port``), wait until it answers; yields the base URL; stops it by its pid."""
     process = subprocess.Popen(
         command, cwd=cwd or ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
@@ -65,7 +73,7 @@ def _served(command: list[str], port: int, what: str, env: dict[str, str] | None
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
                 output = process.stdout.read() if process.stdout else ""
@@ -93,7 +101,7 @@ def cli_server(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
     """Run ``agui-server serve`` in a subprocess on a free port; yields the base URL; stops it by its pid."""
     port = free_port()
     command = [sys.executable, "-m", "agui_server", "serve", "--port", str(port), *args]
-    with _served(command, port, "agui-server", env, cwd) as base:
+    with served(command, port, "agui-server", env, cwd) as base:
         yield base
 
 
@@ -103,5 +111,5 @@ def uvicorn_app(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
     by its pid."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
-    with _served(command, port, app, env, None) as base:
+    with served(command, port, app, env, None) as base:
         yield base

@@ -148,6 +148,7 @@ def test_codes_are_stable_strings() -> None:
         "OUTPUT_TRUNCATED",
         "CONTENT_FILTERED",
         "TOOL_TURNS_EXCEEDED",
+        "TOOL_ARGUMENTS_INVALID",
     )
 
 

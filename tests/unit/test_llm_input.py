@@ -98,7 +98,8 @@ def test_openai_text_parts_become_a_string_and_tool_errors_are_marked() -> None:
         )
     )
     assert messages[0] == {"role": "user", "content": "a\nb"}
-    assert messages[2] == {"role": "tool", "tool_call_id": "c", "content": "Error: boom\npartial"}
+    assert "content" not in messages[1]  # beside tool calls an empty text is left out, never null
+    assert messages[2] == {"role": "tool", "tool_call_id": "c", "name": "f", "content": "Error: boom\npartial"}
     assert len(messages) == 3
 
 
