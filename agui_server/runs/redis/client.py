@@ -12,13 +12,18 @@ one prefix lies in one hash slot (keys.py), so a cluster runs every script and t
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import version
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
+from redis.exceptions import ConnectionError, CrossSlotTransactionError, InvalidPipelineStack, RedisClusterException
 
-__all__ = ("CLUSTER_SCHEMES", "is_cluster_url", "redis_client", "sync_redis_client")
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+__all__ = ("CLUSTER_SCHEMES", "ClusterUnavailable", "is_cluster_url", "redis_client", "sync_redis_client")
 
 CLUSTER_SCHEMES: Final = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 """URL schemes that mean a Redis Cluster, and the plain scheme redis-py reads after them."""
@@ -26,6 +31,55 @@ _CLUSTER_REDIS_PY: Final = (8, 0)
 """The first redis-py whose asyncio cluster client has pub/sub (the workers' cancel channel)."""
 _CONNECT_TIMEOUT: Final = 2.0
 _HEALTH_CHECK: Final = 15
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+class ClusterUnavailable(ConnectionError):
+    """No node of the Redis Cluster could serve the command (no node answered, a refused login, slots not
+    served). redis-py raises ``RedisClusterException`` then, which is no ``RedisError``; the cluster client
+    here raises this ``ConnectionError`` instead, so that the backend meets a cluster that is away as it meets
+    a lone server that is away (``BACKEND_UNAVAILABLE``, the worker's retries, a follower's ``RUN_ERROR``)."""
+
+
+def _unavailable_on_cluster_errors(
+    method: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    @functools.wraps(method)
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except (CrossSlotTransactionError, InvalidPipelineStack):
+            raise  # (the caller's mistake, not the cluster's state)
+        except RedisClusterException as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+    return call
+
+
+class _ClusterPipeline(ClusterPipeline):
+    execute = _unavailable_on_cluster_errors(ClusterPipeline.execute)
+    watch = _unavailable_on_cluster_errors(ClusterPipeline.watch)
+
+
+class _ClusterPubSub(ClusterPubSub):
+    execute_command = _unavailable_on_cluster_errors(ClusterPubSub.execute_command)
+
+
+class _RedisCluster(RedisCluster):
+    """redis-py's asyncio cluster client whose failures are all ``RedisError`` (``ClusterUnavailable``)."""
+
+    execute_command = _unavailable_on_cluster_errors(RedisCluster.execute_command)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _ClusterPipeline(self, transaction)  # type: ignore[abstract]  # (as redis-py's own pipeline())
+
+    def pubsub(self, node: Any = None, host: str | None = None, port: int | None = None, **kwargs: Any) -> Any:
+        return _ClusterPubSub(self, node=node, host=host, port=port, **kwargs)
 
 
 def _split(url: str) -> tuple[str, bool]:
@@ -63,7 +117,7 @@ def redis_client(url: str, *, name: str, max_connections: int = 1_000, socket_ti
     target, cluster = _split(url)
     if cluster:
         _check_cluster_support()
-        return RedisCluster.from_url(
+        return _RedisCluster.from_url(
             target,
             max_connections=max_connections,
             socket_timeout=socket_timeout,
