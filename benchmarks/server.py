@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 import psutil
 
+from agui_server.runs.redis.keys import Keys
 from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, WORKER_AGENT
 from benchmarks.client import connect
 from benchmarks.cpu import process_seconds
@@ -49,7 +50,7 @@ WORKER_SLOTS: Final = 16
 _START_CORES: Final = tuple(sorted(os.sched_getaffinity(0)))
 """The cores the processes start on: all this process could use when the benchmark was imported (it pins
 itself to the load core later, and children would inherit that)."""
-_WORKERS: Final = "agui:workers"
+_WORKERS: Final = Keys().workers
 """Live workers by last heartbeat (a sorted set): a worker is in it once it has read the run queue."""
 
 

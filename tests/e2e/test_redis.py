@@ -18,6 +18,7 @@ import pytest
 
 from conformance import BUILTIN_SCENARIOS, run_conformance
 from tests.support.cluster import Cluster, cluster
+from tests.support.redis_nodes import KINDS, Kind
 from tests.support.server import ROOT, free_port
 from tests.support.sse import Frame, SyncReader, parse_frames
 
@@ -42,9 +43,15 @@ def body(run_id: str, thread_id: str | None = None, text: str = "hello", **extra
     }
 
 
+@pytest.fixture(scope="module", params=KINDS)
+def kind(request: pytest.FixtureRequest) -> Kind:
+    """Each test runs over one redis-server, a 3-primary Redis Cluster and one valkey-server (redis_nodes.py)."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with cluster(tmp_path_factory.mktemp("cluster")) as c:
+def shared(tmp_path_factory: pytest.TempPathFactory, kind: Kind) -> Any:
+    with cluster(tmp_path_factory.mktemp(f"cluster-{kind}"), kind=kind) as c:
         yield c
 
 
@@ -182,13 +189,11 @@ def test_a_run_that_is_safe_to_repeat_runs_once_more_after_its_worker_died(share
 
 
 def test_a_worker_stops_promptly_on_sigterm(shared: Cluster) -> None:
-    import redis
-
     worker = shared.start_worker()
-    client = redis.Redis.from_url(shared.redis_url, decode_responses=True)
+    client = shared.client()
     try:  # wait (bounded) until it is reading the queue: it says so in the workers index
         deadline = time.monotonic() + 30
-        while not any(f"-{worker.pid}-" in w for w in client.zrange("agui:workers", 0, -1)):  # type: ignore[union-attr]
+        while not any(b"-%d-" % worker.pid in w for w in client.zrange(shared.keys.workers, 0, -1)):
             assert time.monotonic() < deadline, "the worker never started reading the queue"
             time.sleep(0.05)
     finally:
@@ -201,11 +206,9 @@ def test_a_worker_stops_promptly_on_sigterm(shared: Cluster) -> None:
 
 
 def shared_meta(c: Cluster, run_id: str) -> dict[str, str]:
-    import redis
-
-    client = redis.Redis.from_url(c.redis_url, decode_responses=True)
+    client = c.client()
     try:
-        return client.hgetall(f"agui:run:{run_id}:meta")  # type: ignore[return-value]
+        return {k.decode(): v.decode() for k, v in client.hgetall(c.keys.meta(run_id)).items()}
     finally:
         client.close()
 
@@ -258,9 +261,9 @@ async def test_the_conformance_runner_passes_against_a_web_process_backed_by_red
     assert report.findings == [], report.summary()
 
 
-def test_redis_gone_for_longer_than_streams_wait_gives_a_clean_run_error(tmp_path: Path) -> None:
+def test_redis_gone_for_longer_than_streams_wait_gives_a_clean_run_error(tmp_path: Path, kind: Kind) -> None:
     # a stream waits out an outage of twice the lease (at least 10 s), then says so and ends
-    with cluster(tmp_path, webs=1, workers=1, web_args=("--lease", "2")) as c:
+    with cluster(tmp_path, webs=1, workers=1, web_args=("--lease", "2"), kind=kind) as c:
         ((a, _),) = c.webs
         with httpx.Client(timeout=30) as client:
             with client.stream("POST", a + "/ag-ui/slow", json=body("restart", forwardedProps={"tokens": 400})) as r:
@@ -278,8 +281,8 @@ def test_redis_gone_for_longer_than_streams_wait_gives_a_clean_run_error(tmp_pat
     assert 10 <= ended_after < 15
 
 
-def test_no_worker_ends_the_run_with_no_worker(tmp_path: Path) -> None:
-    with cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "1")) as c:
+def test_no_worker_ends_the_run_with_no_worker(tmp_path: Path, kind: Kind) -> None:
+    with cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "1"), kind=kind) as c:
         ((a, _),) = c.webs
         with httpx.Client(timeout=20) as client:
             began = time.monotonic()
@@ -306,23 +309,22 @@ def test_redis_unreachable_is_503_before_the_stream(tmp_path: Path) -> None:
         assert int(response.headers["retry-after"]) > 0
 
 
-def test_a_run_read_by_a_worker_that_died_before_claiming_it_still_runs(tmp_path: Path) -> None:
-    import redis
-
-    with cluster(tmp_path, webs=1, workers=0, web_args=("--lease", "1")) as c:
+def test_a_run_read_by_a_worker_that_died_before_claiming_it_still_runs(tmp_path: Path, kind: Kind) -> None:
+    with cluster(tmp_path, webs=1, workers=0, web_args=("--lease", "1"), kind=kind) as c:
         ((a, _),) = c.webs
-        client = redis.Redis.from_url(c.redis_url)
+        client = c.client()
+        queue = c.keys.queue
         with httpx.Client(timeout=30) as http:
             with http.stream("POST", a + "/ag-ui/slow", json=body("stranded", forwardedProps={"tokens": 3})) as r:
                 # a worker takes the run off the queue and dies before it claims it
-                client.xgroup_create("agui:queue", "workers", id="0", mkstream=True)
-                taken = client.xreadgroup("workers", "ghost", {"agui:queue": ">"}, count=1, block=5000)
+                client.xgroup_create(queue, c.keys.GROUP, id="0", mkstream=True)
+                taken = client.xreadgroup(c.keys.GROUP, "ghost", {queue: ">"}, count=1, block=5000)
                 assert taken[0][1][0][1][b"run"] == b"stranded"  # type: ignore[index]
                 c.start_worker()
                 began = time.monotonic()
                 events = [e for _, e in Reader(r).take(10_000)]
                 took = time.monotonic() - began
-        pending = client.xpending("agui:queue", "workers")["pending"]  # type: ignore[index]
+        pending = client.xpending(queue, c.keys.GROUP)["pending"]
         client.close()
     assert events[0]["type"] == "RUN_STARTED"
     assert events[-1]["type"] == "RUN_FINISHED"

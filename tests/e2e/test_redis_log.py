@@ -59,12 +59,15 @@ async def numbered(input: RunAgentInput, ctx: Any) -> AsyncIterator[Any]:
 
 
 @contextlib.asynccontextmanager
-async def backend(url: str, **settings: Any) -> AsyncIterator[RedisRunBackend]:
+async def backend(
+    url: str, prefix: str | None = None, *, slots: int = 2, **settings: Any
+) -> AsyncIterator[RedisRunBackend]:
+    """A backend with ``slots`` worker slots running ``numbered``, on a prefix of its own unless given one."""
     runs = RedisRunBackend(
         url,
         agents={"default": FunctionAgent(numbered)},
-        worker_slots=2,
-        prefix=f"t{uuid.uuid4().hex[:8]}",
+        worker_slots=slots,
+        prefix=prefix or f"t{uuid.uuid4().hex[:8]}",
         settings=WorkerSettings(**settings),
     )
     await runs.startup()
@@ -74,9 +77,10 @@ async def backend(url: str, **settings: Any) -> AsyncIterator[RedisRunBackend]:
         await runs.shutdown()
 
 
-def run_input(events: int, thread_id: str | None = None) -> RunAgentInput:
+def run_input(events: int, thread_id: str | None = None, pause: float = 0) -> RunAgentInput:
     run_id = f"r-{uuid.uuid4().hex[:8]}"
-    return RunAgentInput(thread_id=thread_id or run_id, run_id=run_id, messages=[], forwarded_props={"events": events})
+    props = {"events": events, "pause": pause}
+    return RunAgentInput(thread_id=thread_id or run_id, run_id=run_id, messages=[], forwarded_props=props)
 
 
 async def next_frames(source: FrameSource, cursor: int) -> list[bytes]:

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests.support.cluster import Cluster
 from tests.support.sse import parse_frames
@@ -93,8 +92,9 @@ def body(run_id: str, tokens: int = TOKENS) -> dict[str, Any]:
 @contextlib.contextmanager
 def outage_cluster(directory: Path, *, persistent: bool = False, worker_lease: str = LEASE) -> Any:
     c = Cluster(directory)
+    assert c.redis is not None
     if persistent:  # every write on disk before it is acknowledged
-        c.redis_args = ("--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory))
+        c.redis.persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
     try:
         c.start_redis()
         c.start_worker("--lease", worker_lease)
@@ -102,9 +102,17 @@ def outage_cluster(directory: Path, *, persistent: bool = False, worker_lease: s
         c.start_web("--lease", LEASE)
         yield c
     finally:
-        if c.redis is not None and c.redis.poll() is None:
-            os.kill(c.redis.pid, signal.SIGCONT)  # (never leave it stopped)
+        if c.redis is not None:
+            for node in c.redis.processes:
+                if node.poll() is None:
+                    os.kill(node.pid, signal.SIGCONT)  # (never leave it stopped)
         c.stop()
+
+
+def redis_pid(c: Cluster) -> int:
+    assert c.redis is not None
+    (node,) = c.redis.processes
+    return node.pid
 
 
 def follow_run(c: Cluster, run_id: str, tokens: int = TOKENS) -> tuple[Client, Client, list[threading.Thread]]:
@@ -161,9 +169,9 @@ def test_a_redis_freeze_shorter_than_the_lease_loses_and_repeats_nothing(tmp_pat
     with outage_cluster(tmp_path) as c:
         assert c.redis is not None
         poster, follower, threads = follow_run(c, f"freeze-{seconds}")
-        os.kill(c.redis.pid, signal.SIGSTOP)
+        os.kill(redis_pid(c), signal.SIGSTOP)
         time.sleep(seconds)
-        os.kill(c.redis.pid, signal.SIGCONT)
+        os.kill(redis_pid(c), signal.SIGCONT)
         wait(c, threads, (poster, follower))
         assert_whole_run(c, poster, follower)
 
@@ -181,7 +189,7 @@ def test_a_redis_restart_with_persistence_loses_and_repeats_nothing(tmp_path: Pa
 def test_dropped_redis_connections_lose_and_repeat_nothing(tmp_path: Path) -> None:
     with outage_cluster(tmp_path) as c:
         poster, follower, threads = follow_run(c, "client-kill")
-        admin = redis.Redis.from_url(c.redis_url)
+        admin = c.client()
         try:
             for _ in range(3):  # every connection but this one, three times over the run
                 time.sleep(1.5)
@@ -198,9 +206,9 @@ def test_a_freeze_longer_than_the_lease_ends_the_run_with_worker_lost_and_no_gap
     with outage_cluster(tmp_path, worker_lease="2") as c:
         assert c.redis is not None
         poster, follower, threads = follow_run(c, "freeze-long")
-        os.kill(c.redis.pid, signal.SIGSTOP)
+        os.kill(redis_pid(c), signal.SIGSTOP)
         time.sleep(8)
-        os.kill(c.redis.pid, signal.SIGCONT)
+        os.kill(redis_pid(c), signal.SIGCONT)
         resumed = time.monotonic()
         wait(c, threads, (poster, follower))
     for client in (poster, follower):

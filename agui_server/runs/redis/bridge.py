@@ -54,7 +54,7 @@ from redis.exceptions import RedisError
 from agui_server.protocol import events as ev
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.config import REDIS_PREFIX
-from agui_server.runs.redis.client import redis_client
+from agui_server.runs.redis.client import redis_client, sync_redis_client
 from agui_server.runs.redis.keys import Keys
 
 if TYPE_CHECKING:
@@ -86,11 +86,9 @@ def publish_event(
     prefix: str = REDIS_PREFIX,
 ) -> None:
     """Publish one event for a session (blocking; for workers that are not async)."""
-    import redis
-
     client = _sync_clients.get(redis_url)
     if client is None:
-        client = _sync_clients[redis_url] = redis.Redis.from_url(redis_url, socket_timeout=5.0)
+        client = _sync_clients[redis_url] = sync_redis_client(redis_url)
     key = Keys(prefix).session(session_id)
     with client.pipeline(transaction=False) as pipe:
         pipe.xadd(key, _fields(event_type, payload), maxlen=_MAX_ENTRIES, approximate=True)

@@ -1,29 +1,148 @@
-"""Redis clients with the backend's settings."""
+"""Redis clients with the backend's settings, chosen from the URL.
+
+* ``redis://[user:password@]host:port/0``: one Redis (or Valkey) server;
+* ``rediss://...``: the same over TLS;
+* ``redis+cluster://[user:password@]host:port`` (``rediss+cluster://`` with TLS): a Redis Cluster (or Valkey
+  cluster), found from that one node; the client follows the cluster's slots and its ``MOVED`` answers.
+
+User and password are Redis ACL credentials (``AUTH user password``), percent-encoded in the URL. The query
+string takes redis-py's connection options (``?ssl_cert_reqs=none``, ``?ssl_ca_certs=/path``). Every key of
+one prefix lies in one hash slot (keys.py), so a cluster runs every script and transaction on one node.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
+from redis.exceptions import ConnectionError, CrossSlotTransactionError, InvalidPipelineStack, RedisClusterException
 
-__all__ = ("redis_client",)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+__all__ = ("CLUSTER_SCHEMES", "ClusterUnavailable", "is_cluster_url", "redis_client", "sync_redis_client")
+
+CLUSTER_SCHEMES: Final = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""URL schemes that mean a Redis Cluster, and the plain scheme redis-py reads after them."""
+_CLUSTER_REDIS_PY: Final = (8, 0)
+"""The first redis-py whose asyncio cluster client has pub/sub (the workers' cancel channel)."""
+_CONNECT_TIMEOUT: Final = 2.0
+_HEALTH_CHECK: Final = 15
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+class ClusterUnavailable(ConnectionError):
+    """No node of the Redis Cluster could serve the command (no node answered, a refused login, slots not
+    served). redis-py raises ``RedisClusterException`` then, which is no ``RedisError``; the cluster client
+    here raises this ``ConnectionError`` instead, so that the backend meets a cluster that is away as it meets
+    a lone server that is away (``BACKEND_UNAVAILABLE``, the worker's retries, a follower's ``RUN_ERROR``)."""
+
+
+def _unavailable_on_cluster_errors(
+    method: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    @functools.wraps(method)
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except (CrossSlotTransactionError, InvalidPipelineStack):
+            raise  # (the caller's mistake, not the cluster's state)
+        except RedisClusterException as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+    return call
+
+
+class _ClusterPipeline(ClusterPipeline):
+    execute = _unavailable_on_cluster_errors(ClusterPipeline.execute)
+    watch = _unavailable_on_cluster_errors(ClusterPipeline.watch)
+
+
+class _ClusterPubSub(ClusterPubSub):
+    execute_command = _unavailable_on_cluster_errors(ClusterPubSub.execute_command)
+
+
+class _RedisCluster(RedisCluster):
+    """redis-py's asyncio cluster client whose failures are all ``RedisError`` (``ClusterUnavailable``)."""
+
+    execute_command = _unavailable_on_cluster_errors(RedisCluster.execute_command)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _ClusterPipeline(self, transaction)  # type: ignore[abstract]  # (as redis-py's own pipeline())
+
+    def pubsub(self, node: Any = None, host: str | None = None, port: int | None = None, **kwargs: Any) -> Any:
+        return _ClusterPubSub(self, node=node, host=host, port=port, **kwargs)
+
+
+def _split(url: str) -> tuple[str, bool]:
+    """``url`` as redis-py reads it, and whether it names a cluster."""
+    scheme, sep, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower())
+    if not sep or plain is None:
+        return url, False
+    return f"{plain}://{rest}", True
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
+    return _split(url)[1]
+
+
+def _check_cluster_support() -> None:
+    installed = tuple(int(part) for part in version("redis").split(".")[:2] if part.isdigit())
+    if installed < _CLUSTER_REDIS_PY:
+        wanted = ".".join(map(str, _CLUSTER_REDIS_PY))
+        raise ValueError(
+            f"a Redis Cluster URL needs redis-py {wanted} or later (asyncio cluster pub/sub); "
+            f"redis {version('redis')} is installed: pip install 'redis>={wanted}'"
+        )
 
 
 def redis_client(url: str, *, name: str, max_connections: int = 1_000, socket_timeout: float = 5.0) -> Any:
     """A client on ``url`` whose connections are named ``name`` (``CLIENT LIST`` shows them).
 
-    Commands in flight at once take one connection each, up to ``max_connections`` (redis-py's default of
-    100 made the 101st concurrent command fail); each command gives up after ``socket_timeout`` seconds.
-    (A pool that makes commands wait for a free connection instead costs about 0.15 ms per run.)
-    redis-py types replies as ``bytes | str``, so the client is ``Any`` here.
+    Commands in flight at once take one connection each, up to ``max_connections`` (per node on a cluster;
+    redis-py's default of 100 made the 101st concurrent command fail); each command gives up after
+    ``socket_timeout`` seconds. (A pool that makes commands wait for a free connection instead costs about
+    0.15 ms per run.) redis-py types replies as ``bytes | str``, so the client is ``Any`` here.
     """
+    target, cluster = _split(url)
+    if cluster:
+        _check_cluster_support()
+        return _RedisCluster.from_url(
+            target,
+            max_connections=max_connections,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=_CONNECT_TIMEOUT,
+            health_check_interval=_HEALTH_CHECK,
+            client_name=name,
+        )
     pool = ConnectionPool.from_url(
-        url,
+        target,
         max_connections=max_connections,
         socket_timeout=socket_timeout,
-        socket_connect_timeout=2.0,
-        health_check_interval=15,
+        socket_connect_timeout=_CONNECT_TIMEOUT,
+        health_check_interval=_HEALTH_CHECK,
         retry_on_timeout=False,
         client_name=name,
     )
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes the connections
+
+
+def sync_redis_client(url: str, *, socket_timeout: float = 5.0) -> Any:
+    """A blocking client on ``url`` (the same URL forms), for code that is not async."""
+    import redis  # (only publish_event and the tests use it)
+    import redis.cluster
+
+    target, cluster = _split(url)
+    if cluster:
+        return redis.cluster.RedisCluster.from_url(target, socket_timeout=socket_timeout)
+    return redis.Redis.from_url(target, socket_timeout=socket_timeout)

@@ -1,8 +1,18 @@
-"""Key names of the Redis backend (DISTRIBUTED.md §5.3), all under one prefix."""
+"""Key names of the Redis backend (DISTRIBUTED.md §5.3), all under one prefix, in one Redis Cluster hash slot.
+
+Every key of a deployment starts with its prefix in braces (``{agui}:run:<id>:meta``): Redis Cluster hashes
+only what is inside the first ``{...}`` of a key, so all of them share one slot. Each Lua script, each
+``MULTI`` and each ``XREAD`` over many streams touches keys of one prefix only, and a cluster refuses (with
+``CROSSSLOT``) a script or transaction whose keys lie in different slots. A per-run or per-thread tag would
+spread keys further, but admission (``SUBMIT``: the run, its thread's lock, the queue, the indexes) and the
+reaper's scripts join per-run keys with the shared queue and indexes in one atomic step, so the finest split
+that keeps every script whole is the prefix: one deployment (prefix) lives on one shard, and deployments with
+different prefixes spread over the shards (BullMQ's ``{queue}`` tag makes the same choice).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agui_server.runs.config import REDIS_PREFIX
 
@@ -19,41 +29,49 @@ class Keys:
     every run and its numbering ``feedseq``. Shared: the work ``queue`` (a stream with consumer group
     ``workers``), the ``leases`` and ``queued`` indexes (sorted sets), the ``threads`` index, the
     ``cancel`` channel, and each stream reader's wake-up stream (``hub:<id>``).
+
+    ``prefix`` is put in braces to make every key's hash tag; a prefix that already holds a ``{...}`` hash
+    tag of its own (``myapp:{agui}``) is used as it is.
     """
 
     prefix: str = REDIS_PREFIX
+    base: str = field(init=False, repr=False, compare=False)
+    """What every key starts with: ``{prefix}`` (or the prefix as given when it has its own hash tag)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", self.prefix if _has_tag(self.prefix) else f"{{{self.prefix}}}")
 
     def meta(self, run_id: str) -> str:
         """A run's status hash."""
-        return f"{self.prefix}:run:{run_id}:meta"
+        return f"{self.base}:run:{run_id}:meta"
 
     def log(self, run_id: str) -> str:
         """A run's event log (a stream)."""
-        return f"{self.prefix}:run:{run_id}:log"
+        return f"{self.base}:run:{run_id}:log"
 
     def active(self, thread_id: str) -> str:
         """A thread's admission lock: the id of its run in progress."""
-        return f"{self.prefix}:thread:{thread_id}:active"
+        return f"{self.base}:thread:{thread_id}:active"
 
     def thread(self, thread_id: str) -> str:
         """A stored thread (JSON)."""
-        return f"{self.prefix}:thread:{thread_id}:data"
+        return f"{self.base}:thread:{thread_id}:data"
 
     def interrupts(self, thread_id: str) -> str:
         """A thread's open interrupts (hash: id -> expiry in Unix ms, 0: never), answered atomically."""
-        return f"{self.prefix}:thread:{thread_id}:interrupts"
+        return f"{self.base}:thread:{thread_id}:interrupts"
 
     def feed(self, thread_id: str) -> str:
         """Every event of every run of a thread (a stream)."""
-        return f"{self.prefix}:thread:{thread_id}:feed"
+        return f"{self.base}:thread:{thread_id}:feed"
 
     def feed_seq(self, thread_id: str) -> str:
         """The last sequence number of a thread's feed."""
-        return f"{self.prefix}:thread:{thread_id}:feedseq"
+        return f"{self.base}:thread:{thread_id}:feedseq"
 
     def wide_feed(self, agent_id: str | None) -> str:
         """Every event of every run of one agent, or of every agent (``None``), while watched (a stream)."""
-        return f"{self.prefix}:feed:server" if agent_id is None else f"{self.prefix}:agent:{agent_id}:feed"
+        return f"{self.base}:feed:server" if agent_id is None else f"{self.base}:agent:{agent_id}:feed"
 
     def wide_feed_seq(self, agent_id: str | None) -> str:
         """The last sequence number of an agent's or the server's feed."""
@@ -81,45 +99,56 @@ class Keys:
 
     def owner_runs(self, owner: str) -> str:
         """An owner's runs in progress (a sorted set by start time), for its cap."""
-        return f"{self.prefix}:owner:{owner}:runs"
+        return f"{self.base}:owner:{owner}:runs"
 
     def session(self, session_id: str) -> str:
         """What an outside worker published for a session with ``publish_event`` (a stream)."""
-        return f"{self.prefix}:session:{session_id}:events"
+        return f"{self.base}:session:{session_id}:events"
 
     @property
     def queue(self) -> str:
         """Runs waiting for a worker (a stream; consumer group ``workers``)."""
-        return f"{self.prefix}:queue"
+        return f"{self.base}:queue"
 
     @property
     def leases(self) -> str:
         """Running runs by lease deadline (ms)."""
-        return f"{self.prefix}:leases"
+        return f"{self.base}:leases"
 
     @property
     def queued(self) -> str:
         """Queued runs by the time (ms) a worker must have taken them by (else ``NO_WORKER``)."""
-        return f"{self.prefix}:queued"
+        return f"{self.base}:queued"
 
     @property
     def threads(self) -> str:
         """Stored threads by last update (ms)."""
-        return f"{self.prefix}:threads"
+        return f"{self.base}:threads"
 
     @property
     def cancel(self) -> str:
         """The channel that pokes workers to cancel a run."""
-        return f"{self.prefix}:cancel"
+        return f"{self.base}:cancel"
 
     @property
     def reaper(self) -> str:
         """The lock one reaper at a time holds."""
-        return f"{self.prefix}:reaper"
+        return f"{self.base}:reaper"
 
     @property
     def workers(self) -> str:
         """Live workers by last heartbeat (ms)."""
-        return f"{self.prefix}:workers"
+        return f"{self.base}:workers"
+
+    def hub(self, reader_id: str) -> str:
+        """A stream reader's wake-up stream (mirror.py): in the slot of the streams it reads with them."""
+        return f"{self.base}:hub:{reader_id}"
 
     GROUP = "workers"
+
+
+def _has_tag(prefix: str) -> bool:
+    """Whether ``prefix`` holds a hash tag as Redis Cluster reads it: its first ``{``, then the first ``}`` after
+    that, with at least one character between."""
+    start = prefix.find("{")
+    return start >= 0 and prefix.find("}", start + 1) > start + 1

@@ -34,6 +34,7 @@ from agui_server.runs.backend import CursorExpired
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.log import _Followable
 from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
+from agui_server.runs.redis.keys import Keys
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -198,7 +199,7 @@ class _Reader:
     def __init__(self, hub: StreamHub) -> None:
         self.hub = hub
         self.mirrors: dict[StreamMirror, None] = {}  # insertion-ordered set
-        self.wake_key = f"{hub.prefix}:hub:{uuid.uuid4().hex}"
+        self.wake_key = hub.keys.hub(uuid.uuid4().hex)  # (in the slot of the streams it reads, for a cluster)
         self._wake_name = self.wake_key.encode()
         self._wake_cursor: bytes = b"0-0"
         self._blocked = False  # waiting in XREAD
@@ -315,7 +316,8 @@ class StreamHub:
     Args:
         blocking: a client for the blocking reads (each reader holds one of its connections).
         redis: a client for the short commands (wake-ups, checks).
-        prefix: where the readers' wake-up streams live.
+        prefix: the key prefix: the readers' wake-up streams share its hash slot with the streams they read
+            (one ``XREAD`` may only name keys of one slot on a Redis Cluster).
         per_reader: streams one reader follows at most.
         block_ms: the longest single ``XREAD BLOCK``.
         outage_limit: seconds Redis may be unreachable before the followers are told and their streams end.
@@ -335,6 +337,7 @@ class StreamHub:
         self.outage_limit = outage_limit
         self.redis = redis
         self.prefix = prefix
+        self.keys = Keys(prefix)
         self.per_reader = per_reader
         self.block_ms = block_ms
         self.readers: set[_Reader] = set()
