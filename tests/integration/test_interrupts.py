@@ -147,3 +147,22 @@ async def test_a_legacy_client_gets_the_interrupt_outcome_its_schema_accepts() -
         response, events, _ = await collect_events(client, "/ag-ui", body)
         assert response.status_code == 200
         assert events[-1]["outcome"]["type"] == "interrupt"
+
+
+async def test_the_readme_example_asks_then_sends_on_approval() -> None:
+    from examples.approvals import app
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=10) as c:
+        first = {
+            "threadId": "t1",
+            "runId": "r1",
+            "protocolVersion": "1.0",
+            "messages": [{"id": "u1", "role": "user", "content": "mail"}],
+        }
+        _, events, _ = await collect_events(c, "/ag-ui", first)
+        assert events[-1]["outcome"]["interrupts"][0]["id"] == "send-r1"
+        assert events[-1]["outcome"]["interrupts"][0]["expiresAt"].endswith("Z")
+        resume = [{"interruptId": "send-r1", "status": "resolved", "payload": {"approved": True}}]
+        second = {"threadId": "t1", "runId": "r2", "protocolVersion": "1.0", "messages": [], "resume": resume}
+        _, events, _ = await collect_events(c, "/ag-ui", second)
+        assert "".join(e.get("delta", "") for e in events) == "Sent 'Hello' to team@example.com."
