@@ -19,9 +19,10 @@ from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
 from agui_server.protocol.types import Interrupt, ResumeEntry
 from agui_server.runs.backend import ResumeRefused
+from agui_server.runs.threads import AnsweredInterrupt
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from agui_server.runs.threads import Thread
 
 __all__ = (
     "INTERRUPT_ALREADY_RESOLVED",
@@ -29,12 +30,12 @@ __all__ = (
     "INTERRUPT_RESUME_INCOMPLETE",
     "INTERRUPT_RESUME_REQUIRED",
     "INTERRUPT_UNKNOWN",
-    "MAX_RESOLVED",
+    "MAX_ANSWERED",
+    "answered_after",
     "check_resume",
     "expires_ms",
     "interrupt",
     "interrupts_of",
-    "resolved_after",
 )
 
 INTERRUPT_RESUME_REQUIRED: Final = "INTERRUPT_RESUME_REQUIRED"
@@ -47,8 +48,9 @@ INTERRUPT_ALREADY_RESOLVED: Final = "INTERRUPT_ALREADY_RESOLVED"
 """``resume`` answers an interrupt an earlier run already answered."""
 INTERRUPT_EXPIRED: Final = "INTERRUPT_EXPIRED"
 """An open interrupt's ``expiresAt`` has passed and ``resume`` resolves it (it may only be cancelled)."""
-MAX_RESOLVED: Final = 256
-"""Answered interrupt ids a thread remembers (to tell an answer given twice from an unknown id)."""
+MAX_ANSWERED: Final = 256
+"""Answered interrupts a thread remembers, with their answers (an answer given twice is told from an unknown
+id by them)."""
 
 
 def interrupt(
@@ -109,21 +111,20 @@ def _expired(item: Interrupt, now: datetime) -> bool:
     return expires is not None and expires <= now
 
 
-def check_resume(
-    open: list[Interrupt], resolved: Iterable[str], resume: list[ResumeEntry] | None, now: datetime | None = None
-) -> None:
-    """The resume rule: ``resume`` answers every interrupt in ``open`` exactly once, and nothing else; an
-    expired one may only be cancelled. ``resolved``: ids answered before.
+def check_resume(thread: Thread | None, resume: list[ResumeEntry] | None, now: datetime | None = None) -> None:
+    """The resume rule: ``resume`` answers every interrupt the thread has open exactly once, and nothing
+    else; an expired one may only be cancelled.
 
     Raises:
         ResumeRefused: with the code and the field at fault.
     """
     entries = resume or []
+    open = thread.interrupts if thread is not None else []
     if not open and not entries:
         return
     seen: set[str] = set()
     open_ids = {item.id: item for item in open}
-    earlier = set(resolved)
+    earlier = {answered.interrupt.id for answered in thread.answered_interrupts} if thread is not None else set()
     moment = now or datetime.now(UTC)
     for n, entry in enumerate(entries):
         field = f"resume[{n}].interruptId"
@@ -151,8 +152,16 @@ def check_resume(
         )
 
 
-def resolved_after(resolved: list[str], resume: list[ResumeEntry] | None) -> list[str]:
-    """The answered ids a thread remembers once ``resume`` is in (the newest ``MAX_RESOLVED``)."""
-    if not resume:
-        return resolved
-    return [*resolved, *(entry.interrupt_id for entry in resume)][-MAX_RESOLVED:]
+def answered_after(thread: Thread | None, resume: list[ResumeEntry] | None, run_id: str) -> list[AnsweredInterrupt]:
+    """The answered interrupts a thread remembers once run ``run_id`` took ``resume`` (which
+    :func:`check_resume` passed): each open interrupt with its answer (the newest ``MAX_ANSWERED``)."""
+    earlier = thread.answered_interrupts if thread is not None else []
+    if not resume or thread is None:
+        return earlier
+    answers = {entry.interrupt_id: entry for entry in resume}
+    now = [
+        AnsweredInterrupt(interrupt=item, answer=answers[item.id], run_id=run_id)
+        for item in thread.interrupts
+        if item.id in answers
+    ]
+    return [*earlier, *now][-MAX_ANSWERED:]

@@ -48,11 +48,11 @@ from agui_server.runs.backend import (
     make_way,
 )
 from agui_server.runs.followers import Followers
-from agui_server.runs.interrupts import check_resume, resolved_after
+from agui_server.runs.interrupts import answered_after, check_resume
 from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.reducer import with_history
-from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
+from agui_server.runs.threads import AnsweredInterrupt, MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
@@ -110,8 +110,8 @@ class Run:
     """Of the request's input (before the thread's history was merged in)."""
     generation: int = 0
     """Runs with this ``run_id`` on the thread before this one (a reused ``runId``)."""
-    resolved: list[str] = field(default_factory=list)
-    """The thread's answered interrupt ids once this run's ``resume`` is in (stored with the thread)."""
+    answered: list[AnsweredInterrupt] = field(default_factory=list)
+    """The thread's answered interrupts once this run's ``resume`` is in (stored with the thread)."""
     task: asyncio.Task[None] | None = None
     followers: Followers = field(init=False)
     ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -342,10 +342,8 @@ class RunManager:
             stored = await self.threads.get(thread_id)
             # the thread is this run's from here (admitted and reserved): of two answers to one interrupt,
             # the second finds it answered
-            check_resume(
-                stored.interrupts if stored else [], stored.resolved_interrupts if stored else [], input.resume
-            )
-            resolved = resolved_after(stored.resolved_interrupts if stored else [], input.resume)
+            check_resume(stored, input.resume)
+            answered = answered_after(stored, input.resume, input.run_id)
             input = with_history(input, stored)
             return self._launch(
                 agent,
@@ -357,7 +355,7 @@ class RunManager:
                 policy=policy,
                 fingerprint=fingerprint,
                 generation=generation,
-                resolved=resolved,
+                answered=answered,
             )
         finally:
             self._starting.discard(thread_id)
@@ -393,7 +391,7 @@ class RunManager:
         policy: DisconnectPolicy | None,
         fingerprint: bytes,
         generation: int,
-        resolved: list[str],
+        answered: list[AnsweredInterrupt],
     ) -> Run:
         log = RunLog(self.limits.max_events_per_run)
         feed = self.feed(thread_id)
@@ -429,7 +427,7 @@ class RunManager:
             recorder=recorder,
             fingerprint=fingerprint,
             generation=generation,
-            resolved=resolved,
+            answered=answered,
         )
         self._runs[run.run_id] = run
         self._active[run.thread_id] = run
@@ -453,7 +451,7 @@ class RunManager:
                 self._ended(run)
 
     async def _persist(self, run: Run, recorder: RunRecorder) -> None:
-        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state, run.resolved)
+        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state, run.answered)
         if thread is not None:
             await self.threads.save(thread)
 

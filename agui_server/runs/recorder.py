@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from agui_server.agents.base import RunContext
     from agui_server.protocol.types import Message, RunAgentInput
-    from agui_server.runs.threads import Thread
+    from agui_server.runs.threads import AnsweredInterrupt, Thread
 
 __all__ = ("RunRecorder",)
 
@@ -64,16 +64,18 @@ class RunRecorder:
         elif event_type in TERMINAL_EVENT_TYPES:
             self.terminal = (event_type, payload)
 
-    def thread(self, thread_id: str, messages: list[Message], state: Any, resolved: list[str]) -> Thread | None:
+    def thread(
+        self, thread_id: str, messages: list[Message], state: Any, answered: list[AnsweredInterrupt]
+    ) -> Thread | None:
         """The thread as the run leaves it: ``messages`` and ``state`` (what it had before the run) with the
-        run's events folded in, the interrupts its end left open, and ``resolved`` (the interrupt ids
-        answered so far, this run's answers included); ``None`` (logged) when the events cannot be folded,
-        so the stored thread is left as it was."""
+        run's events folded in, the interrupts its end left open, and ``answered`` (the interrupts answered
+        so far, this run's answers included); ``None`` (logged) when the events cannot be folded, so the
+        stored thread is left as it was."""
         payloads, self.folded = self.folded, []
         try:
             thread = fold_run(thread_id, messages, state, payloads)
             thread.interrupts = interrupts_of(self.terminal)
-            thread.resolved_interrupts = resolved
+            thread.answered_interrupts = answered
             return thread
         except Exception:
             logger.exception("folding a run into thread %s failed: it is left as it was", thread_id)

@@ -15,7 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from agui_server.protocol.types import Interrupt, Message
-from agui_server.runs.threads import Thread, ThreadLimits
+from agui_server.runs.threads import AnsweredInterrupt, Thread, ThreadLimits
 
 __all__ = ("SQLiteThreadStore",)
 
@@ -26,15 +26,15 @@ CREATE TABLE IF NOT EXISTS threads (
     state BLOB NOT NULL,
     updated_at REAL NOT NULL,
     interrupts BLOB NOT NULL DEFAULT '[]',
-    resolved_interrupts BLOB NOT NULL DEFAULT '[]'
+    answered_interrupts BLOB NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS threads_updated_at ON threads (updated_at);
 """
-_ADDED_COLUMNS: Final = ("interrupts", "resolved_interrupts")
+_ADDED_COLUMNS: Final = ("interrupts", "answered_interrupts")
 """Columns a file made by an earlier version lacks (added when it is opened)."""
 _messages_decoder: Final = msgspec.json.Decoder(list[Message])
 _interrupts_decoder: Final = msgspec.json.Decoder(list[Interrupt])
-_ids_decoder: Final = msgspec.json.Decoder(list[str])
+_answered_decoder: Final = msgspec.json.Decoder(list[AnsweredInterrupt])
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -69,14 +69,14 @@ class SQLiteThreadStore:
         row = (
             self._connect()
             .execute(
-                "SELECT messages, state, updated_at, interrupts, resolved_interrupts FROM threads WHERE thread_id = ?",
+                "SELECT messages, state, updated_at, interrupts, answered_interrupts FROM threads WHERE thread_id = ?",
                 (thread_id,),
             )
             .fetchone()
         )
         if row is None:
             return None
-        messages, state, updated_at, interrupts, resolved = row
+        messages, state, updated_at, interrupts, answered = row
         if self.limits.max_age is not None and time.time() - updated_at > self.limits.max_age:
             return None
         return Thread(
@@ -85,24 +85,24 @@ class SQLiteThreadStore:
             state=msgspec.json.decode(state),
             updated_at=updated_at,
             interrupts=_interrupts_decoder.decode(interrupts),
-            resolved_interrupts=_ids_decoder.decode(resolved),
+            answered_interrupts=_answered_decoder.decode(answered),
         )
 
     def _save(self, thread: Thread) -> None:
         db = self._connect()
         with db:
             db.execute(
-                "INSERT INTO threads (thread_id, messages, state, updated_at, interrupts, resolved_interrupts) "
+                "INSERT INTO threads (thread_id, messages, state, updated_at, interrupts, answered_interrupts) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(thread_id) DO UPDATE SET messages = excluded.messages, "
                 "state = excluded.state, updated_at = excluded.updated_at, interrupts = excluded.interrupts, "
-                "resolved_interrupts = excluded.resolved_interrupts",
+                "answered_interrupts = excluded.answered_interrupts",
                 (
                     thread.thread_id,
                     _encoder.encode(thread.messages),
                     _encoder.encode(thread.state),
                     thread.updated_at,
                     _encoder.encode(thread.interrupts),
-                    _encoder.encode(thread.resolved_interrupts),
+                    _encoder.encode(thread.answered_interrupts),
                 ),
             )
             if self.limits.max_age is not None:

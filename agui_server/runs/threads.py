@@ -15,9 +15,17 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from agui_server.principals import client_thread_id
-from agui_server.protocol.types import Interrupt, Message
+from agui_server.protocol.types import Interrupt, Message, ResumeEntry
 
-__all__ = ("MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
+__all__ = ("AnsweredInterrupt", "MemoryThreadStore", "Thread", "ThreadLimits", "ThreadStore")
+
+
+class AnsweredInterrupt(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """An interrupt of the thread, the answer a request gave it, and the run that took the answer."""
+
+    interrupt: Interrupt
+    answer: ResumeEntry
+    run_id: str
 
 
 class Thread(msgspec.Struct, kw_only=True, gc=False):
@@ -30,8 +38,8 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
     updated_at: float = 0.0
     interrupts: list[Interrupt] = msgspec.field(default_factory=list)
     """The interrupts its last run left open: the next request must answer them (``runs/interrupts.py``)."""
-    resolved_interrupts: list[str] = msgspec.field(default_factory=list)
-    """Ids of interrupts answered before (the newest ``interrupts.MAX_RESOLVED``)."""
+    answered_interrupts: list[AnsweredInterrupt] = msgspec.field(default_factory=list)
+    """The interrupts answered before, with their answers (the newest ``interrupts.MAX_ANSWERED``)."""
 
     def public(self) -> dict[str, Any]:
         """The thread as ``GET /threads/{id}`` shows it: AG-UI message shapes, camelCase."""
@@ -40,6 +48,7 @@ class Thread(msgspec.Struct, kw_only=True, gc=False):
             "messages": self.messages,
             "state": self.state if self.state is not None else {},
             "interrupts": self.interrupts,
+            "answeredInterrupts": self.answered_interrupts,
         }
 
 

@@ -62,7 +62,11 @@ def test_an_interrupt_raised_on_a_worker_is_answered_through_the_other_web_proce
         assert "".join(e.get("delta", "") for e in answered) == "ask-r1-0: sent. "
         again = client.post(a + "/ag-ui/ask", json=body("r1", "r1-again", resume))
         assert (again.status_code, again.json()["code"]) == (409, "INTERRUPT_ALREADY_RESOLVED")
-        assert client.get(a + "/ag-ui/threads/r1").json()["interrupts"] == []
+        thread = client.get(a + "/ag-ui/threads/r1").json()
+        assert thread["interrupts"] == []
+        assert [(x["interrupt"]["id"], x["answer"]["status"], x["runId"]) for x in thread["answeredInterrupts"]] == [
+            ("ask-r1-0", "resolved", "r1-yes")
+        ]
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,13 @@ async def test_the_answer_reaches_the_agent_and_closes_the_interrupt() -> None:
         assert "".join(e.get("delta", "") for e in events) == "ask-t2-0: sent. "
         assert events[-1] == {**events[-1], "type": "RUN_FINISHED"}
         assert "outcome" not in events[-1]
-        assert (await client.get("/ag-ui/threads/t2")).json()["interrupts"] == []
+        thread = (await client.get("/ag-ui/threads/t2")).json()
+        assert thread["interrupts"] == []
+        (answered,) = thread["answeredInterrupts"]  # the question, the answer and the run that took it
+        assert answered["interrupt"]["id"] == "ask-t2-0"
+        assert answered["interrupt"]["message"] == "Send the email to the team?"
+        assert answered["answer"] == {"interruptId": "ask-t2-0", "status": "resolved", "payload": {"approved": True}}
+        assert answered["runId"] == "r2"
         again = await client.post("/ag-ui", json=answer("t2", "r3", resume))
         assert again.status_code == 409
         assert again.json()["code"] == "INTERRUPT_ALREADY_RESOLVED"

@@ -288,7 +288,7 @@ class RedisRunBackend:
     async def _refuse_resume(self, thread_id: str, input: RunAgentInput) -> None:
         """``SUBMIT`` found the answers are not the thread's open interrupts: say which rule they break."""
         stored = await self.threads.get(thread_id)
-        check_resume(stored.interrupts if stored else [], stored.resolved_interrupts if stored else [], input.resume)
+        check_resume(stored, input.resume)
         raise ResumeRefused(INTERRUPT_ALREADY_RESOLVED, "The thread's interrupts were answered meanwhile.")
 
     async def _admit(self, thread_id: str, run_id: str, holder_id: str) -> None:

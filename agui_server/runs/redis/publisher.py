@@ -174,8 +174,8 @@ class RunPublisher:
                 previous = await self._threads.get(self.thread_id)
                 messages = previous.messages if previous else []
                 state = previous.state if previous else None
-                resolved = previous.resolved_interrupts if previous else []
-                thread = self._recorder.thread(self.thread_id, messages, state, resolved)
+                answered = previous.answered_interrupts if previous else []
+                thread = self._recorder.thread(self.thread_id, messages, state, answered)
                 writer = self._writer
                 if not await writer.retrying(lambda: writer.finish(terminal, thread)):
                     raise self._lost()

@@ -34,7 +34,7 @@ from agui_server.protocol.encoding import decode_input, encode_event
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, MAX_EVENTS_PER_THREAD, RUN_RETENTION, RUN_TIMEOUT
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.config import LEASE, START_TIMEOUT, WORKER_SLOTS
-from agui_server.runs.interrupts import resolved_after
+from agui_server.runs.interrupts import answered_after
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.threads import RedisThreadStore
@@ -105,7 +105,7 @@ class _Execution:
             logger.exception("run %s: the stored thread cannot be read; the run starts without it", run_id)
             history = None
         request = decode_input(raw_input)
-        self.resolved = resolved_after(history.resolved_interrupts if history else [], request.resume)
+        self.answered = answered_after(history, request.resume, run_id)
         self.input = with_history(request, history)
         self.agent_id = agent_id.decode()
         self.legacy = legacy == b"1"
@@ -167,7 +167,7 @@ class _Execution:
         terminal = recorder.terminal
         if self.lost or terminal is None:
             return
-        thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.resolved)
+        thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.answered)
         writer = self.writer
         await writer.retrying(lambda: writer.finish(terminal, thread))
 
