@@ -29,6 +29,7 @@ from agui_server.protocol.encoding import encode_event
 from agui_server.protocol.ordering import OrderingMachine, OrderingViolation
 from agui_server.protocol.types import Interrupt
 from agui_server.runs.codes import ErrorCode
+from agui_server.runs.interrupts import LEGACY_INTERRUPT_EVENT
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -119,6 +120,11 @@ class Guard:
 
     def _emit(self, event: Event) -> None:
         if self.legacy:
+            if type(event) is ev.RunFinishedEvent and isinstance(event.outcome, ev.InterruptOutcome):
+                # 0.0.x clients cannot answer in ``resume``: each question also goes out as CopilotKit's
+                # ``on_interrupt`` custom event, answered with ``forwardedProps.command.resume``
+                for item in event.outcome.interrupts:
+                    self._emit(ev.CustomEvent(name=LEGACY_INTERRUPT_EVENT, value=item))
             event = downgrade(event)
         if event.timestamp is None:
             event.timestamp = time.time_ns() // 1_000_000

@@ -15,9 +15,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
+
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
-from agui_server.protocol.types import Interrupt, ResumeEntry
+from agui_server.protocol.types import Interrupt, ResumeEntry, RunAgentInput
 from agui_server.runs.backend import ResumeRefused
 from agui_server.runs.threads import AnsweredInterrupt
 
@@ -30,13 +32,19 @@ __all__ = (
     "INTERRUPT_RESUME_INCOMPLETE",
     "INTERRUPT_RESUME_REQUIRED",
     "INTERRUPT_UNKNOWN",
+    "LEGACY_INTERRUPT_EVENT",
     "MAX_ANSWERED",
     "answered_after",
     "check_resume",
     "expires_ms",
     "interrupt",
     "interrupts_of",
+    "with_legacy_resume",
 )
+
+LEGACY_INTERRUPT_EVENT: Final = "on_interrupt"
+"""The ``CUSTOM`` event that carries each open interrupt to 0.0.x clients (CopilotKit's
+``useLangGraphInterrupt``), which have no ``resume``; they answer in ``forwardedProps.command.resume``."""
 
 INTERRUPT_RESUME_REQUIRED: Final = "INTERRUPT_RESUME_REQUIRED"
 """The thread has open interrupts and the request carries no ``resume``."""
@@ -150,6 +158,25 @@ def check_resume(thread: Thread | None, resume: list[ResumeEntry] | None, now: d
         raise ResumeRefused(
             code, f"The thread has {len(missing)} open interrupt(s) the request does not answer: {', '.join(missing)}."
         )
+
+
+def with_legacy_resume(input: RunAgentInput, thread: Thread | None) -> RunAgentInput:
+    """A 0.0.x client's answer as ``resume``: ``forwardedProps.command.resume`` (CopilotKit's LangGraph
+    convention) resolves every open interrupt with that value as the payload, or, given as a list of
+    ``{interruptId, status, payload}`` entries, is taken as the ``resume`` array itself. Other inputs are
+    returned as they are."""
+    if input.resume or thread is None or not thread.interrupts:
+        return input
+    props = input.forwarded_props if isinstance(input.forwarded_props, dict) else {}
+    command = props.get("command")
+    if not isinstance(command, dict) or "resume" not in command:
+        return input
+    answer = command["resume"]
+    try:
+        entries = msgspec.convert(answer, list[ResumeEntry])
+    except msgspec.ValidationError:
+        entries = [ResumeEntry(interrupt_id=item.id, status="resolved", payload=answer) for item in thread.interrupts]
+    return msgspec.structs.replace(input, resume=entries)
 
 
 def answered_after(thread: Thread | None, resume: list[ResumeEntry] | None, run_id: str) -> list[AnsweredInterrupt]:

@@ -48,7 +48,7 @@ from agui_server.runs.backend import (
     make_way,
 )
 from agui_server.runs.followers import Followers
-from agui_server.runs.interrupts import answered_after, check_resume
+from agui_server.runs.interrupts import answered_after, check_resume, with_legacy_resume
 from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.reducer import with_history
@@ -342,6 +342,8 @@ class RunManager:
             stored = await self.threads.get(thread_id)
             # the thread is this run's from here (admitted and reserved): of two answers to one interrupt,
             # the second finds it answered
+            if legacy:
+                input = with_legacy_resume(input, stored)
             check_resume(stored, input.resume)
             answered = answered_after(stored, input.resume, input.run_id)
             input = with_history(input, stored)

@@ -117,12 +117,25 @@ def test_over_redis_the_official_client_answers_through_the_other_web_process(re
     assert approved["pendingInterrupts"] == refused["pendingInterrupts"] == []
 
 
-async def test_a_0_0_59_client_accepts_a_run_that_ends_with_an_interrupt() -> None:
+async def test_a_0_0_59_client_is_asked_and_answers_the_copilotkit_way() -> None:
+    messages = [{"id": "u1", "role": "user", "content": "hi"}]
     async with running_server(create_app(AGUIConfig(agent=asks_first, strict=True))) as base:
-        report = await run_client(
-            "v0", base + "/ag-ui", {"threadId": "legacy", "messages": [{"id": "u1", "role": "user", "content": "hi"}]}
+        asked = await run_client("v0", base + "/ag-ui", {"threadId": "legacy", "runId": "l1", "messages": messages})
+        answered = await run_client(
+            "v0",
+            base + "/ag-ui",
+            {
+                "threadId": "legacy",
+                "runId": "l2",
+                "messages": [*messages, {"id": "u2", "role": "user", "content": "yes"}],
+                "forwardedProps": {"command": {"resume": {"approved": True}}},
+            },
         )
-    assert report["ok"], report
-    assert report["warnings"] == []
-    assert report["failed"] == []
-    assert report["events"][-1] == "RUN_FINISHED"
+    for report in (asked, answered):
+        assert report["ok"], report
+        assert report["warnings"] == []
+        assert report["failed"] == []
+        assert report["events"][-1] == "RUN_FINISHED"
+    on_interrupt = [e for e in asked["eventObjects"] if e["type"] == "CUSTOM"]
+    assert [(e["name"], e["value"]["id"]) for e in on_interrupt] == [("on_interrupt", "ask-legacy-0")]
+    assert answered["messages"][-1]["content"] == "ask-legacy-0: sent. "

@@ -121,3 +121,14 @@ def test_of_concurrent_answers_through_both_web_processes_exactly_one_runs(clust
         thread.join(30)
     assert sorted(r.status_code for r in answers) == [200, 409, 409, 409], [r.text[:200] for r in answers]
     assert {r.json()["code"] for r in answers if r.status_code == 409} <= {"THREAD_BUSY", "INTERRUPT_ALREADY_RESOLVED"}
+
+
+def test_a_legacy_client_answers_over_redis_with_command_resume(cluster: Cluster) -> None:
+    (a, _), (b, _) = cluster.webs
+    legacy = {"threadId": "r5", "messages": [{"id": "u-r5", "role": "user", "content": "mail"}]}
+    with httpx.Client(timeout=20) as client:
+        asked = run(client, a + "/ag-ui/ask", {**legacy, "runId": "r5-ask"})
+        assert [e["value"]["id"] for e in asked if e["type"] == "CUSTOM"] == ["ask-r5-0"]
+        answer = {**legacy, "runId": "r5-yes", "forwardedProps": {"command": {"resume": {"approved": False}}}}
+        answered = run(client, b + "/ag-ui/ask", answer)
+    assert "".join(e.get("delta", "") for e in answered) == "ask-r5-0: not sent. "

@@ -147,12 +147,24 @@ async def test_open_interrupts_survive_a_restart_with_sqlite(tmp_path: Path) -> 
         assert "".join(e.get("delta", "") for e in events) == "ask-t7-0: not sent. "
 
 
-async def test_a_legacy_client_gets_the_interrupt_outcome_its_schema_accepts() -> None:
+async def test_a_legacy_client_gets_on_interrupt_events_and_answers_with_command_resume() -> None:
     async with client_for() as client:
         body = run_input("mail", run_id="legacy-ask", thread_id="t8", forwardedProps={})
         response, events, _ = await collect_events(client, "/ag-ui", body)
         assert response.status_code == 200
-        assert events[-1]["outcome"]["type"] == "interrupt"
+        assert events[-1]["outcome"]["type"] == "interrupt"  # (0.0.59's schema accepts it)
+        custom = [e for e in events if e["type"] == "CUSTOM"]
+        assert [(e["name"], e["value"]["id"]) for e in custom] == [("on_interrupt", "ask-t8-0")]
+        assert custom[0]["value"]["responseSchema"]["required"] == ["approved"]
+        # CopilotKit's LangGraph convention: the answer in forwardedProps.command.resume, no interrupt id
+        answer = run_input(
+            "yes", run_id="legacy-yes", thread_id="t8", forwardedProps={"command": {"resume": {"approved": True}}}
+        )
+        response, events, _ = await collect_events(client, "/ag-ui", answer)
+        assert response.status_code == 200, response
+        assert "".join(e.get("delta", "") for e in events) == "ask-t8-0: sent. "
+        again = await client.post("/ag-ui", json=run_input("hi", run_id="legacy-next", thread_id="t8"))
+        assert again.status_code == 200
 
 
 async def test_the_readme_example_asks_then_sends_on_approval() -> None:
