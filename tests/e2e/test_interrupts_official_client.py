@@ -17,7 +17,7 @@ from agui_server.agents.openai import OpenAIAgent
 from tests.e2e.test_llm_approvals import SENT, pay, send_email
 from tests.e2e.test_official_clients import NODE_DIR, _node, run_client
 from tests.support import fake_openai as fo
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, cluster
 from tests.support.interrupting import asks_first
 from tests.support.server import running_server
 
@@ -85,16 +85,9 @@ async def test_the_official_client_approves_then_refuses_a_backend_tool_call() -
 
 @pytest.fixture(scope="module")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("interrupt-clients"))
-    agent = ("--agent", "ask=tests.support.interrupting:asks_first")
-    try:
-        c.start_redis()
-        c.start_worker(*agent)
-        c.start_web(*agent)
-        c.start_web(*agent)
+    agents = ("--agent", "ask=tests.support.interrupting:asks_first")
+    with cluster(tmp_path_factory.mktemp("interrupt-clients"), workers=1, agents=agents) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.mark.redis

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import Cluster
+from tests.support.cluster import cluster as started
 from tests.support.sse import parse_frames
 
 pytestmark = pytest.mark.redis
@@ -19,15 +20,8 @@ AGENT = ("--agent", "ask=tests.support.interrupting:asks_first")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    c = Cluster(tmp_path_factory.mktemp("interrupts"))
-    try:
-        c.start_redis()
-        c.start_worker(*AGENT)
-        c.start_web(*AGENT)
-        c.start_web(*AGENT)
+    with started(tmp_path_factory.mktemp("interrupts"), workers=1, agents=AGENT) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def body(thread: str, run: str, resume: list[dict[str, Any]] | None = None, **props: Any) -> dict[str, Any]:

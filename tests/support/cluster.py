@@ -126,16 +126,22 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(
-    directory: Path, webs: int = 2, workers: int = 2, web_args: tuple[str, ...] = (), kind: Kind = "redis"
+    directory: Path,
+    webs: int = 2,
+    workers: int = 2,
+    web_args: tuple[str, ...] = (),
+    kind: Kind = "redis",
+    agents: tuple[str, ...] = (),
 ) -> object:
-    """A started cluster of processes over a Redis of that ``kind``; stopped (every process by its pid) on exit."""
+    """A started cluster of processes over a Redis of that ``kind`` (``agents``: more ``--agent`` options for
+    every process); stopped (every process by its pid) on exit."""
     c = Cluster(directory, kind)
     try:
         c.start_redis()
         for _ in range(workers):
-            c.start_worker()
+            c.start_worker(*agents)
         for _ in range(webs):
-            c.start_web(*web_args)
+            c.start_web(*agents, *web_args)
         yield c
     finally:
         c.stop()
