@@ -37,6 +37,7 @@ __all__ = (
     "answered_after",
     "check_resume",
     "expires_ms",
+    "has_legacy_resume",
     "interrupt",
     "interrupts_of",
     "with_legacy_resume",
@@ -160,18 +161,32 @@ def check_resume(thread: Thread | None, resume: list[ResumeEntry] | None, now: d
         )
 
 
+_NO_ANSWER: Final = object()
+
+
+def _legacy_answer(input: RunAgentInput) -> Any:
+    """``forwardedProps.command.resume`` of a request without ``resume`` (``_NO_ANSWER`` when absent)."""
+    if input.resume:
+        return _NO_ANSWER
+    props = input.forwarded_props if isinstance(input.forwarded_props, dict) else {}
+    command = props.get("command")
+    return command["resume"] if isinstance(command, dict) and "resume" in command else _NO_ANSWER
+
+
+def has_legacy_resume(input: RunAgentInput) -> bool:
+    """Whether the request answers in ``forwardedProps.command.resume`` (then :func:`with_legacy_resume`
+    needs the stored thread)."""
+    return _legacy_answer(input) is not _NO_ANSWER
+
+
 def with_legacy_resume(input: RunAgentInput, thread: Thread | None) -> RunAgentInput:
     """A 0.0.x client's answer as ``resume``: ``forwardedProps.command.resume`` (CopilotKit's LangGraph
     convention) resolves every open interrupt with that value as the payload, or, given as a list of
     ``{interruptId, status, payload}`` entries, is taken as the ``resume`` array itself. Other inputs are
     returned as they are."""
-    if input.resume or thread is None or not thread.interrupts:
+    answer = _legacy_answer(input)
+    if answer is _NO_ANSWER or thread is None or not thread.interrupts:
         return input
-    props = input.forwarded_props if isinstance(input.forwarded_props, dict) else {}
-    command = props.get("command")
-    if not isinstance(command, dict) or "resume" not in command:
-        return input
-    answer = command["resume"]
     try:
         entries = msgspec.convert(answer, list[ResumeEntry])
     except msgspec.ValidationError:

@@ -39,7 +39,12 @@ from agui_server.runs.backend import (
 )
 from agui_server.runs.config import REDIS_MAX_CONNECTIONS, REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.followers import Followers
-from agui_server.runs.interrupts import INTERRUPT_ALREADY_RESOLVED, check_resume, with_legacy_resume
+from agui_server.runs.interrupts import (
+    INTERRUPT_ALREADY_RESOLVED,
+    check_resume,
+    has_legacy_resume,
+    with_legacy_resume,
+)
 from agui_server.runs.redis import scripts
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.entries import TERMINAL_TYPES, unpack
@@ -251,13 +256,8 @@ class RedisRunBackend:
         policy_text = policy.mode if policy.mode != "grace" else f"grace:{policy.grace:g}"
         owner = owner_of(thread_id)
         per_owner = self.caps.per_owner if owner != ANONYMOUS.id else None
-        if (
-            legacy
-            and not input.resume
-            and isinstance(input.forwarded_props, dict)
-            and "command" in input.forwarded_props
-        ):
-            input = with_legacy_resume(input, await self.threads.get(thread_id))  # (its answers name no interrupt)
+        if legacy and has_legacy_resume(input):  # (its answers name no interrupt: they need the open ones)
+            input = with_legacy_resume(input, await self.threads.get(thread_id))
         resume = input.resume or []
         args = [
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
