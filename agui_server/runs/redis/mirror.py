@@ -259,9 +259,14 @@ class _Reader:
                     query[key] = f"0-{cursor}"
                 query[self.wake_key] = self._wake_cursor.decode()
                 self._blocked, self._waking = True, False
+                asked_at = loop.time()
+                # while Redis is away, a read may not outlast the outage limit (a cluster client's own retries
+                # over every node can take several seconds per command)
+                left = None if down_since is None else max(hub.outage_limit - (asked_at - down_since), 0.01)
                 try:
-                    reply = await hub.blocking.xread(query, count=_ENTRIES, block=hub.block_ms)
-                except (RedisError, OSError) as exc:
+                    async with asyncio.timeout(left):
+                        reply = await hub.blocking.xread(query, count=_ENTRIES, block=hub.block_ms)
+                except (RedisError, OSError) as exc:  # (TimeoutError is an OSError)
                     now = loop.time()
                     if down_since is None:
                         down_since = now
