@@ -198,9 +198,12 @@ def tool_call(name: str = "get_weather", arguments: str = '{"city": "Paris"}', c
 
 def reasoning_then_call() -> Script:
     """A reasoning item with encrypted content, then a call: the item goes back on the next turn."""
-    return Stream().reasoning([["Need the weather."]], encrypted="gAAAA-secret").call(
-        "call_r", "get_weather", ['{"city": "Oslo"}']
-    ).completed()
+    return (
+        Stream()
+        .reasoning([["Need the weather."]], encrypted="gAAAA-secret")
+        .call("call_r", "get_weather", ['{"city": "Oslo"}'])
+        .completed()
+    )
 
 
 def incomplete(reason: str = "max_output_tokens") -> Script:
