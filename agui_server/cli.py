@@ -36,9 +36,11 @@ server with curl right away:
   curl -N -X POST http://127.0.0.1:8000/ag-ui -H 'content-type: application/json' \\
     -d '{"threadId":"t","runId":"r","messages":[{"id":"m","role":"user","content":"hi"}]}'
 
-A model behind the OpenAI or Anthropic API (keys and base URLs from the environment):
+A model behind the OpenAI or Anthropic API (keys and base URLs from the environment): openai is
+Chat Completions (any compatible server), openai-responses the Responses API (/v1/responses):
 
   OPENAI_API_KEY=sk-... agui-server serve --agent openai --model gpt-4o-mini
+  OPENAI_API_KEY=sk-... agui-server serve --agent openai-responses --model o4-mini
   ANTHROPIC_API_KEY=... agui-server serve --agent anthropic --model claude-sonnet-4-5
   OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_API_KEY=ollama agui-server serve --agent openai --model llama3.2
 
@@ -77,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         action="append",
         metavar="[ID=]MODULE:ATTR",
-        help="the agent to serve: mypkg.agents:agent, or openai / anthropic for a model behind those APIs "
+        help="the agent to serve: mypkg.agents:agent, or openai (Chat Completions) / openai-responses "
+        "(the Responses API) / anthropic for a model behind those APIs "
         "(default: the offline agent; AGUI_AGENT); repeat with id=... to serve more agents at <path>/<id>",
     )
-    serve.add_argument("--model", help="the model for --agent openai|anthropic (default: AGUI_MODEL)")
+    serve.add_argument("--model", help="the model for --agent openai|openai-responses|anthropic (default: AGUI_MODEL)")
     serve.add_argument("--path", help="where to mount the endpoint (default /ag-ui; AGUI_PATH)")
     serve.add_argument(
         "--allowed-origin",
@@ -172,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an agent to execute, as id=module:attr (repeatable); a bare module:attr is the default agent "
         "(default: the offline agent; AGUI_AGENT)",
     )
-    worker.add_argument("--model", help="the model for --agent openai|anthropic (default: AGUI_MODEL)")
+    worker.add_argument("--model", help="the model for --agent openai|openai-responses|anthropic (default: AGUI_MODEL)")
     worker.add_argument(
         "--slots", type=int, default=WORKER_SLOTS, metavar="N", help=f"runs executed at once (default {WORKER_SLOTS})"
     )
@@ -326,7 +329,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _load_agents(references: list[str], model: str | None = None, env_file: str = ".env") -> dict[str, object]:
-    """``[id=]module:attr`` references (or ``openai`` / ``anthropic``) to agents by id.
+    """``[id=]module:attr`` references (or ``openai`` / ``openai-responses`` / ``anthropic``) to agents by id.
 
     Raises:
         AgentLoadError: a reference does not name an agent, or an LLM adapter is not configured.

@@ -10,6 +10,7 @@ from agui_server.agents.helpers import stream_text, stream_tool_call, tool_resul
 from agui_server.agents.loader import AgentLoadError, load_agent
 from agui_server.agents.offline import OfflineAgent
 from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.openai_responses import OpenAIResponsesAgent
 from agui_server.agents.tools import BackendTool, ToolContext, ToolError, tool
 
 __all__ = (
@@ -23,6 +24,7 @@ __all__ = (
     "LLMConfigurationError",
     "OfflineAgent",
     "OpenAIAgent",
+    "OpenAIResponsesAgent",
     "RunContext",
     "ToolContext",
     "ToolError",

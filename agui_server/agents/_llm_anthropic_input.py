@@ -3,7 +3,8 @@
 - ``system`` and ``developer`` messages (wherever they are), the adapter's instructions and the run's
   ``context`` make the top-level ``system`` prompt;
 - user content becomes ``text``, ``image`` and ``document`` blocks (inline, by URL or by file id);
-  audio and video, which the Messages API cannot read, become a short note;
+  audio and video, which the Messages API cannot read, fail the run with ``UNSUPPORTED_CONTENT`` naming
+  the part, before any request;
 - an assistant message becomes ``thinking`` / ``redacted_thinking`` blocks (from the reasoning messages
   before it, see below), a ``text`` block and ``tool_use`` blocks;
 - tool results become ``tool_result`` blocks of the next user turn (``is_error`` when the message has an
@@ -24,13 +25,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from agui_server.agents._llm_history import context_text, media_of, normalized, text_of, unsupported_note
+from agui_server.agents._llm_history import Media, context_text, normalized, unsupported, user_parts
 from agui_server.protocol.types import (
     AssistantMessage,
     DeveloperMessage,
     ReasoningMessage,
     SystemMessage,
-    TextPart,
     ToolMessage,
     UserMessage,
 )
@@ -38,7 +38,6 @@ from agui_server.protocol.types import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from agui_server.agents._llm_history import Media
     from agui_server.agents.tools import BackendTool
     from agui_server.protocol.types import ContentPart, RunAgentInput, Tool
 
@@ -70,22 +69,19 @@ def _source(media: Media) -> dict[str, Any] | None:
     return None
 
 
-def _blocks(content: str | Sequence[ContentPart]) -> list[dict[str, Any]]:
+def _blocks(message_id: str, content: str | Sequence[ContentPart]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
-    for part in content:
-        media = media_of(part)
-        if isinstance(part, TextPart) or media is None:
-            text = text_of([part])
-            if text:
-                blocks.append({"type": "text", "text": text})
+    for where, part in user_parts(message_id, content):
+        if not isinstance(part, Media):
+            if part.text:
+                blocks.append({"type": "text", "text": part.text})
             continue
-        source = _source(media)
-        if media.kind in ("image", "document") and source is not None:
-            blocks.append({"type": media.kind, "source": source})
-        else:
-            blocks.append({"type": "text", "text": unsupported_note(media, _PROVIDER)})
+        source = _source(part)
+        if part.kind not in ("image", "document") or source is None:
+            raise unsupported(part, _PROVIDER, where)
+        blocks.append({"type": part.kind, "source": source})
     return blocks
 
 
@@ -125,7 +121,7 @@ def _assistant_blocks(message: AssistantMessage, reasoning: list[ReasoningMessag
 
 
 def _tool_result(message: ToolMessage) -> dict[str, Any]:
-    content = _blocks(message.content) if not isinstance(message.content, str) else message.content
+    content = _blocks(message.id, message.content) if not isinstance(message.content, str) else message.content
     if message.error:
         note = f"Error: {message.error}"
         content = [{"type": "text", "text": note}, *content] if isinstance(content, list) else f"{note}\n{content}"
@@ -161,7 +157,7 @@ def anthropic_conversation(
             _append(messages, "assistant", _assistant_blocks(message, reasoning))
             reasoning = []
         elif isinstance(message, UserMessage):
-            _append(messages, "user", _blocks(message.content))
+            _append(messages, "user", _blocks(message.id, message.content))
             reasoning = []
         elif isinstance(message, ToolMessage):
             _append(messages, "user", [_tool_result(message)])

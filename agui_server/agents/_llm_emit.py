@@ -12,7 +12,10 @@ friends as deltas arrive and yields the events they return. The turn keeps the o
   object when it ends gets no ``TOOL_CALL_END`` (the client must not run it) and is listed in
   :attr:`Turn.invalid_client_calls` (the run then ends with ``TOOL_ARGUMENTS_INVALID``); a backend tool's
   call ends as usual and its invalid arguments become an error result the model can correct;
-- :meth:`Turn.finish` closes whatever is still open.
+- :meth:`Turn.finish` closes whatever is still open; the text message still open at the end of the turn
+  closes with ``metadata`` saying how the turn ended (:meth:`Turn.metadata`: ``finishReason`` in the AI
+  SDK's words that CopilotKit uses, the provider's own word, and the turn's token usage), which the 1.0
+  client merges into the assistant message and the thread store keeps with it.
 
 It also remembers what the turn said (text, calls, stop reason, usage), for the tool loop.
 """
@@ -20,7 +23,7 @@ It also remembers what the turn said (text, calls, stop reason, usage), for the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
@@ -33,11 +36,21 @@ if TYPE_CHECKING:
     from agui_server.agents.base import RunContext
     from agui_server.protocol.types import TokenUsage
 
-__all__ = ("Stop", "Turn", "is_json_object")
+__all__ = ("FINISH_REASONS", "Stop", "Turn", "is_json_object")
 
 Stop = Literal["end", "tool_calls", "length", "filtered", "pause"]
 """How a turn ended, provider-neutral: a normal end, tool calls to answer, the output limit, a safety
 stop, or a turn the provider paused and wants sent back as it is."""
+
+FINISH_REASONS: Final[dict[Stop, str]] = {
+    "end": "stop",
+    "tool_calls": "tool-calls",
+    "length": "length",
+    "filtered": "content-filter",
+    "pause": "other",
+}
+"""``metadata.finishReason`` for each way a turn ends: the AI SDK's finish reasons, which CopilotKit puts in
+message metadata (the provider's own word goes in ``metadata.providerFinishReason``)."""
 
 
 @dataclass(slots=True)
@@ -139,12 +152,12 @@ class Turn:
         out.append(ev.TextMessageContentEvent(message_id=self.message_id, delta=delta))
         return self._out(out)
 
-    def end_text(self) -> list[ev.Event]:
+    def end_text(self, metadata: dict[str, Any] | None = None) -> list[ev.Event]:
         """Close the text message if it is open (it reopens, same id, on more text)."""
         if not self._text_open:
             return []
         self._text_open = False
-        return self._out([ev.TextMessageEndEvent(message_id=self.message_id)])
+        return self._out([ev.TextMessageEndEvent(message_id=self.message_id, metadata=metadata)])
 
     # -- reasoning ------------------------------------------------------------------------------
 
@@ -235,10 +248,24 @@ class Turn:
 
     # -- the end --------------------------------------------------------------------------------
 
+    def metadata(self, *, usage: bool = True) -> dict[str, Any] | None:
+        """How the turn ended, for the metadata of its assistant message and of the run's terminal event:
+        ``finishReason`` (:data:`FINISH_REASONS`), ``providerFinishReason`` and (unless told otherwise) the
+        turn's ``usage``."""
+        if self.stop is None:
+            return None
+        out: dict[str, Any] = {"finishReason": FINISH_REASONS[self.stop]}
+        if self.stop_reason is not None:
+            out["providerFinishReason"] = self.stop_reason
+        if usage and self.usage is not None:
+            out["usage"] = msgspec.to_builtins(self.usage)
+        return out
+
     def finish(self, *, close_tool_calls: bool = True) -> list[ev.Event]:
-        """Close the text, the reasoning and (unless told otherwise) the tool calls still open."""
+        """Close the text (with :meth:`metadata`), the reasoning and (unless told otherwise) the tool calls
+        still open."""
         out = self.end_reasoning()
-        out += self.end_text()
+        out += self.end_text(self.metadata())
         if close_tool_calls:
             for key in list(self._calls):
                 out += self.tool_end(key)

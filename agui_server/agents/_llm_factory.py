@@ -1,4 +1,4 @@
-"""The built-in LLM agents by name, for ``agui-server serve --agent openai|anthropic --model NAME``."""
+"""The built-in LLM agents by name, for ``agui-server serve --agent openai|openai-responses|anthropic --model NAME``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.errors import LLMConfigurationError
 from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.openai_responses import OpenAIResponsesAgent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ("LLM_AGENTS", "llm_agent_from_env")
 
-LLM_AGENTS: Final[dict[str, type[OpenAIAgent] | type[AnthropicAgent]]] = {
+LLM_AGENTS: Final[dict[str, type[OpenAIAgent] | type[OpenAIResponsesAgent] | type[AnthropicAgent]]] = {
     "openai": OpenAIAgent,
+    "openai-responses": OpenAIResponsesAgent,
     "anthropic": AnthropicAgent,
 }
 """The names ``--agent`` accepts for a built-in LLM adapter."""
@@ -28,7 +30,8 @@ def llm_agent_from_env(
     """The built-in LLM agent called ``name``, configured from the environment (see each ``from_env``).
 
     Args:
-        name: ``openai`` (any OpenAI-compatible server) or ``anthropic``.
+        name: ``openai`` (any OpenAI-compatible Chat Completions server), ``openai-responses`` (the OpenAI
+            Responses API) or ``anthropic``.
         model: the model; ``AGUI_MODEL`` when left out.
         environ: the variables to read (default ``os.environ``); pass the ``.env`` file merged in.
         **options: constructor settings (``instructions``, ``tools``, timeouts...).

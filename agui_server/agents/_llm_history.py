@@ -3,7 +3,9 @@
 - :func:`normalized` puts every tool result right after the assistant message that made the call (both
   providers insist), answers a call that never got a result (a frontend tool the user abandoned) and
   drops a result whose call is unknown and the frontend-only activity messages.
-- :func:`text_of`, :func:`media_of` and :func:`context_text` read message content and ``context``.
+- :func:`text_of`, :func:`media_of` and :func:`context_text` read message content and ``context``;
+  :func:`user_parts` walks a user message's parts for a provider's mapping, and :func:`unsupported` is the
+  one error for a part a provider cannot take (``UNSUPPORTED_CONTENT``, raised before any request).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
+from agui_server.agents import errors
 from agui_server.protocol.types import (
     ActivityMessage,
     AssistantMessage,
@@ -34,7 +37,17 @@ if TYPE_CHECKING:
 
     from agui_server.protocol.types import ContentPart, Context, Message
 
-__all__ = ("MISSING_RESULT", "Media", "context_text", "media_of", "normalized", "text_of", "unsupported_note")
+__all__ = (
+    "MISSING_RESULT",
+    "Media",
+    "context_text",
+    "media_of",
+    "normalized",
+    "text_of",
+    "tool_result_text",
+    "unsupported",
+    "user_parts",
+)
 
 logger = logging.getLogger("agui_server.agents.llm")
 
@@ -95,10 +108,28 @@ def media_of(part: ContentPart) -> Media | None:
     return Media(kind, source.mime_type, file_id=source.value)
 
 
-def unsupported_note(media: Media, provider: str) -> str:
-    """The text put in place of a part the provider cannot take, so the model knows something was there."""
-    what = media.mime_type or media.kind
-    return f"[A {media.kind} attachment ({what}) was left out: {provider} cannot read it in this form.]"
+def unsupported(media: Media, provider: str, where: str) -> errors.UpstreamError:
+    """The error for a part ``provider`` cannot take: ``UNSUPPORTED_CONTENT``, naming the part (``where``)."""
+    source = "inline data" if media.data is not None else "a URL" if media.url is not None else "a file id"
+    what = f"{media.kind} ({media.mime_type})" if media.mime_type else media.kind
+    return errors.UpstreamError(
+        errors.UNSUPPORTED_CONTENT,
+        f"The {what} part {where}, given as {source}, cannot be sent: {provider} does not take it in this form. "
+        "Remove it or send it another way.",
+    )
+
+
+def user_parts(message_id: str, content: Sequence[ContentPart]) -> list[tuple[str, TextPart | Media]]:
+    """A user message's parts, each with where it is (for :func:`unsupported`) and as text or media."""
+    out: list[tuple[str, TextPart | Media]] = []
+    for index, part in enumerate(content):
+        where = f"#{index + 1} of message {message_id}"
+        media = media_of(part)
+        if isinstance(part, TextPart) or media is None:
+            out.append((where, part if isinstance(part, TextPart) else TextPart(text="")))
+        else:
+            out.append((where, media))
+    return out
 
 
 def text_of(content: str | Sequence[ContentPart] | None) -> str:
@@ -108,6 +139,14 @@ def text_of(content: str | Sequence[ContentPart] | None) -> str:
     if isinstance(content, str):
         return content
     return "\n".join(part.text for part in content if isinstance(part, TextPart))
+
+
+def tool_result_text(message: ToolMessage) -> str:
+    """A tool message's content as text for the model, its ``error`` first (``Error: ...``)."""
+    text = text_of(message.content)
+    if message.error:
+        return f"Error: {message.error}" + (f"\n{text}" if text else "")
+    return text
 
 
 def context_text(context: Sequence[Context] | None) -> str | None:

@@ -3,7 +3,8 @@
 One run is a loop of model turns:
 
 1. send the conversation, stream the turn's text, reasoning and tool calls to the client;
-2. the turn ended normally: ``RUN_FINISHED`` with the run's token usage;
+2. the turn ended normally: ``RUN_FINISHED`` with the run's token usage and, in ``metadata``, how the last
+   turn ended (``finishReason``, ``providerFinishReason``; see :meth:`Turn.metadata`);
 3. it called backend tools: run them, send each ``TOOL_CALL_RESULT``, add the results to the
    conversation and go to 1 (at most ``max_tool_turns`` times);
 4. it called frontend tools (``RunAgentInput.tools``): ``RUN_FINISHED`` right after their
@@ -306,6 +307,7 @@ class LLMAgent(abc.ABC, Generic[C]):
                             run_id=input.run_id,
                             outcome=ev.InterruptOutcome(interrupts=[_approval(call) for call in asks]),
                             usage=usage.as_list(),
+                            metadata=turn.metadata(usage=False),
                         )
                         return
                     if pending:
@@ -314,6 +316,7 @@ class LLMAgent(abc.ABC, Generic[C]):
                             run_id=input.run_id,
                             outcome=ev.SuccessOutcome(pending_tool_call_ids=pending),
                             usage=usage.as_list(),
+                            metadata=turn.metadata(usage=False),
                         )
                         return
                     self.extend(conversation, turn, results)
@@ -393,6 +396,7 @@ class LLMAgent(abc.ABC, Generic[C]):
                 code=errors.CONTENT_FILTERED,
                 message=f"The model provider's safety system stopped the answer ({turn.stop_reason}).",
                 usage=usage.as_list(),
+                metadata=turn.metadata(usage=False),
             )
         if stop == "length" and (turn.has_open_tool_call or turn.tool_calls):
             return ev.RunErrorEvent(
@@ -400,6 +404,7 @@ class LLMAgent(abc.ABC, Generic[C]):
                 message="The model reached its output limit in the middle of a tool call "
                 f"({turn.stop_reason}); raise the output token limit.",
                 usage=usage.as_list(),
+                metadata=turn.metadata(usage=False),
             )
         invalid = turn.invalid_client_calls
         if invalid:
@@ -416,6 +421,7 @@ class LLMAgent(abc.ABC, Generic[C]):
             run_id=input.run_id,
             result={"stopReason": turn.stop_reason} if stop == "length" else None,
             usage=usage.as_list(),
+            metadata=turn.metadata(usage=False),
         )
 
     async def _turn(

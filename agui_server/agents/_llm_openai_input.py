@@ -5,8 +5,10 @@ OpenRouter, Groq...), not only api.openai.com:
 
 - ``system`` and ``developer`` messages become ``system`` messages (OpenAI treats them alike for its
   reasoning models; several compatible servers know no ``developer``), ``context`` one more after them;
-- a user message that is all text becomes a string; media become ``image_url``, ``input_audio`` or
-  ``file`` parts, and what Chat Completions cannot take (video, a document by URL) a short note;
+- a user message that is all text becomes a string; media become ``image_url`` (inline as a ``data:`` URL,
+  or the URL), ``input_audio`` (inline wav or mp3) or ``file`` parts (inline, or a file id); what Chat
+  Completions cannot take (video, audio by URL or in another format, a document by URL) fails the run
+  with ``UNSUPPORTED_CONTENT`` naming the part, before any request;
 - an assistant message keeps its text and ``tool_calls``; beside tool calls an empty text is left out, not
   sent as ``null`` (llama-cpp-python's server rejects ``"content": null`` with HTTP 500);
 - tool results follow their assistant message (see ``_llm_history``) and carry the tool's ``name``
@@ -19,7 +21,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from agui_server.agents._llm_history import context_text, media_of, normalized, text_of, unsupported_note
+from agui_server.agents._llm_history import (
+    Media,
+    context_text,
+    normalized,
+    text_of,
+    tool_result_text,
+    unsupported,
+    user_parts,
+)
 from agui_server.protocol.types import (
     AssistantMessage,
     DeveloperMessage,
@@ -32,56 +42,45 @@ from agui_server.protocol.types import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from agui_server.agents._llm_history import Media
     from agui_server.agents.tools import BackendTool
     from agui_server.protocol.types import ContentPart, RunAgentInput, Tool
 
-__all__ = ("assistant_message", "openai_messages", "openai_tools", "tool_message")
+__all__ = ("AUDIO_FORMATS", "assistant_message", "openai_messages", "openai_tools", "tool_message")
 
 _PROVIDER: Final = "the OpenAI Chat Completions API"
-_AUDIO_FORMATS: Final = {
+AUDIO_FORMATS: Final = {
     "audio/wav": "wav",
     "audio/x-wav": "wav",
     "audio/wave": "wav",
     "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
 }
+"""The audio media types OpenAI takes inline, and the ``format`` it wants for each."""
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 
-def _media_part(media: Media) -> dict[str, Any]:
+def _media_part(media: Media, where: str) -> dict[str, Any]:
     if media.kind == "image" and (media.data is not None or media.url is not None):
         return {"type": "image_url", "image_url": {"url": media.data_url()}}
-    if media.kind == "audio" and media.data is not None and (media.mime_type or "").lower() in _AUDIO_FORMATS:
-        fmt = _AUDIO_FORMATS[(media.mime_type or "").lower()]
+    if media.kind == "audio" and media.data is not None and (media.mime_type or "").lower() in AUDIO_FORMATS:
+        fmt = AUDIO_FORMATS[(media.mime_type or "").lower()]
         return {"type": "input_audio", "input_audio": {"data": media.data, "format": fmt}}
     if media.kind == "document" and media.data is not None:
         return {"type": "file", "file": {"file_data": media.data_url(), "filename": "document"}}
     if media.kind == "document" and media.file_id is not None:
         return {"type": "file", "file": {"file_id": media.file_id}}
-    return {"type": "text", "text": unsupported_note(media, _PROVIDER)}
+    raise unsupported(media, _PROVIDER, where)
 
 
-def _user_content(content: str | Sequence[ContentPart]) -> str | list[dict[str, Any]]:
+def _user_content(message_id: str, content: str | Sequence[ContentPart]) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     if all(isinstance(part, TextPart) for part in content):
         return text_of(content)
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        media = media_of(part)
-        if isinstance(part, TextPart) or media is None:
-            parts.append({"type": "text", "text": text_of([part])})
-        else:
-            parts.append(_media_part(media))
-    return parts
-
-
-def _tool_content(message: ToolMessage) -> str:
-    text = text_of(message.content)
-    if message.error:
-        return f"Error: {message.error}" + (f"\n{text}" if text else "")
-    return text
+    return [
+        _media_part(part, where) if isinstance(part, Media) else {"type": "text", "text": part.text}
+        for where, part in user_parts(message_id, content)
+    ]
 
 
 def assistant_message(text: str | None, tool_calls: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
@@ -115,7 +114,7 @@ def openai_messages(input: RunAgentInput, instructions: str | None = None) -> li
         if isinstance(message, SystemMessage | DeveloperMessage):
             out.append({"role": "system", "content": message.content})
         elif isinstance(message, UserMessage):
-            out.append({"role": "user", "content": _user_content(message.content)})
+            out.append({"role": "user", "content": _user_content(message.id, message.content)})
         elif isinstance(message, AssistantMessage):
             calls = [(c.id, c.function.name, c.function.arguments or "{}") for c in message.tool_calls or ()]
             if not calls and not message.content:
@@ -124,7 +123,7 @@ def openai_messages(input: RunAgentInput, instructions: str | None = None) -> li
             out.append(assistant_message(message.content, calls))
         elif isinstance(message, ToolMessage):
             name = names.get(message.tool_call_id, "")
-            out.append(tool_message(message.tool_call_id, name, _tool_content(message)))
+            out.append(tool_message(message.tool_call_id, name, tool_result_text(message)))
     return out
 
 

@@ -7,7 +7,8 @@
 
 How the stream maps to AG-UI (``event:`` lines of the Messages stream):
 
-- ``text`` blocks (``text_delta``) → ``TEXT_MESSAGE_*`` of one assistant message per turn;
+- ``text`` blocks (``text_delta``) → ``TEXT_MESSAGE_*`` of one assistant message per turn (left open at
+  the block's end, so that its ``TEXT_MESSAGE_END`` can carry how the turn ended);
 - ``thinking`` blocks (``thinking_delta``, ``signature_delta``) → a reasoning span and message, closed
   with ``REASONING_ENCRYPTED_VALUE`` carrying the signature, so the next request can send the block
   back; ``redacted_thinking`` → the same, its data as the encrypted value;
@@ -412,8 +413,6 @@ class AnthropicAgent(LLMAgent[_Conversation]):
         block = message.blocks.get(index)
         if block is None:
             return []
-        if block.kind == "text":
-            return turn.end_text()
         if block.kind == "thinking":
             return turn.end_reasoning(encrypted_value=block.signature or None)
         return []  # a tool call ends with the message (a later block may continue it)

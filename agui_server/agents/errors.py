@@ -22,6 +22,7 @@ __all__ = (
     "RUN_TIMEOUT",
     "TOOL_ARGUMENTS_INVALID",
     "TOOL_TURNS_EXCEEDED",
+    "UNSUPPORTED_CONTENT",
     "UPSTREAM_AUTH_FAILED",
     "UPSTREAM_BAD_REQUEST",
     "UPSTREAM_MALFORMED_STREAM",
@@ -58,6 +59,10 @@ completed (no ``TOOL_CALL_END``) and the client must not run it. (A backend tool
 end the run: they become an error result the model sees and can correct.)"""
 TOOL_TURNS_EXCEEDED: Final = "TOOL_TURNS_EXCEEDED"
 """The model kept calling backend tools past the adapter's ``max_tool_turns``."""
+UNSUPPORTED_CONTENT: Final = "UNSUPPORTED_CONTENT"
+"""A user message holds a part the provider's API cannot take in that form (a video anywhere, audio on
+Anthropic or the Responses API, a document by URL on Chat Completions...). The message names the part
+(its message id, position, kind and media type); nothing was sent to the provider."""
 RUN_TIMEOUT: Final = "RUN_TIMEOUT"
 """The adapter's whole-run time limit passed (the same code the guard uses for its own limit)."""
 
@@ -73,6 +78,7 @@ LLM_ERROR_CODES: Final = (
     CONTENT_FILTERED,
     TOOL_TURNS_EXCEEDED,
     TOOL_ARGUMENTS_INVALID,
+    UNSUPPORTED_CONTENT,
 )
 """Every code the LLM adapters add to the server's own (``RUN_TIMEOUT`` is the server's)."""
 

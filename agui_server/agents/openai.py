@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from agui_server.protocol import events as ev
     from agui_server.protocol.types import RunAgentInput, Tool
 
-__all__ = ("DEFAULT_OPENAI_BASE_URL", "OpenAIAgent", "OpenAIOptions")
+__all__ = ("DEFAULT_OPENAI_BASE_URL", "OpenAIAgent", "OpenAIOptions", "openai_headers")
 
 DEFAULT_OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
 
@@ -125,6 +125,14 @@ _DECODER: Final = msgspec.json.Decoder(_Chunk)
 
 
 # --- the agent ---------------------------------------------------------------------------------
+
+
+def openai_headers(api_key: str | None, extra: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a streamed OpenAI request (both APIs): JSON in, events out, the key as a bearer token."""
+    headers = {"content-type": "application/json", "accept": "text/event-stream", **extra}
+    if api_key:
+        headers["authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 class OpenAIOptions(LLMOptions, total=False):
@@ -218,9 +226,7 @@ class OpenAIAgent(LLMAgent[_Conversation]):
         if conversation.tools:
             body["tools"] = conversation.tools
         body.update(self.extra_body)
-        headers = {"content-type": "application/json", "accept": "text/event-stream", **self.extra_headers}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
+        headers = openai_headers(self.api_key, self.extra_headers)
         return f"{self.base_url}/chat/completions", headers, msgspec.json.encode(body)
 
     def extend(self, conversation: _Conversation, turn: Turn, results: list[ToolResult]) -> None:

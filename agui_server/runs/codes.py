@@ -64,3 +64,6 @@ class ErrorCode(StrEnum):
     TOOL_ARGUMENTS_INVALID = "TOOL_ARGUMENTS_INVALID"
     """The model called a client (frontend) tool with arguments that are not a JSON object; the call was never
     completed (no ``TOOL_CALL_END``), so the client must not run it."""
+    UNSUPPORTED_CONTENT = "UNSUPPORTED_CONTENT"
+    """A user message holds a part (video, audio, a document by URL...) the model provider cannot take in that
+    form; the message names the part. Nothing was sent to the provider."""

@@ -6,6 +6,9 @@ The rules follow ``client/src/apply/default.ts``: text and tool calls build assi
 tool call joins its ``parentMessageId``'s assistant message (or makes one), a tool result becomes a
 tool message, ``MESSAGES_SNAPSHOT`` merges by id, ``STATE_SNAPSHOT`` replaces the state and
 ``STATE_DELTA`` patches it (a patch that does not apply leaves the state as it was, as in the client).
+An event's ``metadata`` is merged into the message (or, for ``TOOL_CALL_*``, the tool call) it belongs to,
+key by key, the last write winning, as the 1.0 client's ``mergeMetadata`` does: so a turn's
+``finishReason`` and usage on its ``TEXT_MESSAGE_END`` are stored with the assistant message.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ FOLDED_EVENT_TYPES: Final = frozenset(
     {
         "TEXT_MESSAGE_START",
         "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
         "TEXT_MESSAGE_CHUNK",
         "TOOL_CALL_START",
         "TOOL_CALL_ARGS",
@@ -60,6 +64,7 @@ FOLDED_EVENT_TYPES: Final = frozenset(
         "ACTIVITY_DELTA",
         "REASONING_MESSAGE_START",
         "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_END",
         "REASONING_MESSAGE_CHUNK",
         "REASONING_ENCRYPTED_VALUE",
     }
@@ -107,6 +112,16 @@ def _copy(value: Any) -> Any:
 
 
 _TEXT_MESSAGES: Final = (AssistantMessage, ReasoningMessage, UserMessage, SystemMessage, DeveloperMessage)
+_MESSAGE_EVENTS: Final = (
+    ev.TextMessageStartEvent,
+    ev.TextMessageContentEvent,
+    ev.TextMessageEndEvent,
+    ev.ToolCallResultEvent,
+    ev.ReasoningMessageStartEvent,
+    ev.ReasoningMessageContentEvent,
+    ev.ReasoningMessageEndEvent,
+)
+"""The events whose ``metadata`` the client merges into the message named by their ``messageId``."""
 
 
 class ThreadFold:
@@ -183,6 +198,22 @@ class ThreadFold:
 
     def apply(self, event: ev.Event) -> None:
         """Apply one event."""
+        self._apply(event)
+        if event.metadata:
+            self._merge_metadata(event, event.metadata)
+
+    def _merge_metadata(self, event: ev.Event, metadata: dict[str, Any]) -> None:
+        target: Message | ToolCall | None = None
+        if isinstance(event, ev.ToolCallStartEvent | ev.ToolCallArgsEvent | ev.ToolCallEndEvent):
+            parent = self._get(self._tool_parent.get(event.tool_call_id, ""))
+            if isinstance(parent, AssistantMessage):
+                target = next((c for c in parent.tool_calls or () if c.id == event.tool_call_id), None)
+        elif isinstance(event, _MESSAGE_EVENTS):
+            target = self._get(event.message_id)
+        if target is not None:
+            target.metadata = {**(target.metadata or {}), **_copy(metadata)}
+
+    def _apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextMessageStartEvent):
             self._start_text(event.message_id, event.role or "assistant", event.name)
         elif isinstance(event, ev.TextMessageContentEvent):

@@ -356,7 +356,6 @@ async def test_every_ag_ui_role_maps_to_messages(upstream: Upstream) -> None:
                         "source": {"type": "data", "value": "JVBERi0=", "mimeType": "application/pdf"},
                     },
                     {"type": "image", "source": {"type": "url", "value": "https://example.com/cat.png"}},
-                    {"type": "audio", "source": {"type": "data", "value": "UklGRg==", "mimeType": "audio/wav"}},
                 ],
             },
             {
@@ -385,11 +384,6 @@ async def test_every_ag_ui_role_maps_to_messages(upstream: Upstream) -> None:
                 {"type": "text", "text": "Read this."},
                 {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
                 {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
-                {
-                    "type": "text",
-                    "text": "[A audio attachment (audio/wav) was left out: the Anthropic Messages API cannot read it "
-                    "in this form.]",
-                },
             ],
         },
         {

@@ -15,6 +15,7 @@ A script missing from the expectation tables fails the suite, so no fake stream 
 from __future__ import annotations
 
 import json
+import typing
 from typing import TYPE_CHECKING, Any
 
 import anthropic
@@ -22,10 +23,12 @@ import openai
 import pytest
 from anthropic.types import RawMessageStreamEvent
 from openai.types.chat import ChatCompletionChunk
+from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from tests.support import fake_anthropic as fa
 from tests.support import fake_openai as fo
+from tests.support import fake_openai_responses as fr
 from tests.support.server import running_server
 
 if TYPE_CHECKING:
@@ -79,7 +82,30 @@ ANTHROPIC_EXPECT: dict[str, Any] = {
     "context_too_long": anthropic.BadRequestError,
 }
 
+RESPONSES_EXPECT: dict[str, Any] = {
+    "text": OK,
+    "reasoning": OK,
+    "parallel_tool_calls": OK,
+    "tool_call": OK,
+    "reasoning_then_call": OK,
+    "incomplete_length": OK,
+    "incomplete_content_filter": OK,
+    "truncated_tool_call": OK,
+    "failed": OK,  # the raw iterator hands the event over (the adapter raises on it)
+    "stream_error": OK,  # an `error` event as the API documents it (no `error` object): the SDK hands it over
+    "cut_off": OK,  # the SDK's raw iterator does not notice a missing terminal event; the adapter does
+    "malformed": json.JSONDecodeError,
+    "rate_limited": openai.RateLimitError,
+    "unavailable": openai.InternalServerError,
+    "unauthorized": openai.AuthenticationError,
+}
+
 _CHUNK: TypeAdapter[Any] = TypeAdapter(ChatCompletionChunk)
+_RESPONSE_EVENTS: dict[str, TypeAdapter[Any]] = {
+    typing.get_args(member.model_fields["type"].annotation)[0]: TypeAdapter(member)
+    for member in typing.get_args(typing.get_args(ResponseStreamEvent)[0])
+}
+"""Each Responses stream event type's own SDK model (validating against the whole union hides the cause)."""
 _EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 
 
@@ -94,6 +120,7 @@ def _data_lines(script: fo.Script) -> Iterator[str]:
 def test_every_script_has_an_expectation() -> None:
     assert set(OPENAI_EXPECT) == set(fo.SCRIPTS)
     assert set(ANTHROPIC_EXPECT) == set(fa.SCRIPTS)
+    assert set(RESPONSES_EXPECT) == set(fr.SCRIPTS)
 
 
 # --- OpenAI --------------------------------------------------------------------------------------
@@ -126,6 +153,38 @@ async def test_openai_sdk_reads_the_fake_stream(name: str) -> None:
         else:
             with pytest.raises(expected):
                 await _read_all(client.chat.completions.create(**request, stream=True))
+        await client.close()
+    assert fake.validation_errors == []
+
+
+# --- OpenAI Responses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(fr.SCRIPTS))
+async def test_openai_sdk_reads_the_fake_responses_stream(name: str) -> None:
+    expected = RESPONSES_EXPECT[name]
+    fake = fr.responses_upstream().add(fr.SCRIPTS[name](), fr.SCRIPTS[name]())
+    async with running_server(fake) as base:
+        client = openai.AsyncOpenAI(api_key=fo.API_KEY, base_url=base + "/v1", max_retries=0, timeout=10)
+        request: dict[str, Any] = {"model": fo.MODEL, "input": [{"role": "user", "content": "Hi"}], "store": False}
+        if expected is OK:
+            stream = await client.responses.create(**request, stream=True)
+            kinds = [event.type async for event in stream]
+            assert kinds[0] == "response.created"
+            if kinds[-1] == "response.completed":  # the helper rebuilds the whole response from the events
+                async with client.responses.stream(**request) as helper:
+                    async for _ in helper:
+                        pass
+                    final = await helper.get_final_response()
+                assert final.status == "completed"
+            else:
+                fake.scripts.clear()
+            for data in _data_lines(fr.SCRIPTS[name]()):
+                event = json.loads(data)
+                _RESPONSE_EVENTS[event["type"]].validate_python(event, strict=True)
+        else:
+            with pytest.raises(expected):
+                await _read_all(client.responses.create(**request, stream=True))
         await client.close()
     assert fake.validation_errors == []
 

@@ -22,8 +22,10 @@ import pytest
 from agui_server import AGUIConfig, create_app
 from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.openai_responses import OpenAIResponsesAgent
 from tests.support import fake_anthropic as fa
 from tests.support import fake_openai as fo
+from tests.support import fake_openai_responses as fr
 from tests.support.server import running_server
 
 if TYPE_CHECKING:
@@ -76,7 +78,12 @@ def assert_clean(report: dict[str, Any]) -> None:
 
 
 async def two_runs(
-    version: str, fake: ScriptedUpstream, scripts: list[Script], agent: Any, tool_result: str
+    version: str,
+    fake: ScriptedUpstream,
+    scripts: list[Script],
+    agent: Any,
+    tool_result: str,
+    content: str | list[dict[str, Any]] = "Book it",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run 1 offers the frontend tool; run 2 sends the client's own history plus the tool's result."""
     fake.add(*scripts)
@@ -85,7 +92,7 @@ async def two_runs(
         first_payload = {
             "threadId": f"thread-{version}",
             "runId": "run-1",
-            "messages": [{"id": "u1", "role": "user", "content": "Book it"}],
+            "messages": [{"id": "u1", "role": "user", "content": content}],
             "tools": [CONFIRM_TOOL],
         }
         first = await run_client(version, url, first_payload)
@@ -151,5 +158,40 @@ async def test_anthropic_thinking_and_tool_round_trip_through_the_official_clien
     assert sent[-2]["content"] == [
         {"type": "thinking", "thinking": "The user wants a booking.", "signature": fa.SIGNATURE},
         {"type": "tool_use", "id": "toolu_think", "name": "confirm", "input": {"action": "book"}},
+    ]
+    assert fake.validation_errors == []
+
+
+async def test_responses_image_input_and_tool_round_trip_through_the_official_client(client: str) -> None:
+    """The Responses agent through both clients; the 1.0 client sends an image part (0.0.59 a string) and
+    merges the turn's finishReason from TEXT_MESSAGE_END.metadata into its assistant message."""
+    image = {"type": "image", "source": {"type": "data", "value": "aGVsbG8=", "mimeType": "image/png"}}
+    content: Any = [{"type": "text", "text": "Book it"}, image] if client == "v1" else "Book it"
+    fake = fr.responses_upstream()
+    async with running_server(fake) as upstream:
+        agent = OpenAIResponsesAgent(fr.MODEL, api_key=fr.API_KEY, base_url=upstream + "/v1")
+        first, second = await two_runs(
+            client,
+            fake,
+            [fr.tool_call("confirm", '{"action": "book"}', "call_c"), fr.text(["Booked."])],
+            agent,
+            "yes",
+            content,
+        )
+    assert first["runFinished"]["pendingToolCallIds"] == (["call_c"] if client == "v1" else None)
+    sent = fake.requests[1].body["input"]
+    if client == "v1":
+        assert sent[0]["content"] == [
+            {"type": "input_text", "text": "Book it"},
+            {"type": "input_image", "detail": "auto", "image_url": "data:image/png;base64,aGVsbG8="},
+        ]
+        answer = [m for m in second["messages"] if m["role"] == "assistant"][-1]
+        assert answer["content"] == "Booked."
+        assert answer["metadata"]["finishReason"] == "stop"
+    else:
+        assert sent[0] == {"role": "user", "content": "Book it"}
+    assert sent[-2:] == [
+        {"type": "function_call", "call_id": "call_c", "name": "confirm", "arguments": '{"action": "book"}'},
+        {"type": "function_call_output", "call_id": "call_c", "output": "yes"},
     ]
     assert fake.validation_errors == []

@@ -1,7 +1,8 @@
 """The LLM adapters end to end through agui-server against LLM servers written by others, run offline on
 127.0.0.1 as subprocesses:
 
-- **aimock** (``@copilotkit/aimock``, npm, tests/node): OpenAI Chat Completions and Anthropic Messages,
+- **aimock** (``@copilotkit/aimock``, npm, tests/node): OpenAI Chat Completions, the OpenAI Responses API
+  (``/v1/responses``, its own stream writer, reasoning summaries included) and Anthropic Messages,
   streamed from the fixtures in ``tests/fixtures/llm/aimock-fixtures.json`` (text, parallel tool calls,
   a tool loop, cut-off tool arguments, a 429);
 - **LiteLLM proxy** (``litellm[proxy]``, PyPI, the dev group): its own ``mock_response`` models on
@@ -27,6 +28,7 @@ from agui_server import AGUIConfig, create_app
 from agui_server.agents import errors
 from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.openai_responses import OpenAIResponsesAgent
 from agui_server.agents.tools import tool
 from tests.support.server import ROOT, free_port, running_server, served
 from tests.support.sse import collect_events, types
@@ -92,7 +94,20 @@ def anthropic_agent(base_url: str, model: str = "claude-mock", key: str = "sk-no
     return AnthropicAgent(model, api_key=key, base_url=base_url, max_retries=0, **options)
 
 
-SERVERS = ["aimock-openai", "aimock-anthropic", "litellm-openai", "litellm-anthropic"]
+def responses_agent(
+    base_url: str, model: str = "gpt-4o-mini", key: str = "sk-none", **options: Any
+) -> OpenAIResponsesAgent:
+    return OpenAIResponsesAgent(model, api_key=key, base_url=base_url + "/v1", max_retries=0, **options)
+
+
+SERVERS = [
+    "aimock-openai",
+    "aimock-responses",
+    "aimock-anthropic",
+    "litellm-openai",
+    "litellm-responses",
+    "litellm-anthropic",
+]
 
 
 @pytest.fixture
@@ -102,8 +117,12 @@ def make_agent(request: pytest.FixtureRequest) -> Any:
     def make(server: str, **options: Any) -> LLMAgent[Any]:
         if server.startswith("aimock"):
             base = request.getfixturevalue("aimock")
+            if server.endswith("responses"):
+                return responses_agent(base, **options)
             return openai_agent(base, **options) if server.endswith("openai") else anthropic_agent(base, **options)
         base = request.getfixturevalue("litellm")
+        if server.endswith("responses"):
+            return responses_agent(base, "via-aimock", LITELLM_KEY, **options)
         if server.endswith("openai"):
             return openai_agent(base, "via-aimock", LITELLM_KEY, **options)
         return anthropic_agent(base, "via-aimock", LITELLM_KEY, **options)
@@ -184,7 +203,7 @@ async def test_backend_tools_run_and_the_loop_finishes(make_agent: Any, server: 
     assert "outcome" not in events[-1] or "pendingToolCallIds" not in events[-1]["outcome"]
 
 
-@pytest.mark.parametrize("server", ["aimock-openai", "litellm-anthropic"])
+@pytest.mark.parametrize("server", ["aimock-openai", "aimock-responses", "litellm-anthropic"])
 async def test_cut_off_tool_arguments_fail_the_run(make_agent: Any, server: str) -> None:
     events = await run(make_agent(server), "broken", tools=[WEATHER_TOOL])
     assert "TOOL_CALL_END" not in types(events)
@@ -192,11 +211,21 @@ async def test_cut_off_tool_arguments_fail_the_run(make_agent: Any, server: str)
     assert events[-1]["code"] == errors.TOOL_ARGUMENTS_INVALID
 
 
-@pytest.mark.parametrize("server", ["aimock-openai", "aimock-anthropic"])
+@pytest.mark.parametrize("server", ["aimock-openai", "aimock-responses", "aimock-anthropic"])
 async def test_a_rate_limit_is_upstream_rate_limited(make_agent: Any, server: str) -> None:
     events = await run(make_agent(server), "limit")
     assert types(events) == ["RUN_STARTED", "RUN_ERROR"]
     assert events[-1]["code"] == errors.UPSTREAM_RATE_LIMITED
+
+
+async def test_aimock_responses_reasoning_summary_streams_as_reasoning(aimock: str) -> None:
+    events = await run(responses_agent(aimock, "o4-mini", reasoning_effort="low"), "ponder")
+    reasoning = "".join(e["delta"] for e in by_type(events, "REASONING_MESSAGE_CONTENT"))
+    assert reasoning == "Weighing it up."
+    assert types(events).index("REASONING_END") < types(events).index("TEXT_MESSAGE_START")
+    assert text_of(events) == "The answer is 42."
+    assert by_type(events, "TEXT_MESSAGE_END")[0]["metadata"]["finishReason"] == "stop"
+    assert events[-1]["type"] == "RUN_FINISHED"
 
 
 async def test_litellm_mock_response_streams_as_text(litellm: str) -> None:

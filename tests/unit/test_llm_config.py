@@ -7,6 +7,7 @@ import pytest
 from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.errors import LLMConfigurationError
 from agui_server.agents.openai import OpenAIAgent
+from agui_server.agents.openai_responses import OpenAIResponsesAgent
 
 
 def test_openai_from_env_reads_key_base_url_and_model() -> None:
@@ -78,5 +79,10 @@ def test_the_cli_factory_builds_either_adapter_by_name() -> None:
     agent = llm_agent_from_env("Anthropic", "claude-z", environ=env, instructions="Hi")
     assert isinstance(agent, AnthropicAgent)
     assert (agent.model, agent.instructions) == ("claude-z", "Hi")
-    with pytest.raises(LLMConfigurationError, match="unknown LLM agent 'gemini': choose one of openai, anthropic"):
+    responses = llm_agent_from_env("openai-responses", environ=env)
+    assert isinstance(responses, OpenAIResponsesAgent)
+    assert (responses.model, responses.api_key) == ("m", "k1")
+    with pytest.raises(
+        LLMConfigurationError, match="unknown LLM agent 'gemini': choose one of openai, openai-responses, anthropic"
+    ):
         llm_agent_from_env("gemini", environ=env)

@@ -149,6 +149,7 @@ def test_codes_are_stable_strings() -> None:
         "CONTENT_FILTERED",
         "TOOL_TURNS_EXCEEDED",
         "TOOL_ARGUMENTS_INVALID",
+        "UNSUPPORTED_CONTENT",
     )
 
 
