@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads-db",
-        metavar="FILE",
-        help="keep threads in this SQLite file so they survive a restart (default: in memory; AGUI_THREADS_DB)",
+        metavar="FILE|URL",
+        help="keep threads in this SQLite file, or the PostgreSQL database of a postgresql:// URL (agui-server"
+        "[postgres]), so they survive a restart (default: in memory; AGUI_THREADS_DB)",
     )
     serve.add_argument(
         "--on-disconnect",

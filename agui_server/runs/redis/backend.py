@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
-    from agui_server.runs.threads import Thread, ThreadLimits
+    from agui_server.runs.threads import Thread, ThreadLimits, ThreadPage
 
 __all__ = ("RedisRun", "RedisRunBackend")
 
@@ -192,6 +192,7 @@ class RedisRunBackend:
         self.hub = StreamHub(self.blocking, self.redis, prefix, outage_limit=max(2 * self.settings.lease, 10.0))
         self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
         self._submit = self.redis.register_script(scripts.SUBMIT)
+        self._delete_thread = self.redis.register_script(scripts.DELETE_THREAD)
         self.worker = (
             RedisWorker(
                 self.redis, self.keys, dict(agents or {}), self.threads, slots=worker_slots, settings=self.settings
@@ -446,6 +447,36 @@ class RedisRunBackend:
             return await self.threads.get(thread_id)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
+
+    async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        """``owner``'s stored threads, newest first."""
+        try:
+            return await self.threads.list_threads(owner, limit, cursor)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def rename_thread(self, thread_id: str, title: str) -> bool:
+        """Give the stored thread a title."""
+        try:
+            return await self.threads.rename(thread_id, title)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the stored thread, its feed and its interrupts in one step (``DELETE_THREAD``), unless a run
+        holds it (``ThreadBusy``)."""
+        keys = self.keys
+        try:
+            reply = await self._delete_thread(
+                keys=[keys.active(thread_id), keys.threads, keys.owner_threads(owner_of(thread_id)),
+                      *keys.of_thread(thread_id)],
+                args=[thread_id],
+            )  # fmt: skip
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        if reply[0] == b"busy":
+            raise ThreadBusy(thread_id, reply[1].decode())
+        return bool(reply[1])
 
     async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
         """Follow every event of the thread after ``after`` (``None``: from now)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from redis.exceptions import RedisError
 
+from agui_server.principals import owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
 from agui_server.runs.codes import ErrorCode
@@ -224,6 +225,7 @@ class RunWriter:
                 keys=[
                     keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id),
                     keys.thread(self.thread_id), keys.threads, keys.interrupts(self.thread_id),
+                    keys.owner_threads(owner_of(self.thread_id)), keys.thread_info(self.thread_id),
                 ],
                 args=[
                     self.token, status_of_terminal(*terminal), settings.retention_ms, self.run_id, payload, ttl,
