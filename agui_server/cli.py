@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
     worker.add_argument(
+        "--threads-db",
+        metavar="URL",
+        help="the deployment's PostgreSQL thread store, as its web processes have it (AGUI_THREADS_DB)",
+    )
+    worker.add_argument(
         "--requeue-lost",
         action="store_true",
         help="when a worker dies mid-run, run it once more on another worker if its agent is safe_to_repeat "
@@ -359,9 +364,12 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
 def _backend(args: argparse.Namespace, settings: Settings) -> MemoryBackend | RedisBackend:
     """Where ``serve`` keeps runs: Redis with ``--redis`` (or ``AGUI_REDIS_URL``), else this process."""
     url = args.redis or settings.redis_url
+    threads_db = args.threads_db or settings.threads_db
     if url:
-        return RedisBackend(url, worker_slots=args.workers, start_timeout=args.start_timeout, lease=args.lease)
-    return MemoryBackend(threads_db=args.threads_db or settings.threads_db)
+        return RedisBackend(
+            url, worker_slots=args.workers, start_timeout=args.start_timeout, lease=args.lease, threads_db=threads_db
+        )
+    return MemoryBackend(threads_db=threads_db)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -385,6 +393,7 @@ def _worker(args: argparse.Namespace) -> int:
             agents,
             slots=args.slots,
             settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
+            threads_db=args.threads_db or settings.threads_db,
         )
     )
     return 0

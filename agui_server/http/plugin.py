@@ -31,7 +31,7 @@ from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
 from agui_server.runs.config import MemoryBackend, RedisBackend, is_postgres_url
 from agui_server.runs.manager import RunLimits, RunManager
-from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
+from agui_server.runs.threads import DurableThreadStore, MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
@@ -44,15 +44,20 @@ __all__ = ("AGUIPlugin",)
 _Req = Request[Any, Any, Any]
 
 
+def _postgres(threads_db: str, limits: ThreadLimits) -> DurableThreadStore:
+    """The PostgreSQL thread store at ``threads_db`` (``agui-server[postgres]``)."""
+    from agui_server.runs.postgres_threads import PostgresThreadStore
+
+    return PostgresThreadStore(threads_db, limits)
+
+
 def _thread_store(backend: MemoryBackend, limits: ThreadLimits) -> ThreadStore:
     if backend.thread_store is not None:
         if not isinstance(backend.thread_store, ThreadStore):
             raise TypeError("thread_store must implement agui_server.runs.threads.ThreadStore")
         return backend.thread_store
     if backend.threads_db and is_postgres_url(backend.threads_db):
-        from agui_server.runs.postgres_threads import PostgresThreadStore
-
-        return PostgresThreadStore(backend.threads_db, limits)
+        return _postgres(backend.threads_db, limits)
     if backend.threads_db:
         from agui_server.runs.sqlite_threads import SQLiteThreadStore
 
@@ -90,6 +95,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             busy_policy=config.busy_policy,
             disconnect_policy=policy,
             thread_limits=thread_limits,
+            durable=None if backend.threads_db is None else _postgres(backend.threads_db, thread_limits),
             socket_timeout=backend.timeout,
             max_connections=backend.max_connections,
             caps=caps,

@@ -99,6 +99,11 @@ class RedisBackend:
     requeue_lost_runs: bool = False
     """When a worker dies mid-run, run it once more if its agent is ``safe_to_repeat`` (default: end it with
     ``WORKER_LOST``)."""
+    threads_db: str | None = None
+    """A PostgreSQL URL (``postgresql://…``, needs ``agui-server[postgres]``) where threads are kept for good:
+    each finished run's thread is written there once (after Redis, which stays where live runs and their
+    streams are), read from there when Redis no longer has it, and the thread list comes from there. Every
+    web and worker process of the deployment needs the same URL."""
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -110,3 +115,5 @@ class RedisBackend:
                 raise ValueError(f"{name} must be positive")
         if self.max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if self.threads_db is not None and not is_postgres_url(self.threads_db):
+            raise ValueError("RedisBackend's threads_db must be a postgresql:// URL")

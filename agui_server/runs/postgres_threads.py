@@ -65,6 +65,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX agui_threads_updated ON agui_threads (updated_at, thread_key);
     CREATE INDEX agui_threads_owner ON agui_threads (owner, updated_at, thread_key);
     """,
+    # 2: the run that last stored each thread, for a Redis deployment's threads (store_run)
+    """
+    ALTER TABLE agui_threads ADD COLUMN last_run_id text;
+    """,
 )
 """The schema's migrations: number ``n`` (from 1) is ``MIGRATIONS[n - 1]``. Append, never edit."""
 
@@ -180,30 +184,35 @@ class PostgresThreadStore:
         """Store the thread (its title and creation time stay); sweep when ``sweep_interval`` has passed."""
         thread.updated_at = time.time()
         self.limits.trim(thread)
+        await self._upsert(thread, None)
+
+    async def store_run(self, thread: Thread, run_id: str) -> bool:
+        """Store the thread as run ``run_id`` left it (its ``updated_at`` as stamped where it was made, e.g. by
+        Redis's ``FINISH``), unless the row is that version or newer: a retried write changes nothing, an
+        older one never overwrites a newer one. Whether it was written."""
+        return await self._upsert(self.limits.trim(thread), run_id)
+
+    async def _upsert(self, thread: Thread, run_id: str | None) -> bool:
         messages, state, interrupts, answered = thread_columns(thread)
         pool = await self._ready()
         async with pool.connection(timeout=self.timeout) as conn:
-            await conn.execute(
+            cursor = await conn.execute(
                 "INSERT INTO agui_threads (thread_key, owner, thread_id, messages, state, interrupts, "
-                "answered_interrupts, bytes, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "answered_interrupts, bytes, created_at, updated_at, last_run_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (thread_key) DO UPDATE SET messages = excluded.messages, state = excluded.state, "
                 "interrupts = excluded.interrupts, answered_interrupts = excluded.answered_interrupts, "
-                "bytes = excluded.bytes, updated_at = excluded.updated_at",
+                "bytes = excluded.bytes, updated_at = excluded.updated_at, last_run_id = excluded.last_run_id"
+                + ("" if run_id is None else " WHERE agui_threads.updated_at < excluded.updated_at"),
                 (
-                    thread.thread_id,
-                    owner_of(thread.thread_id),
-                    client_thread_id(thread.thread_id),
-                    messages,
-                    state,
-                    interrupts,
-                    answered,
-                    len(messages),
-                    thread.updated_at,
-                    thread.updated_at,
+                    thread.thread_id, owner_of(thread.thread_id), client_thread_id(thread.thread_id), messages, state,
+                    interrupts, answered, len(messages), thread.updated_at, thread.updated_at, run_id,
                 ),
-            )
+            )  # fmt: skip
+            written = bool(cursor.rowcount > 0)
         if time.monotonic() - self._swept >= self.sweep_interval:
             await self.sweep()
+        return written
 
     async def sweep(self) -> int:
         """Delete the threads older than ``max_age`` and those beyond ``max_threads`` (the least recently

@@ -29,6 +29,7 @@ __all__ = (
     "MAX_TITLE",
     "PAGE_SIZE",
     "AnsweredInterrupt",
+    "DurableThreadStore",
     "InvalidPageCursor",
     "MemoryThreadStore",
     "Thread",
@@ -266,6 +267,16 @@ class ThreadStore(Protocol):
 
     async def close(self) -> None:
         """Release what the store holds open."""
+        ...
+
+
+@runtime_checkable
+class DurableThreadStore(ThreadStore, Protocol):
+    """A store that can keep a Redis deployment's threads (``RedisBackend(threads_db=…)``)."""
+
+    async def store_run(self, thread: Thread, run_id: str) -> bool:
+        """Store the thread as run ``run_id`` left it, with its ``updated_at`` as given, unless the store holds
+        that version or a newer one already: writing it again changes nothing. Whether it was written."""
         ...
 
 

@@ -47,9 +47,35 @@ async def test_migrations_make_the_schema_of_an_empty_database_once(postgres: Po
     finally:
         for store in stores:
             await store.close()
-    assert [r[0] for r in rows(url, "SELECT version FROM agui_schema_version ORDER BY version")] == [1]
+    versions = [r[0] for r in rows(url, "SELECT version FROM agui_schema_version ORDER BY version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1)) == [1, 2]
     indexes = {r[0] for r in rows(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'agui_threads'")}
     assert {"agui_threads_updated", "agui_threads_owner"} <= indexes
+
+
+async def test_a_database_of_the_previous_schema_version_is_migrated_with_its_threads(postgres: PostgresServer) -> None:
+    url = database(postgres)
+    with psycopg.connect(url, autocommit=True) as conn:  # as version 1 left it, with a thread
+        conn.execute(b"CREATE TABLE agui_schema_version (version integer PRIMARY KEY, applied_at timestamptz)")
+        conn.execute(MIGRATIONS[0].encode())
+        conn.execute(b"INSERT INTO agui_schema_version VALUES (1, now())")
+        conn.execute(
+            b"INSERT INTO agui_threads VALUES (%s, 'alice', 'old', NULL, %s, 'null', '[]', '[]', 2, %s, %s)",
+            ("alice\x1fold", b'[{"id":"m1","role":"user","content":"from v1"}]', time.time(), time.time()),
+        )
+    store = PostgresThreadStore(url)
+    try:
+        assert await store.schema_version() == 2
+        kept = await store.get("alice\x1fold")
+        assert kept is not None
+        assert kept.messages[0].content == "from v1"  # type: ignore[union-attr]
+        assert [t.title for t in (await store.list_threads("alice", 10, None)).threads] == ["from v1"]
+        kept.updated_at = time.time()
+        assert await store.store_run(kept, "run-2")
+        assert not await store.store_run(kept, "run-2")  # the same version again: nothing changes
+        assert rows(url, "SELECT last_run_id FROM agui_threads") == [("run-2",)]
+    finally:
+        await store.close()
 
 
 async def test_a_database_with_a_newer_schema_is_refused(postgres: PostgresServer) -> None:

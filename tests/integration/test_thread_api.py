@@ -1,5 +1,6 @@
-"""The thread API on every store (memory, SQLite, Redis, PostgreSQL), through the app: the caller's threads
-listed newest first a page at a time, renamed and deleted; another owner's threads out of reach."""
+"""The thread API on every store (memory, SQLite, Redis, PostgreSQL, and Redis keeping its threads in
+PostgreSQL), through the app: the caller's threads listed newest first a page at a time, renamed and
+deleted; another owner's threads out of reach."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.support.sse import run_input
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresServer
 
-STORES = ("memory", "sqlite", "redis", "postgres")
+STORES = ("memory", "sqlite", "redis", "postgres", "redis+postgres")
 TOKENS = "alice-token alice\nbob-token bob"
 ALICE = {"authorization": "Bearer alice-token"}
 BOB = {"authorization": "Bearer bob-token"}
@@ -55,8 +56,9 @@ def backend(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Memor
     if store == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres")
         return MemoryBackend(threads_db=server.create_database(name))
-    if store == "redis":
-        return RedisBackend(request.getfixturevalue("redis_url"), prefix=name, worker_slots=2)
+    if store.startswith("redis"):
+        threads_db = request.getfixturevalue("postgres").create_database(name) if store.endswith("postgres") else None
+        return RedisBackend(request.getfixturevalue("redis_url"), prefix=name, worker_slots=2, threads_db=threads_db)
     return MemoryBackend()
 
 
@@ -74,6 +76,12 @@ async def turn(client: httpx.AsyncClient, base: str, thread: str, text: str, hea
     response = await client.post(base, json=body, headers=headers)
     assert response.status_code == 200, response.text
     assert b"RUN_FINISHED" in response.content
+    for _ in range(250):  # the run's thread is stored as the run ends, just after its terminal event is sent
+        listed = (await client.get(base + "/threads", headers=headers)).json()["threads"]
+        if listed and listed[0]["threadId"] == thread:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"thread {thread} never came first in the list")
 
 
 async def pages(client: httpx.AsyncClient, base: str, headers: dict[str, str], limit: int) -> list[list[Any]]:

@@ -122,6 +122,12 @@ class Keys:
         return f"{self.base}:session:{session_id}:events"
 
     @property
+    def durable(self) -> str:
+        """Threads stored in Redis and not yet in the durable store (``RedisBackend(threads_db=…)``): a hash of
+        thread key -> ``<updated ms>:<run id>`` that ``FINISH`` sets and the write to that store clears."""
+        return f"{self.base}:durable"
+
+    @property
     def queue(self) -> str:
         """Runs waiting for a worker (a stream; consumer group ``workers``)."""
         return f"{self.base}:queue"

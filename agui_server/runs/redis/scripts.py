@@ -19,6 +19,7 @@ __all__ = (
     "NO_WORKER",
     "OPEN",
     "REQUEUE",
+    "SETTLED",
     "SUBMIT",
 )
 
@@ -255,7 +256,8 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 FINISH: Final = (
     _END_RUN
     + """
--- KEYS: meta, log, leases, active, thread, threads, interrupts, owner_threads, thread_info
+-- KEYS: meta, log, leases, active, thread, threads, interrupts, owner_threads, thread_info, and with a durable
+-- thread store its 'durable' hash (the thread to be written there: its version and this run)
 -- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id, then the
 -- interrupts the run leaves open as (id, expiry in Unix ms) pairs
 -- Stores the thread as the run left it (unless thread_json is empty), in its owner's index, its creation
@@ -277,6 +279,9 @@ if ARGV[5] ~= '' then
   if tonumber(ARGV[6]) > 0 then
     redis.call('PEXPIRE', KEYS[9], ARGV[6])
   end
+  if #KEYS >= 10 then
+    redis.call('HSET', KEYS[10], ARGV[8], ARGV[7] .. ':' .. ARGV[4])
+  end
   threads = redis.call('ZCARD', KEYS[6])
   redis.call('DEL', KEYS[7])
   if #ARGV > 8 then
@@ -292,17 +297,28 @@ return threads
 )
 
 DELETE_THREAD: Final = """
--- KEYS: active, threads, owner_threads, then the thread's keys (Keys.of_thread: its JSON first) ; ARGV: thread_id
+-- KEYS: active, threads, owner_threads, durable, then the thread's keys (Keys.of_thread: its JSON first)
+-- ARGV: thread_id
 -- Deletes a thread unless a run holds it: {'busy', run_id}, else {'deleted', 1 when it was stored}.
 local holder = redis.call('GET', KEYS[1])
 if holder then
   return {'busy', holder}
 end
-local existed = redis.call('EXISTS', KEYS[4])
-redis.call('DEL', unpack(KEYS, 4))
+local existed = redis.call('EXISTS', KEYS[5])
+redis.call('DEL', unpack(KEYS, 5))
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 return {'deleted', existed}
+"""
+
+SETTLED: Final = """
+-- KEYS: durable ; ARGV: thread_id, the entry that was written to the durable store
+-- Clears a thread's entry once that store has it, unless a later run set it anew meanwhile.
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
 """
 
 EXPIRE: Final = (
