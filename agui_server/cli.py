@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads-db",
-        metavar="FILE",
-        help="keep threads in this SQLite file so they survive a restart (default: in memory; AGUI_THREADS_DB)",
+        metavar="FILE|URL",
+        help="keep threads in this SQLite file, or the PostgreSQL database of a postgresql:// URL (agui-server"
+        "[postgres]), so they survive a restart (default: in memory; AGUI_THREADS_DB)",
     )
     serve.add_argument(
         "--on-disconnect",
@@ -183,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--lease", type=float, default=LEASE, metavar="SECONDS", help=f"claim lease (default {LEASE:g})"
     )
     worker.add_argument("--strict", action="store_true", help="end a run when its agent breaks an AG-UI rule")
+    worker.add_argument(
+        "--threads-db",
+        metavar="URL",
+        help="the deployment's PostgreSQL thread store, as its web processes have it (AGUI_THREADS_DB)",
+    )
     worker.add_argument(
         "--requeue-lost",
         action="store_true",
@@ -361,9 +367,12 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
 def _backend(args: argparse.Namespace, settings: Settings) -> MemoryBackend | RedisBackend:
     """Where ``serve`` keeps runs: Redis with ``--redis`` (or ``AGUI_REDIS_URL``), else this process."""
     url = args.redis or settings.redis_url
+    threads_db = args.threads_db or settings.threads_db
     if url:
-        return RedisBackend(url, worker_slots=args.workers, start_timeout=args.start_timeout, lease=args.lease)
-    return MemoryBackend(threads_db=args.threads_db or settings.threads_db)
+        return RedisBackend(
+            url, worker_slots=args.workers, start_timeout=args.start_timeout, lease=args.lease, threads_db=threads_db
+        )
+    return MemoryBackend(threads_db=threads_db)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -387,6 +396,7 @@ def _worker(args: argparse.Namespace) -> int:
             agents,
             slots=args.slots,
             settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
+            threads_db=args.threads_db or settings.threads_db,
         )
     )
     return 0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,17 @@ def _locked(path: Path) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _quiet_uvicorn() -> None:
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for the session's tests (tests/support/postgres.py); each test makes its own
+    database on it with ``create_database``."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.create()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()

@@ -9,6 +9,8 @@ Under ``<path>`` (default ``/ag-ui``):
 - ``POST <path>/runs/{runId}/stop``: stop a run.
 - ``POST <path>/connect``: a thread's messages and state, then its active run's live tail; SSE.
 - ``GET <path>/threads/{threadId}``: the stored thread as JSON.
+- ``GET <path>/threads?limit=&cursor=``: the caller's threads, newest first, paged; ``PATCH`` and
+  ``DELETE <path>/threads/{threadId}`` rename and delete one.
 
 Under ``<agents_path>`` (default ``/agents``), for ``EventSource`` and plain REST clients:
 
@@ -61,6 +63,7 @@ from agui_server.runs.backend import (
     TooManyRuns,
 )
 from agui_server.runs.log import RunLog
+from agui_server.runs.threads import MAX_PAGE, MAX_TITLE, PAGE_SIZE, InvalidPageCursor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -219,6 +222,14 @@ class Endpoints:
                     "BODY_TOO_LARGE", f"The request body is larger than {self.config.max_body_size} bytes."
                 ) from None
             raise
+
+    async def _json(self, request: Request[Any, Any, Any]) -> Any:
+        """The request's JSON body (``{}`` when it has none)."""
+        body = await self._body(request)
+        try:
+            return msgspec.json.decode(body or b"{}")
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
 
     @staticmethod
     def _cursor(request: Request[Any, Any, Any]) -> str | None:
@@ -448,13 +459,50 @@ class Endpoints:
             raise _not_found("thread", thread_id)
         return ASGIResponse(body=encode_json(thread.public()), media_type="application/json")
 
+    async def list_threads(self, request: Request[Any, Any, Any]) -> Answer:
+        """``GET <path>/threads?limit=&cursor=``: the caller's threads, newest first, a page at a time."""
+        raw = request.query_params.get("limit")
+        limit = PAGE_SIZE
+        if raw is not None:
+            if not raw.isdecimal() or not 1 <= int(raw) <= MAX_PAGE:
+                raise APIError("INVALID_INPUT", f"limit must be a number from 1 to {MAX_PAGE}.", [{"field": "limit"}])
+            limit = int(raw)
+        try:
+            page = await self.runs.list_threads(self.owner(request), limit, request.query_params.get("cursor"))
+        except InvalidPageCursor as exc:
+            raise APIError("INVALID_CURSOR", str(exc), [{"field": "cursor"}]) from None
+        return ASGIResponse(body=encode_json(page), media_type="application/json")
+
+    async def rename_thread(self, request: Request[Any, Any, Any], thread_id: str) -> Answer:
+        """``PATCH <path>/threads/{threadId}`` with ``{"title": …}``: rename the caller's thread."""
+        fields = await self._json(request)
+        title = fields.get("title") if isinstance(fields, dict) else None
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE or not title.isprintable():
+            raise APIError(
+                "INVALID_INPUT", f"title must be text of 1 to {MAX_TITLE} characters, without control characters.",
+                [{"field": "title"}],
+            )  # fmt: skip
+        title = title.strip()
+        if not await self.runs.rename_thread(self._key(request, thread_id), title):
+            raise _not_found("thread", thread_id)
+        return ASGIResponse(body=encode_json({"threadId": thread_id, "title": title}), media_type="application/json")
+
+    async def delete_thread(self, request: Request[Any, Any, Any], thread_id: str) -> Answer:
+        """``DELETE <path>/threads/{threadId}``: delete the caller's thread (204); 409 while a run holds it."""
+        try:
+            deleted = await self.runs.delete_thread(self._key(request, thread_id))
+        except ThreadBusy as exc:
+            raise APIError(
+                "THREAD_BUSY",
+                f"Thread {thread_id!r} has a run in progress ({exc.run_id}); stop it or wait for it first.",
+            ) from None
+        if not deleted:
+            raise _not_found("thread", thread_id)
+        return ASGIResponse(body=b"", status_code=204)
+
     async def connect(self, request: Request[Any, Any, Any]) -> Answer:
         """``POST <path>/connect``: the thread as snapshots, then its active run's tail, then a terminal."""
-        body = await self._body(request)
-        try:
-            fields = msgspec.json.decode(body or b"{}")
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
+        fields = await self._json(request)
         thread_id = fields.get("threadId") if isinstance(fields, dict) else None
         if not is_valid_id(thread_id):
             raise APIError(

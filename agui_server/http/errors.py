@@ -43,7 +43,7 @@ HTTP_ERRORS: Final = {
     error.code: error
     for error in (
         HTTPError("INVALID_JSON", 400, "The body is not JSON (or is nested too deeply)."),
-        HTTPError("INVALID_CURSOR", 400, "A resume cursor is not an event id, or points past the newest event."),
+        HTTPError("INVALID_CURSOR", 400, "A cursor is not an event id up to the newest, nor a page's nextCursor."),
         HTTPError("INVALID_DISCONNECT_POLICY", 400, "The disconnect policy is not cancel, continue or grace[:S]."),
         HTTPError("UNAUTHENTICATED", 401, "The server has an authenticator and the request no valid credential."),
         HTTPError("FORBIDDEN", 403, "The caller lacks the role the route needs (the wide feeds: admin)."),

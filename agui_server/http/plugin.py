@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Router, get, post
+from litestar import Request, Router, delete, get, patch, post
 from litestar import route as route_handler
 from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
@@ -29,9 +29,9 @@ from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.errors import APIError
 from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
-from agui_server.runs.config import MemoryBackend, RedisBackend
+from agui_server.runs.config import MemoryBackend, RedisBackend, is_postgres_url
 from agui_server.runs.manager import RunLimits, RunManager
-from agui_server.runs.threads import MemoryThreadStore, ThreadLimits, ThreadStore
+from agui_server.runs.threads import DurableThreadStore, MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
@@ -44,11 +44,20 @@ __all__ = ("AGUIPlugin",)
 _Req = Request[Any, Any, Any]
 
 
+def _postgres(threads_db: str, limits: ThreadLimits) -> DurableThreadStore:
+    """The PostgreSQL thread store at ``threads_db`` (``agui-server[postgres]``)."""
+    from agui_server.runs.postgres_threads import PostgresThreadStore
+
+    return PostgresThreadStore(threads_db, limits)
+
+
 def _thread_store(backend: MemoryBackend, limits: ThreadLimits) -> ThreadStore:
     if backend.thread_store is not None:
         if not isinstance(backend.thread_store, ThreadStore):
             raise TypeError("thread_store must implement agui_server.runs.threads.ThreadStore")
         return backend.thread_store
+    if backend.threads_db and is_postgres_url(backend.threads_db):
+        return _postgres(backend.threads_db, limits)
     if backend.threads_db:
         from agui_server.runs.sqlite_threads import SQLiteThreadStore
 
@@ -86,6 +95,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             busy_policy=config.busy_policy,
             disconnect_policy=policy,
             thread_limits=thread_limits,
+            durable=None if backend.threads_db is None else _postgres(backend.threads_db, thread_limits),
             socket_timeout=backend.timeout,
             max_connections=backend.max_connections,
             caps=caps,
@@ -220,6 +230,18 @@ class AGUIPlugin(InitPlugin):
         async def thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
             return await _answer(endpoints.thread(request, thread_id))
 
+        @get("/threads", name="agui:threads")
+        async def threads(request: _Req) -> ASGIApp:
+            return await _answer(endpoints.list_threads(request))
+
+        @patch("/threads/{thread_id:str}", name="agui:rename_thread", request_max_body_size=limit)
+        async def rename_thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
+            return await _answer(endpoints.rename_thread(request, thread_id))
+
+        @delete("/threads/{thread_id:str}", name="agui:delete_thread", status_code=200)  # 204 from the endpoint
+        async def delete_thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
+            return await _answer(endpoints.delete_thread(request, thread_id))
+
         @get("/{agent_id:str}/sse", name="agui:subscribe")
         async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
             return await _answer(endpoints.subscribe(request, agent_id))
@@ -251,7 +273,21 @@ class AGUIPlugin(InitPlugin):
             ),
             Router(
                 path=config.path,
-                route_handlers=built_in(config.path, [run_default, run_agent, stream, resume, stop, connect, thread]),
+                route_handlers=built_in(
+                    config.path,
+                    [
+                        run_default,
+                        run_agent,
+                        stream,
+                        resume,
+                        stop,
+                        connect,
+                        thread,
+                        threads,
+                        rename_thread,
+                        delete_thread,
+                    ],
+                ),
                 middleware=middleware,
                 before_request=authenticate,
             ),

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.principals import Principal
     from agui_server.protocol.types import RunAgentInput
-    from agui_server.runs.threads import Thread
+    from agui_server.runs.threads import Thread, ThreadPage
 
 __all__ = (
     "DEFAULT_GRACE",
@@ -318,6 +318,19 @@ class RunBackend(Protocol):
 
     async def thread(self, thread_id: str) -> Thread | None:
         """The stored thread."""
+        ...
+
+    async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        """``owner``'s stored threads, newest first, a page at a time (``ThreadStore.list_threads``)."""
+        ...
+
+    async def rename_thread(self, thread_id: str, title: str) -> bool:
+        """Give the stored thread a title; False for an unknown thread."""
+        ...
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the stored thread and its feed; False for an unknown thread; raises ``ThreadBusy`` while a
+        run holds it."""
         ...
 
     async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:

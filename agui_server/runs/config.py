@@ -30,6 +30,7 @@ __all__ = (
     "WORKER_SLOTS",
     "MemoryBackend",
     "RedisBackend",
+    "is_postgres_url",
 )
 
 LEASE: Final = 10.0
@@ -46,15 +47,25 @@ REDIS_MAX_CONNECTIONS: Final = 1_000
 """Connections a process opens for Redis commands in flight at once."""
 
 
+POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
+"""A ``threads_db`` that starts with one of these is a PostgreSQL database; any other is a SQLite file."""
+
+
+def is_postgres_url(threads_db: str) -> bool:
+    """Whether ``threads_db`` names a PostgreSQL database (else a SQLite file)."""
+    return threads_db.startswith(POSTGRES_SCHEMES)
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryBackend:
     """Runs in this process: one event loop, no external service."""
 
     thread_store: ThreadStore | None = None
     """Where thread histories live: a :class:`~agui_server.runs.threads.ThreadStore`; default: in memory, or
-    SQLite at ``threads_db``."""
+    the database ``threads_db`` names."""
     threads_db: str | None = None
-    """A SQLite file for threads, so they survive a restart (used when ``thread_store`` is not given)."""
+    """Where threads survive a restart (used when ``thread_store`` is not given): a PostgreSQL URL
+    (``postgresql://user:password@host:5432/db``, needs ``agui-server[postgres]``) or a SQLite file path."""
     max_finished_runs: int = MAX_FINISHED_RUNS
     """Finished runs kept readable at most (the oldest go first)."""
 
@@ -88,6 +99,11 @@ class RedisBackend:
     requeue_lost_runs: bool = False
     """When a worker dies mid-run, run it once more if its agent is ``safe_to_repeat`` (default: end it with
     ``WORKER_LOST``)."""
+    threads_db: str | None = None
+    """A PostgreSQL URL (``postgresql://…``, needs ``agui-server[postgres]``) where threads are kept for good:
+    each finished run's thread is written there once (after Redis, which stays where live runs and their
+    streams are), read from there when Redis no longer has it, and the thread list comes from there. Every
+    web and worker process of the deployment needs the same URL."""
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -99,3 +115,5 @@ class RedisBackend:
                 raise ValueError(f"{name} must be positive")
         if self.max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if self.threads_db is not None and not is_postgres_url(self.threads_db):
+            raise ValueError("RedisBackend's threads_db must be a postgresql:// URL")

@@ -52,7 +52,7 @@ from agui_server.runs.interrupts import answered_after, check_resume, with_legac
 from agui_server.runs.log import Feed, RunLog
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.reducer import with_history
-from agui_server.runs.threads import AnsweredInterrupt, MemoryThreadStore, Thread, ThreadStore
+from agui_server.runs.threads import AnsweredInterrupt, MemoryThreadStore, Thread, ThreadPage, ThreadStore
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
@@ -296,6 +296,27 @@ class RunManager:
     async def thread(self, thread_id: str) -> Thread | None:
         """The stored thread."""
         return await self.threads.get(thread_id)
+
+    async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        """``owner``'s stored threads, newest first."""
+        return await self.threads.list_threads(owner, limit, cursor)
+
+    async def rename_thread(self, thread_id: str, title: str) -> bool:
+        """Give the stored thread a title."""
+        return await self.threads.rename(thread_id, title)
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the stored thread and its feed (unless a subscriber follows it); ``ThreadBusy`` while a run
+        holds it."""
+        active = self._active.get(thread_id)
+        if active is not None or thread_id in self._starting:
+            raise ThreadBusy(thread_id, active.run_id if active is not None else "")
+        existed = await self.threads.get(thread_id) is not None
+        await self.threads.delete(thread_id)
+        feed = self._feeds.get(thread_id)
+        if feed is not None and feed.subscribers == 0:
+            del self._feeds[thread_id]
+        return existed
 
     # -- starting -------------------------------------------------------------------------------
 

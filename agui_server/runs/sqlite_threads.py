@@ -12,10 +12,17 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
-
-from agui_server.protocol.types import Interrupt, Message
-from agui_server.runs.threads import AnsweredInterrupt, Thread, ThreadLimits
+from agui_server.principals import owner_of
+from agui_server.runs.threads import (
+    Thread,
+    ThreadLimits,
+    ThreadPage,
+    next_cursor,
+    read_cursor,
+    summary,
+    thread_columns,
+    thread_of_columns,
+)
 
 __all__ = ("SQLiteThreadStore",)
 
@@ -26,16 +33,22 @@ CREATE TABLE IF NOT EXISTS threads (
     state BLOB NOT NULL,
     updated_at REAL NOT NULL,
     interrupts BLOB NOT NULL DEFAULT '[]',
-    answered_interrupts BLOB NOT NULL DEFAULT '[]'
+    answered_interrupts BLOB NOT NULL DEFAULT '[]',
+    owner TEXT,
+    title TEXT,
+    created_at REAL
 );
 CREATE INDEX IF NOT EXISTS threads_updated_at ON threads (updated_at);
 """
-_ADDED_COLUMNS: Final = ("interrupts", "answered_interrupts")
-"""Columns a file made by an earlier version lacks (added when it is opened)."""
-_messages_decoder: Final = msgspec.json.Decoder(list[Message])
-_interrupts_decoder: Final = msgspec.json.Decoder(list[Interrupt])
-_answered_decoder: Final = msgspec.json.Decoder(list[AnsweredInterrupt])
-_encoder: Final = msgspec.json.Encoder()
+_ADDED_COLUMNS: Final = {
+    "interrupts": "BLOB NOT NULL DEFAULT '[]'",
+    "answered_interrupts": "BLOB NOT NULL DEFAULT '[]'",
+    "owner": "TEXT",
+    "title": "TEXT",
+    "created_at": "REAL",
+}
+"""Columns a file made by an earlier version lacks (added when it is opened; its threads' owners filled in)."""
+_OWNER_INDEX: Final = "CREATE INDEX IF NOT EXISTS threads_owner ON threads (owner, updated_at, thread_id)"
 
 
 class SQLiteThreadStore:
@@ -55,9 +68,13 @@ class SQLiteThreadStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(threads)")}
-            for column in _ADDED_COLUMNS:
-                if column not in columns:
-                    db.execute(f"ALTER TABLE threads ADD COLUMN {column} BLOB NOT NULL DEFAULT '[]'")
+            with db:
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE threads ADD COLUMN {column} {kind}")
+                keys = [row[0] for row in db.execute("SELECT thread_id FROM threads WHERE owner IS NULL")]
+                db.executemany("UPDATE threads SET owner = ? WHERE thread_id = ?", [(owner_of(k), k) for k in keys])
+                db.execute(_OWNER_INDEX)
             self._db = db
         return self._db
 
@@ -79,30 +96,27 @@ class SQLiteThreadStore:
         messages, state, updated_at, interrupts, answered = row
         if self.limits.max_age is not None and time.time() - updated_at > self.limits.max_age:
             return None
-        return Thread(
-            thread_id=thread_id,
-            messages=_messages_decoder.decode(messages),
-            state=msgspec.json.decode(state),
-            updated_at=updated_at,
-            interrupts=_interrupts_decoder.decode(interrupts),
-            answered_interrupts=_answered_decoder.decode(answered),
-        )
+        return thread_of_columns(thread_id, messages, state, updated_at, interrupts, answered)
 
     def _save(self, thread: Thread) -> None:
+        messages, state, interrupts, answered = thread_columns(thread)
         db = self._connect()
         with db:
             db.execute(
-                "INSERT INTO threads (thread_id, messages, state, updated_at, interrupts, answered_interrupts) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(thread_id) DO UPDATE SET messages = excluded.messages, "
+                "INSERT INTO threads (thread_id, messages, state, updated_at, interrupts, answered_interrupts, owner, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(thread_id) DO UPDATE SET messages = excluded.messages, "
                 "state = excluded.state, updated_at = excluded.updated_at, interrupts = excluded.interrupts, "
                 "answered_interrupts = excluded.answered_interrupts",
                 (
                     thread.thread_id,
-                    _encoder.encode(thread.messages),
-                    _encoder.encode(thread.state),
+                    messages,
+                    state,
                     thread.updated_at,
-                    _encoder.encode(thread.interrupts),
-                    _encoder.encode(thread.answered_interrupts),
+                    interrupts,
+                    answered,
+                    owner_of(thread.thread_id),
+                    thread.updated_at,
                 ),
             )
             if self.limits.max_age is not None:
@@ -118,10 +132,46 @@ class SQLiteThreadStore:
         with db:
             db.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
 
+    def _list(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        db = self._connect()
+        oldest = -1.0 if self.limits.max_age is None else time.time() - self.limits.max_age
+        query = "SELECT thread_id, updated_at FROM threads WHERE owner = ? AND updated_at >= ?"
+        args: tuple[Any, ...] = (owner, oldest)
+        if cursor is not None:
+            updated_at, key = read_cursor(cursor)
+            query += " AND (updated_at < ? OR (updated_at = ? AND thread_id < ?))"
+            args += (updated_at, updated_at, key)
+        entries = db.execute(query + " ORDER BY updated_at DESC, thread_id DESC LIMIT ?", (*args, limit + 1)).fetchall()
+        threads = []
+        for key, _ in entries[:limit]:
+            thread = self._get(key)
+            row = db.execute("SELECT title, created_at FROM threads WHERE thread_id = ?", (key,)).fetchone()
+            if thread is not None and row is not None:
+                threads.append(summary(thread, row[0], row[1] or 0.0))
+        return ThreadPage(threads=threads, next_cursor=next_cursor([(at, key) for key, at in entries], limit))
+
+    def _rename(self, thread_id: str, title: str) -> bool:
+        if self._get(thread_id) is None:
+            return False
+        db = self._connect()
+        with db:
+            db.execute("UPDATE threads SET title = ? WHERE thread_id = ?", (title, thread_id))
+        return True
+
     async def get(self, thread_id: str) -> Thread | None:
         """The thread, unless it is unknown or older than ``max_age``."""
         result: Thread | None = await self._call(self._get, thread_id)
         return result
+
+    async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        """``owner``'s threads, newest first (the ``(owner, updated_at, thread_id)`` index)."""
+        page: ThreadPage = await self._call(self._list, owner, limit, cursor)
+        return page
+
+    async def rename(self, thread_id: str, title: str) -> bool:
+        """Give the thread a title (kept through later saves)."""
+        renamed: bool = await self._call(self._rename, thread_id, title)
+        return renamed
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; drop the least recently updated over ``max_threads`` and the expired."""

@@ -27,7 +27,8 @@ def every_key(keys: Keys) -> list[str]:
         if isinstance(member, property):
             names.append(getattr(keys, name))
         elif inspect.isfunction(member):
-            names.append(getattr(keys, name)(SAMPLE))
+            made = getattr(keys, name)(SAMPLE)
+            names.extend(made if isinstance(made, list) else [made])  # of_thread: a thread's keys
     return names
 
 

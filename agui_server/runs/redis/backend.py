@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from agui_server.agents.base import Agent
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
-    from agui_server.runs.threads import Thread, ThreadLimits
+    from agui_server.runs.threads import DurableThreadStore, Thread, ThreadLimits, ThreadPage
 
 __all__ = ("RedisRun", "RedisRunBackend")
 
@@ -159,6 +159,7 @@ class RedisRunBackend:
         busy_policy: a second run on a busy thread: ``reject`` or ``supersede``.
         disconnect_policy: the default policy when a run's last local follower disconnects.
         thread_limits: bounds of the thread store.
+        durable: where finished runs' threads are kept for good (PostgreSQL; ``redis/threads.py``).
         socket_timeout: seconds before a Redis command gives up.
         caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
         max_connections: connections for commands in flight at once (streams are read over connections
@@ -176,6 +177,7 @@ class RedisRunBackend:
         busy_policy: Literal["reject", "supersede"] = "reject",
         disconnect_policy: DisconnectPolicy | None = None,
         thread_limits: ThreadLimits | None = None,
+        durable: DurableThreadStore | None = None,
         socket_timeout: float = REDIS_TIMEOUT,
         max_connections: int = REDIS_MAX_CONNECTIONS,
         caps: RunCaps | None = None,
@@ -195,8 +197,9 @@ class RedisRunBackend:
         # a stream outlives a Redis outage that its run outlives (the lease), and long enough after it to
         # deliver the run's end (the reaper's WORKER_LOST once the lease ran out)
         self.hub = StreamHub(self.blocking, self.redis, prefix, outage_limit=max(2 * self.settings.lease, 10.0))
-        self.threads = RedisThreadStore(self.redis, self.keys, thread_limits)
+        self.threads = RedisThreadStore(self.redis, self.keys, thread_limits, durable)
         self._submit = self.redis.register_script(scripts.SUBMIT)
+        self._delete_thread = self.redis.register_script(scripts.DELETE_THREAD)
         self.worker = (
             RedisWorker(
                 self.redis, self.keys, dict(agents or {}), self.threads, slots=worker_slots, settings=self.settings
@@ -204,7 +207,7 @@ class RedisRunBackend:
             if worker_slots > 0
             else None
         )
-        self.reaper = Reaper(self.redis, self.keys, self.settings)
+        self.reaper = Reaper(self.redis, self.keys, self.settings, self.threads)
         self._local: dict[str, RedisRun] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._watched: dict[str, int] = {}  # wide feed markers this process keeps set → its subscribers
@@ -229,6 +232,8 @@ class RedisRunBackend:
         await self.hub.aclose()
         await self.redis.aclose()
         await self.blocking.aclose()
+        if self.threads.durable is not None:
+            await self.threads.durable.close()
 
     # -- admission ------------------------------------------------------------------------------
 
@@ -453,6 +458,40 @@ class RedisRunBackend:
             return await self.threads.get(thread_id)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
+
+    async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
+        """``owner``'s stored threads, newest first."""
+        try:
+            return await self.threads.list_threads(owner, limit, cursor)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def rename_thread(self, thread_id: str, title: str) -> bool:
+        """Give the stored thread a title."""
+        try:
+            return await self.threads.rename(thread_id, title)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the stored thread, its feed and its interrupts in one step (``DELETE_THREAD``), unless a run
+        holds it (``ThreadBusy``)."""
+        keys = self.keys
+        try:
+            reply = await self._delete_thread(
+                keys=[keys.active(thread_id), keys.threads, keys.owner_threads(owner_of(thread_id)), keys.durable,
+                      *keys.of_thread(thread_id)],
+                args=[thread_id],
+            )  # fmt: skip
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        if reply[0] == b"busy":
+            raise ThreadBusy(thread_id, reply[1].decode())
+        durable = self.threads.durable
+        kept = durable is not None and await durable.get(thread_id) is not None
+        if durable is not None:
+            await durable.delete(thread_id)
+        return bool(reply[1]) or kept
 
     async def subscribe(self, thread_id: str, after: int | None) -> FrameSource:
         """Follow every event of the thread after ``after`` (``None``: from now)."""

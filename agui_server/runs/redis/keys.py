@@ -61,6 +61,22 @@ class Keys:
         """A thread's open interrupts (hash: id -> expiry in Unix ms, 0: never), answered atomically."""
         return f"{self.base}:thread:{thread_id}:interrupts"
 
+    def thread_info(self, thread_id: str) -> str:
+        """A stored thread's creation time and the title it was renamed to (hash: created (ms), title)."""
+        return f"{self.base}:thread:{thread_id}:info"
+
+    def owner_threads(self, owner: str) -> str:
+        """An owner's stored threads by last update (ms) (a sorted set), for the list of its threads."""
+        return f"{self.base}:owner:{owner}:threads"
+
+    def of_thread(self, thread_id: str) -> list[str]:
+        """Every key a stored thread has (deleting the thread deletes them): its JSON, info, open interrupts,
+        feed and the feed's numbering."""
+        return [
+            self.thread(thread_id), self.thread_info(thread_id), self.interrupts(thread_id), self.feed(thread_id),
+            self.feed_seq(thread_id),
+        ]  # fmt: skip
+
     def feed(self, thread_id: str) -> str:
         """Every event of every run of a thread (a stream)."""
         return f"{self.base}:thread:{thread_id}:feed"
@@ -104,6 +120,12 @@ class Keys:
     def session(self, session_id: str) -> str:
         """What an outside worker published for a session with ``publish_event`` (a stream)."""
         return f"{self.base}:session:{session_id}:events"
+
+    @property
+    def durable(self) -> str:
+        """Threads stored in Redis and not yet in the durable store (``RedisBackend(threads_db=…)``): a hash of
+        thread key -> ``<updated ms>:<run id>`` that ``FINISH`` sets and the write to that store clears."""
+        return f"{self.base}:durable"
 
     @property
     def queue(self) -> str:

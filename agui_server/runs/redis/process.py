@@ -32,16 +32,21 @@ async def run_worker(
     settings: WorkerSettings | None = None,
     thread_limits: ThreadLimits | None = None,
     socket_timeout: float = REDIS_TIMEOUT,
+    threads_db: str | None = None,
 ) -> None:
     """Execute queued runs until the process is told to stop; then cancel what runs, bounded."""
     settings = settings or WorkerSettings()
     # commands in flight: each run's append and heartbeat, the queue reader, the cancel listener, the reaper
     redis = redis_client(url, name="agui-worker", max_connections=2 * slots + 64, socket_timeout=socket_timeout)
     keys = Keys(prefix)
-    worker = RedisWorker(
-        redis, keys, agents, RedisThreadStore(redis, keys, thread_limits), slots=slots, settings=settings
-    )
-    reaper = Reaper(redis, keys, settings)
+    durable = None
+    if threads_db is not None:  # the deployment keeps its threads in PostgreSQL (RedisBackend.threads_db)
+        from agui_server.runs.postgres_threads import PostgresThreadStore
+
+        durable = PostgresThreadStore(threads_db, thread_limits)
+    threads = RedisThreadStore(redis, keys, thread_limits, durable)
+    worker = RedisWorker(redis, keys, agents, threads, slots=slots, settings=settings)
+    reaper = Reaper(redis, keys, settings, threads)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,3 +66,7 @@ async def run_worker(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2.0):
                 await redis.aclose()
+        if durable is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await durable.close()

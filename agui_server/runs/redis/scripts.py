@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "OPEN", "REQUEUE", "SUBMIT")
+__all__ = (
+    "APPEND",
+    "CLAIM",
+    "DELETE_THREAD",
+    "EXPIRE",
+    "FINISH",
+    "HEARTBEAT",
+    "NO_WORKER",
+    "OPEN",
+    "REQUEUE",
+    "SETTLED",
+    "SUBMIT",
+)
 
 _NOW: Final = """
 local t = redis.call('TIME')
@@ -244,11 +256,12 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 FINISH: Final = (
     _END_RUN
     + """
--- KEYS: meta, log, leases, active, thread, threads, interrupts
+-- KEYS: meta, log, leases, active, thread, threads, interrupts, owner_threads, thread_info, and with a durable
+-- thread store its 'durable' hash (the thread to be written there: its version and this run)
 -- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id, then the
 -- interrupts the run leaves open as (id, expiry in Unix ms) pairs
--- Stores the thread as the run left it (unless thread_json is empty) and its open interrupts, and ends the
--- run, in one step.
+-- Stores the thread as the run left it (unless thread_json is empty), in its owner's index, its creation
+-- time (the first store's) and its open interrupts, and ends the run, in one step.
 -- Returns -1 when the run is no longer the caller's, else how many threads are stored.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
@@ -261,6 +274,14 @@ if ARGV[5] ~= '' then
     redis.call('SET', KEYS[5], ARGV[5])
   end
   redis.call('ZADD', KEYS[6], ARGV[7], ARGV[8])
+  redis.call('ZADD', KEYS[8], ARGV[7], ARGV[8])
+  redis.call('HSETNX', KEYS[9], 'created', ARGV[7])
+  if tonumber(ARGV[6]) > 0 then
+    redis.call('PEXPIRE', KEYS[9], ARGV[6])
+  end
+  if #KEYS >= 10 then
+    redis.call('HSET', KEYS[10], ARGV[8], ARGV[7] .. ':' .. ARGV[4])
+  end
   threads = redis.call('ZCARD', KEYS[6])
   redis.call('DEL', KEYS[7])
   if #ARGV > 8 then
@@ -274,6 +295,31 @@ end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
 return threads
 """
 )
+
+DELETE_THREAD: Final = """
+-- KEYS: active, threads, owner_threads, durable, then the thread's keys (Keys.of_thread: its JSON first)
+-- ARGV: thread_id
+-- Deletes a thread unless a run holds it: {'busy', run_id}, else {'deleted', 1 when it was stored}.
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  return {'busy', holder}
+end
+local existed = redis.call('EXISTS', KEYS[5])
+redis.call('DEL', unpack(KEYS, 5))
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return {'deleted', existed}
+"""
+
+SETTLED: Final = """
+-- KEYS: durable ; ARGV: thread_id, the entry that was written to the durable store
+-- Clears a thread's entry once that store has it, unless a later run set it anew meanwhile.
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 EXPIRE: Final = (
     _APPEND_ONE

@@ -339,6 +339,9 @@ class RedisWorker:
         )
         if not claim:
             return  # cancelled, expired or claimed elsewhere
+        if claim[8] is None and self.threads.durable is not None:  # Redis no longer has the thread: its history
+            kept = await self.threads.durable.get(thread_id)  # from the durable store
+            claim[8] = None if kept is None else msgspec.json.encode(kept)
         execution = _Execution(self, run_id, token, claim)
         self._running[run_id] = execution
         task = asyncio.get_running_loop().create_task(self._execute(execution))
@@ -381,12 +384,17 @@ class RedisWorker:
 
 
 class Reaper:
-    """Ends runs whose worker died (``WORKER_LOST``) and runs nobody claimed (``NO_WORKER``)."""
+    """Ends runs whose worker died (``WORKER_LOST``) and runs nobody claimed (``NO_WORKER``); writes to the
+    durable thread store the threads a dead process left unwritten (``RedisThreadStore.settle_pending``)."""
 
-    def __init__(self, redis: Any, keys: Keys, settings: WorkerSettings) -> None:
+    def __init__(
+        self, redis: Any, keys: Keys, settings: WorkerSettings, threads: RedisThreadStore | None = None
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
+        self.threads = threads
+        """With a durable thread store: the reaper also writes there the threads whose run's process did not."""
         self._expire = redis.register_script(scripts.EXPIRE)
         self._no_worker = redis.register_script(scripts.NO_WORKER)
         self._requeue = redis.register_script(scripts.REQUEUE)
@@ -471,6 +479,11 @@ class Reaper:
                     ],
                 )
             )  # fmt: skip
+        if self.threads is not None and self.threads.durable is not None:
+            try:
+                await self.threads.settle_pending(now)
+            except Exception as exc:  # (the durable store is down: the marks wait for the next pass)
+                logger.warning("reaper: writing threads to the durable store failed: %s", exc)
         return ended
 
     async def _requeue_stranded(self) -> int:

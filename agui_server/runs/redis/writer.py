@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from redis.exceptions import RedisError
 
+from agui_server.principals import owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_event
 from agui_server.runs.codes import ErrorCode
@@ -224,6 +225,8 @@ class RunWriter:
                 keys=[
                     keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id),
                     keys.thread(self.thread_id), keys.threads, keys.interrupts(self.thread_id),
+                    keys.owner_threads(owner_of(self.thread_id)), keys.thread_info(self.thread_id),
+                    *([keys.durable] if threads.durable is not None else []),
                 ],
                 args=[
                     self.token, status_of_terminal(*terminal), settings.retention_ms, self.run_id, payload, ttl,
@@ -236,4 +239,9 @@ class RunWriter:
             return False
         if thread is not None:
             await threads.trim(stored)
+            if threads.durable is not None:
+                try:
+                    await threads.settle(self.thread_id)
+                except Exception as exc:  # the reaper writes it later (it stays marked)
+                    logger.warning("run %s: writing thread to the durable store failed: %s", self.run_id, exc)
         return True
