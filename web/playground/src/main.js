@@ -220,10 +220,15 @@ function chatItem(kind, id) {
   return item;
 }
 
-function pointerPaths(patch) {
+// The pointers a patch changed, in the patched document (an append, `/list/-`, is the list's new last item).
+function pointerPaths(patch, doc) {
   const paths = [];
   for (const op of Array.isArray(patch) ? patch : []) {
-    if (typeof op?.path === "string") paths.push(op.path);
+    if (typeof op?.path !== "string") continue;
+    if (op.path.endsWith("/-")) {
+      const list = op.path.slice(0, -2).split("/").slice(1).reduce((node, key) => node?.[key.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
+      paths.push(`${op.path.slice(0, -2)}/${Array.isArray(list) ? list.length - 1 : "-"}`);
+    } else paths.push(op.path);
   }
   return paths;
 }
@@ -316,7 +321,7 @@ function onEvent(event, seq) {
         session.chat.push({ kind: "error", text: `STATE_DELTA did not apply: ${error}` });
       }
       session.lastPatch = event.delta;
-      session.changed = pointerPaths(event.delta);
+      session.changed = pointerPaths(event.delta, session.state);
       break;
     case "MESSAGES_SNAPSHOT":
       showMessages(event.messages);
@@ -397,12 +402,9 @@ async function startRun({ userText = null, resume = undefined } = {}) {
   session.run = { runId, agentId: session.agentId, startedAt: Date.now(), cursor: 0, status: "running" };
   session.timeline.push({ separator: `run ${runId} · ${session.agentId}` });
   agent = newAgent(frames);
-  const parameters = { runId, tools: FRONTEND_TOOLS };
+  const parameters = { runId, tools: $("offer-tools").checked ? FRONTEND_TOOLS : [] };
   if (resume) parameters.resume = resume;
-  session.lastRequest = {
-    url: new URL(agent.url, location.href).href,
-    body: { ...agent.prepareRunAgentInput(parameters), tools: FRONTEND_TOOLS },
-  };
+  session.lastRequest = { url: new URL(agent.url, location.href).href, body: agent.prepareRunAgentInput(parameters) };
   save();
   scheduleRender();
   try {
