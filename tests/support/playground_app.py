@@ -54,7 +54,10 @@ async def stateful(input: Any, ctx: Any) -> Any:
     yield {"type": "TOOL_CALL_RESULT", "messageId": ctx.new_id("tool"), "toolCallId": call, "content": '{"found": 2}'}
     yield {
         "type": "STATE_DELTA",
-        "delta": [{"op": "replace", "path": "/plan/done", "value": 1}, {"op": "add", "path": "/plan/steps/-", "value": "review"}],
+        "delta": [
+            {"op": "replace", "path": "/plan/done", "value": 1},
+            {"op": "add", "path": "/plan/steps/-", "value": "review"},
+        ],
     }
     yield "Plan updated: one step done, a review step added."
 

@@ -121,7 +121,7 @@ function rememberThread(title) {
 }
 
 // --- the API -----------------------------------------------------------------------------------------------
-async function api(method, url, body) {
+async function api(method, url, body, retry = true) {
   const init = { method, headers: { ...authHeaders(), Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -129,7 +129,7 @@ async function api(method, url, body) {
   }
   const response = await fetch(url, init);
   if (response.status === 401) {
-    await askToken();
+    if (retry && (await askToken())) return api(method, url, body, false);
     throw new Error("The server needs a token: enter it, then try again.");
   }
   const text = await response.text();
@@ -138,13 +138,15 @@ async function api(method, url, body) {
   return data;
 }
 
+// Asks for a bearer token (kept in this tab's sessionStorage); whether one was given.
 async function askToken() {
   $("sign-in").hidden = false;
+  if ($("token-dialog").open) return false;
   const answer = await ask("token-dialog", () => ($("token-input").value = ""));
-  if (answer === "ok" && $("token-input").value.trim()) {
-    sessionStorage.setItem(KEY + "token", $("token-input").value.trim());
-    await loadAgents();
-  }
+  const given = $("token-input").value.trim();
+  if (answer !== "ok" || !given) return false;
+  sessionStorage.setItem(KEY + "token", given);
+  return true;
 }
 
 // A fetch for the HttpAgent that passes the stream through untouched while it notes each frame's id (the
@@ -851,7 +853,9 @@ function wire() {
     render();
     $("composer-input").focus();
   });
-  $("sign-in").addEventListener("click", askToken);
+  $("sign-in").addEventListener("click", async () => {
+    if (await askToken()) await loadAgents();
+  });
   $("interrupts").addEventListener("submit", (event) => {
     event.preventDefault();
     let resume;
