@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--auth-jwt-audience", metavar="AUD", help="with --auth-jwt-key: the audience tokens must name")
     serve.add_argument("--auth-jwt-issuer", metavar="ISS", help="with --auth-jwt-key: the issuer tokens must name")
+    serve.add_argument(
+        "--playground",
+        action=argparse.BooleanOptionalAction,
+        help="serve the playground page at <path>/playground (default: on when listening on loopback)",
+    )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
@@ -265,6 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
             strict=args.strict,
             log_requests=False,
             auth=_authenticator(args, settings),
+            playground=args.playground if args.playground is not None else _is_loopback(host),
         )
     except (ValueError, OSError) as exc:
         raise _UsageError(str(exc)) from exc
@@ -276,9 +282,10 @@ def _serve(args: argparse.Namespace) -> int:
             port,
         )
     app = RequestLogMiddleware(create_app(config))
-    logging.getLogger("agui_server").info(
-        "serving %s at http://%s:%d%s", agent_ref or "the offline agent", host, port, config.path
-    )
+    origin = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    logging.getLogger("agui_server").info("serving %s at %s%s", agent_ref or "the offline agent", origin, config.path)
+    if config.playground:
+        print(f"playground: {origin}{config.path}/playground", flush=True)
     uvicorn.run(
         app,
         host=host,

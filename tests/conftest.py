@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
+NPM_DIRS = (NODE_DIR, NODE_DIR.parents[1] / "web" / "playground")
+"""The folders whose npm packages the tests use: the official clients and tools, and the playground's build."""
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 APT_TIMEOUT = 900.0
 """Seconds installing Debian's chromium may take before the session goes on without it."""
@@ -21,7 +23,8 @@ NPM_CI_TIMEOUT = 300.0
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Install tests/node's packages (`npm ci`) when node_modules is missing or older than package-lock.json.
+    """Install the npm packages of tests/node and web/playground (`npm ci`) where node_modules is missing or
+    older than package-lock.json.
 
     Runs once, in the process that runs the tests (with pytest-xdist: in the controller, before its workers
     start). When npm is missing or `npm ci` fails, the session still runs: the Node.js tests then fail with
@@ -29,31 +32,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """
     if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the controller did it
         return
-    if not _node_modules_stale():
+    for folder in NPM_DIRS:
+        _npm_ci(session, folder)
+
+
+def _npm_ci(session: pytest.Session, folder: Path) -> None:
+    if not _node_modules_stale(folder):
         return
     say = _sayer(session)
     npm = shutil.which("npm")
     if npm is None:
-        say("tests/node/node_modules is missing or stale and npm is not on PATH: the Node.js tests will fail")
+        say(f"{folder}/node_modules is missing or stale and npm is not on PATH: the Node.js tests will fail")
         return
-    with _locked(NODE_DIR / "package-lock.json"):
-        if not _node_modules_stale():  # another session installed them while this one waited
+    with _locked(folder / "package-lock.json"):
+        if not _node_modules_stale(folder):  # another session installed them while this one waited
             return
-        say(f"tests/node/node_modules is missing or older than package-lock.json: running `npm ci` in {NODE_DIR}")
+        say(f"{folder}/node_modules is missing or older than package-lock.json: running `npm ci` there")
         try:
             result = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=NODE_DIR,
+                cwd=folder,
                 capture_output=True,
                 text=True,
                 timeout=NPM_CI_TIMEOUT,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            say(f"`npm ci` in tests/node took over {NPM_CI_TIMEOUT:.0f} s and was stopped: the Node.js tests will fail")
+            say(f"`npm ci` in {folder} took over {NPM_CI_TIMEOUT:.0f} s and was stopped: the Node.js tests will fail")
             return
         if result.returncode != 0:
-            say(f"`npm ci` in tests/node failed ({result.returncode}): the Node.js tests will fail")
+            say(f"`npm ci` in {folder} failed ({result.returncode}): the Node.js tests will fail")
             for line in (result.stdout + result.stderr).strip().splitlines()[-20:]:
                 say(f"  {line}")
 
@@ -63,7 +71,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     (as root, with apt-get); otherwise say, in one line, how to install it. The session runs either way."""
     if hasattr(session.config, "workerinput") or CHROMIUM.exists():
         return
-    if not any("test_source_documents" in item.nodeid for item in session.items):
+    if not any(name in item.nodeid for item in session.items for name in ("test_source_documents", "test_playground")):
         return
     say = _sayer(session)
     apt = shutil.which("apt-get")
@@ -97,11 +105,11 @@ def _sayer(session: pytest.Session) -> Callable[[str], None]:
     return say
 
 
-def _node_modules_stale() -> bool:
+def _node_modules_stale(folder: Path) -> bool:
     # npm writes node_modules/.package-lock.json after every install (`npm ci` and `npm install`)
-    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    installed = folder / "node_modules" / ".package-lock.json"
     try:
-        return installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime
+        return installed.stat().st_mtime < (folder / "package-lock.json").stat().st_mtime
     except FileNotFoundError:
         return True
 

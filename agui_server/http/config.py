@@ -12,7 +12,8 @@ from agui_server.runs.config import MemoryBackend, RedisBackend
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 
 RESERVED_AGENT_IDS: Final = frozenset({"connect", "runs", "threads"})
-"""Path segments under ``path`` that are endpoints, so no agent may take them as its id."""
+"""Path segments under ``path`` that are endpoints, so no agent may take them as its id (and ``playground``
+when the playground is on)."""
 
 
 @dataclass
@@ -94,6 +95,11 @@ class AGUIConfig:
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True
     """Log one line per request to the endpoints, with its status and duration."""
+    playground: bool = False
+    """Serve the playground page at ``GET <path>/playground``: a chat with the agents, every event on a
+    timeline, state, frontend tools, stop, resume, stored threads and interrupts, for trying an agent in a
+    browser. The page is static; what it shows comes through the API, behind ``auth`` like the rest
+    (:mod:`agui_server.http.playground`). ``agui-server serve`` turns it on when it listens on loopback."""
 
     def __post_init__(self) -> None:
         for name in ("path", "agents_path"):
@@ -113,6 +119,7 @@ class AGUIConfig:
         for route in self.routes:
             if not isinstance(route, RunRoute | FeedRoute):
                 raise TypeError(f"routes takes RunRoute and FeedRoute objects, got {route!r}")
+        reserved = RESERVED_AGENT_IDS | ({"playground"} if self.playground else set())
         for agent_id in (self.agent_id, *self.agents):
-            if agent_id in RESERVED_AGENT_IDS or not agent_id or "/" in agent_id:
+            if agent_id in reserved or not agent_id or "/" in agent_id:
                 raise ValueError(f"{agent_id!r} cannot be an agent id")

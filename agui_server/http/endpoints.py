@@ -11,6 +11,7 @@ Under ``<path>`` (default ``/ag-ui``):
 - ``GET <path>/threads/{threadId}``: the stored thread as JSON.
 - ``GET <path>/threads?limit=&cursor=``: the caller's threads, newest first, paged; ``PATCH`` and
   ``DELETE <path>/threads/{threadId}`` rename and delete one.
+- ``GET <path>/playground/agents``: what the playground page offers the caller (with ``AGUIConfig.playground``).
 
 Under ``<agents_path>`` (default ``/agents``), for ``EventSource`` and plain REST clients:
 
@@ -448,6 +449,18 @@ class Endpoints:
         if status is None:
             raise _not_found("run", run_id)
         body = {"runId": run_id, "status": status}
+        return ASGIResponse(body=encode_json(body), media_type="application/json")
+
+    # -- the playground ---------------------------------------------------------------------------
+
+    async def playground_agents(self, request: Request[Any, Any, Any]) -> Answer:
+        """``GET <path>/playground/agents``: the agent ids the page offers, and who the caller is."""
+        body = {
+            "agents": list(self.agents),
+            "defaultAgent": self.config.agent_id,
+            "principal": self.principal(request).id,
+            "authenticated": self.config.auth is not None,
+        }
         return ASGIResponse(body=encode_json(body), media_type="application/json")
 
     # -- threads --------------------------------------------------------------------------------

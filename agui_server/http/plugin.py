@@ -27,6 +27,7 @@ from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
 from agui_server.http.endpoints import Endpoints, unavailable
 from agui_server.http.errors import APIError
+from agui_server.http.playground import ASSETS, PlaygroundPage
 from agui_server.http.request_log import RequestLogMiddleware
 from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
 from agui_server.runs.config import MemoryBackend, RedisBackend, is_postgres_url
@@ -196,6 +197,24 @@ class AGUIPlugin(InitPlugin):
             return route_handler(path=path, http_method=["GET"], name=f"agui:route-{n}")(feed_in_dialect)
         raise TypeError(f"AGUIConfig.routes takes RunRoute and FeedRoute objects, got {route!r}")
 
+    def _playground_router(self, middleware: list[DefineMiddleware]) -> Router:
+        """The playground page and its files: static code with no data in it, so a browser can load it before
+        it has a credential (it cannot send one when it navigates); everything the page shows comes through
+        the API routes, which authenticate."""
+        page = PlaygroundPage(self.config.path)
+
+        def serve(name: str) -> Any:
+            async def asset() -> ASGIApp:
+                return page.asset(name)
+
+            return get(f"/playground/{name}", name=f"agui:playground-{name}")(asset)
+
+        @get("/playground", name="agui:playground")
+        async def playground() -> ASGIApp:
+            return page.page()
+
+        return Router(path=self.config.path, route_handlers=[playground, *map(serve, ASSETS)], middleware=middleware)
+
     def _routers(self) -> list[Router]:
         config = self.config
         endpoints = self.endpoints
@@ -242,6 +261,10 @@ class AGUIPlugin(InitPlugin):
         async def delete_thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
             return await _answer(endpoints.delete_thread(request, thread_id))
 
+        @get("/playground/agents", name="agui:playground-agents")
+        async def playground_agents(request: _Req) -> ASGIApp:
+            return await _answer(endpoints.playground_agents(request))
+
         @get("/{agent_id:str}/sse", name="agui:subscribe")
         async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
             return await _answer(endpoints.subscribe(request, agent_id))
@@ -265,6 +288,7 @@ class AGUIPlugin(InitPlugin):
         def built_in(prefix: str, handlers: list[Any]) -> list[Any]:
             return [h for h in handlers if all(f"{prefix}{p}".rstrip("/") not in taken for p in h.paths)]
 
+        api = [run_default, run_agent, stream, resume, stop, connect, thread, threads, rename_thread, delete_thread]
         return [
             *(
                 [Router(path="/", route_handlers=dialect_routes, middleware=middleware, before_request=authenticate)]
@@ -273,24 +297,11 @@ class AGUIPlugin(InitPlugin):
             ),
             Router(
                 path=config.path,
-                route_handlers=built_in(
-                    config.path,
-                    [
-                        run_default,
-                        run_agent,
-                        stream,
-                        resume,
-                        stop,
-                        connect,
-                        thread,
-                        threads,
-                        rename_thread,
-                        delete_thread,
-                    ],
-                ),
+                route_handlers=built_in(config.path, [*api, playground_agents] if config.playground else api),
                 middleware=middleware,
                 before_request=authenticate,
             ),
+            *([self._playground_router(middleware)] if config.playground else []),
             Router(
                 path=config.agents_path,
                 route_handlers=built_in(config.agents_path, [subscribe, send_message]),
