@@ -378,14 +378,19 @@ def _worker(args: argparse.Namespace) -> int:
     from agui_server.runs.redis.process import run_worker
     from agui_server.runs.redis.worker import WorkerSettings
 
-    asyncio.run(
-        run_worker(
-            url,
-            agents,
-            slots=args.slots,
-            settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
-        )
+    worker = run_worker(
+        url,
+        agents,
+        slots=args.slots,
+        settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
     )
+    try:  # uvloop when installed (the ``speed`` extra), as ``serve`` has it through uvicorn
+        import uvloop
+    except ImportError:
+        asyncio.run(worker)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(worker)
     return 0
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ("APPEND", "CLAIM", "EXPIRE", "FINISH", "HEARTBEAT", "NO_WORKER", "OPEN", "REQUEUE", "SUBMIT")
+__all__ = (
+    "APPEND",
+    "APPEND_FINISH",
+    "CLAIM",
+    "EXPIRE",
+    "FINISH",
+    "HEARTBEAT",
+    "NO_WORKER",
+    "OPEN",
+    "REQUEUE",
+    "SUBMIT",
+)
 
 _NOW: Final = """
 local t = redis.call('TIME')
@@ -175,48 +186,58 @@ return claim
 """
 )
 
-APPEND: Final = (
+_APPEND_BATCH: Final = (
     _ADD
     + """
--- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
--- (Keys.appended) ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms,
+-- K: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
+-- (Keys.appended) ; A: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms,
 -- written (the run's last event number before this batch, as the writer knows it).
 -- One entry per batch in the run's log and one in the thread's feed (entries.py), and one in the server's
 -- and the agent's feeds while someone watches them. The thread feed's numbering lives as long as the
 -- stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself, so that it never starts again
 -- from 1 under a subscriber's cursor. A batch sent again after its reply was lost (Redis went away) is
--- already there: its number is returned and nothing is written twice; -2 when the log is neither before
--- nor after the batch (Redis lost writes it had acknowledged).
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
-  return -1
-end
-local count = tonumber(ARGV[5])
-local have = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-if have == tonumber(ARGV[10]) + count then
-  return have
-end
-if have ~= tonumber(ARGV[10]) then
-  return -2
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', count)
-add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7], false)
-add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7], false)
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[1], 'terminal', 1)
-end
-for i = 1, 3 do
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
-end
-if tonumber(ARGV[9]) > 0 then
-  redis.call('PEXPIRE', KEYS[4], ARGV[9])
-end
-for k = 5, 8, 3 do
-  if redis.call('EXISTS', KEYS[k + 2]) == 1 then
-    add(KEYS[k], redis.call('INCRBY', KEYS[k + 1], count), ARGV[3], ARGV[6], ARGV[7], false)
-    redis.call('PEXPIRE', KEYS[k], ARGV[4])
+-- already there: its number is returned and nothing is written twice; -1 when the run is not the caller's;
+-- -2 when the log is neither before nor after the batch (Redis lost writes it had acknowledged).
+local function append_batch(K, A)
+  if redis.call('HGET', K[1], 'owner') ~= A[1] or redis.call('HGET', K[1], 'status') ~= 'running' then
+    return -1
   end
+  local count = tonumber(A[5])
+  local have = tonumber(redis.call('HGET', K[1], 'seq'))
+  if have == tonumber(A[10]) + count then
+    return have
+  end
+  if have ~= tonumber(A[10]) then
+    return -2
+  end
+  local seq = redis.call('HINCRBY', K[1], 'seq', count)
+  add(K[2], seq, A[2], A[6], A[7], false)
+  add(K[3], redis.call('INCRBY', K[4], count), A[3], A[6], A[7], false)
+  if A[8] == '1' then
+    redis.call('HSET', K[1], 'terminal', 1)
+  end
+  for i = 1, 3 do
+    redis.call('PEXPIRE', K[i], A[4])
+  end
+  if tonumber(A[9]) > 0 then
+    redis.call('PEXPIRE', K[4], A[9])
+  end
+  for k = 5, 8, 3 do
+    if redis.call('EXISTS', K[k + 2]) == 1 then
+      add(K[k], redis.call('INCRBY', K[k + 1], count), A[3], A[6], A[7], false)
+      redis.call('PEXPIRE', K[k], A[4])
+    end
+  end
+  return seq
 end
-return seq
+"""
+)
+
+APPEND: Final = (
+    _APPEND_BATCH
+    + """
+-- KEYS and ARGV: append_batch's K and A.
+return append_batch(KEYS, ARGV)
 """
 )
 
@@ -241,37 +262,68 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 """
 )
 
-FINISH: Final = (
+_STORE_AND_END: Final = (
     _END_RUN
+    + """
+-- Stores the thread as the run left it (unless its JSON is empty) and its open interrupts, and ends the run,
+-- in one step: A[i] status, then retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id and
+-- the interrupts the run leaves open as (id, expiry in Unix ms) pairs. Returns how many threads are stored.
+local function store_and_end(meta, log, leases, active, thread, threads, interrupts, A, i)
+  local stored = 0
+  if A[i + 3] ~= '' then
+    if tonumber(A[i + 4]) > 0 then
+      redis.call('SET', thread, A[i + 3], 'PX', A[i + 4])
+    else
+      redis.call('SET', thread, A[i + 3])
+    end
+    redis.call('ZADD', threads, A[i + 5], A[i + 6])
+    stored = redis.call('ZCARD', threads)
+    redis.call('DEL', interrupts)
+    if #A > i + 6 then
+      redis.call('HSET', interrupts, unpack(A, i + 7))
+      if tonumber(A[i + 4]) > 0 then
+        redis.call('PEXPIRE', interrupts, A[i + 4])
+      end
+    end
+  end
+  end_run(meta, log, leases, active, A[i + 2], A[i], A[i + 1])
+  return stored
+end
+"""
+)
+
+FINISH: Final = (
+    _STORE_AND_END
     + """
 -- KEYS: meta, log, leases, active, thread, threads, interrupts
 -- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id, then the
 -- interrupts the run leaves open as (id, expiry in Unix ms) pairs
--- Stores the thread as the run left it (unless thread_json is empty) and its open interrupts, and ends the
--- run, in one step.
 -- Returns -1 when the run is no longer the caller's, else how many threads are stored.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
 end
-local threads = 0
-if ARGV[5] ~= '' then
-  if tonumber(ARGV[6]) > 0 then
-    redis.call('SET', KEYS[5], ARGV[5], 'PX', ARGV[6])
-  else
-    redis.call('SET', KEYS[5], ARGV[5])
-  end
-  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[8])
-  threads = redis.call('ZCARD', KEYS[6])
-  redis.call('DEL', KEYS[7])
-  if #ARGV > 8 then
-    redis.call('HSET', KEYS[7], unpack(ARGV, 9))
-    if tonumber(ARGV[6]) > 0 then
-      redis.call('PEXPIRE', KEYS[7], ARGV[6])
-    end
-  end
+return store_and_end(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV, 2)
+"""
+)
+
+APPEND_FINISH: Final = (
+    _APPEND_BATCH
+    + _STORE_AND_END
+    + """
+-- The run's last batch (its terminal event last) and its end in one step: APPEND then FINISH.
+-- KEYS: APPEND's, then leases, active, thread, threads, interrupts
+-- ARGV: APPEND's, then FINISH's from its status on (status, retention_ms, run_id, thread_json, ...)
+-- Returns {the run's last event number, threads stored}, or {-1 or -2, 0} as APPEND. Sent again after its
+-- reply was lost, it finds the run ended by the same token and answers as the first time did (bar the count).
+if redis.call('HGET', KEYS[1], 'finished_by') == ARGV[1] and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return {tonumber(redis.call('HGET', KEYS[1], 'seq')), 0}
 end
-end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
-return threads
+local seq = append_batch(KEYS, ARGV)
+if seq < 0 then
+  return {seq, 0}
+end
+redis.call('HSET', KEYS[1], 'finished_by', ARGV[1])
+return {seq, store_and_end(KEYS[1], KEYS[2], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], ARGV, 11)}
 """
 )
 

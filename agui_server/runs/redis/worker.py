@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -117,6 +118,8 @@ class _Execution:
             agent_id=self.agent_id, token=token, seq=int(seq or 0),
         )  # fmt: skip
         self.lost = False
+        self.finished = False
+        """The run's end was written with its last batch."""
         self.task: asyncio.Task[None] | None = None
         self.guard: Guard | None = None
         self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
@@ -159,19 +162,19 @@ class _Execution:
             self.task.cancel()
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
         try:
-            await self._flush_until_done()
+            await self._flush_until_done(recorder)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         terminal = recorder.terminal
-        if self.lost or terminal is None:
+        if self.lost or self.finished or terminal is None:
             return
         thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.resolved)
         writer = self.writer
         await writer.retrying(lambda: writer.finish(terminal, thread))
 
-    async def _flush_until_done(self) -> None:
+    async def _flush_until_done(self, recorder: RunRecorder) -> None:
         assert self.task is not None
         writer = self.writer
         outbox = writer.outbox
@@ -183,8 +186,16 @@ class _Execution:
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
                 continue
-            # while a batch is in flight the next one gathers; while Redis is away the events wait here
-            written = await writer.retrying(writer.append, self._outage)
+            terminal = recorder.terminal
+            if terminal is not None and self.task.done() and writer.last_batch_ready:
+                # the last batch and the run's end in one round trip (a short run's only write after its claim)
+                thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.resolved)
+                finish = functools.partial(writer.append_and_finish, terminal, thread)
+                written = await writer.retrying(finish, self._outage)
+                self.finished = bool(written)
+            else:
+                # while a batch is in flight the next one gathers; while Redis is away the events wait here
+                written = await writer.retrying(writer.append, self._outage)
             if not written:
                 if written is not None:
                     logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
