@@ -99,7 +99,7 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, stored = claim
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, started, stored = claim
         try:
             history = RedisThreadStore.decode(stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -113,6 +113,7 @@ class _Execution:
         self.generation = int(generation or 0)
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
+        self._started = started == b"1"  # SUBMIT wrote the run's RUN_STARTED: the guard's own is not written
         self.writer = RunWriter(
             worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
             agent_id=self.agent_id, token=token, seq=int(seq or 0),
@@ -125,6 +126,9 @@ class _Execution:
         self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
 
     def write(self, payload: bytes, event_type: str) -> None:
+        if self._started and event_type == "RUN_STARTED":
+            self._started = False
+            return
         self.writer.outbox.add(payload, event_type)
         if self._waiter is not None:
             self._wake()
