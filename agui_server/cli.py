@@ -397,15 +397,20 @@ def _worker(args: argparse.Namespace) -> int:
     from agui_server.runs.redis.process import run_worker
     from agui_server.runs.redis.worker import WorkerSettings
 
-    asyncio.run(
-        run_worker(
-            url,
-            agents,
-            slots=args.slots,
-            settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
-            threads_db=args.threads_db or settings.threads_db,
-        )
+    worker = run_worker(
+        url,
+        agents,
+        slots=args.slots,
+        settings=WorkerSettings(lease=args.lease, strict=args.strict, requeue_lost=args.requeue_lost),
+        threads_db=args.threads_db or settings.threads_db,
     )
+    try:  # uvloop when installed (the ``speed`` extra), as ``serve`` has it through uvicorn
+        import uvloop
+    except ImportError:
+        asyncio.run(worker)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(worker)
     return 0
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from agui_server.protocol.events import Event
     from agui_server.protocol.types import RunAgentInput
 
-__all__ = ("Guard", "coerce_event")
+__all__ = ("Guard", "coerce_event", "encode_for_client", "run_started")
 
 logger = logging.getLogger("agui_server.runs")
 
@@ -119,16 +119,12 @@ class Guard:
     # -- emitting -------------------------------------------------------------------------------
 
     def _emit(self, event: Event) -> None:
-        if self.legacy:
-            if type(event) is ev.RunFinishedEvent and isinstance(event.outcome, ev.InterruptOutcome):
-                # 0.0.x clients cannot answer in ``resume``: each question also goes out as CopilotKit's
-                # ``on_interrupt`` custom event, answered with ``forwardedProps.command.resume``
-                for item in event.outcome.interrupts:
-                    self._emit(ev.CustomEvent(name=LEGACY_INTERRUPT_EVENT, value=item))
-            event = downgrade(event)
-        if event.timestamp is None:
-            event.timestamp = time.time_ns() // 1_000_000
-        self._sink(encode_event(event), event.__struct_config__.tag)  # type: ignore[arg-type]
+        if self.legacy and type(event) is ev.RunFinishedEvent and isinstance(event.outcome, ev.InterruptOutcome):
+            # 0.0.x clients cannot answer in ``resume``: each question also goes out as CopilotKit's
+            # ``on_interrupt`` custom event, answered with ``forwardedProps.command.resume``
+            for item in event.outcome.interrupts:
+                self._emit(ev.CustomEvent(name=LEGACY_INTERRUPT_EVENT, value=item))
+        self._sink(encode_for_client(event, self.legacy), event.__struct_config__.tag)  # type: ignore[arg-type]
 
     def _check_and_emit(self, event: Event) -> None:
         self._machine.check(event)
@@ -140,14 +136,7 @@ class Guard:
         """Emit ``RUN_STARTED`` (the first thing of every run; once)."""
         if self._machine.seen_any:
             return
-        self._check_and_emit(
-            ev.RunStartedEvent(
-                thread_id=self.input.thread_id,
-                run_id=self.input.run_id,
-                parent_run_id=self.input.parent_run_id,
-                protocol_version=None if self.legacy else "1.0",
-            )
-        )
+        self._check_and_emit(run_started(self.input, self.legacy))
 
     def push(self, item: Any) -> bool:
         """Check and emit one thing an agent produced (an event or a ``str`` of text).
@@ -376,3 +365,23 @@ class Guard:
                 await aclose()
         except Exception:  # the run has ended either way; keep the server serving
             logger.exception("the agent's cleanup failed (thread %s, run %s)", self.input.thread_id, self.input.run_id)
+
+
+def run_started(input: RunAgentInput, legacy: bool) -> ev.RunStartedEvent:
+    """The ``RUN_STARTED`` a run of ``input`` begins with."""
+    return ev.RunStartedEvent(
+        thread_id=input.thread_id,
+        run_id=input.run_id,
+        parent_run_id=input.parent_run_id,
+        protocol_version=None if legacy else "1.0",
+    )
+
+
+def encode_for_client(event: Event, legacy: bool) -> bytes:
+    """An event as the run's log holds it: in a shape a pre-1.0 client accepts when ``legacy``, stamped with
+    the time unless it has one."""
+    if legacy:
+        event = downgrade(event)
+    if event.timestamp is None:
+        event.timestamp = time.time_ns() // 1_000_000
+    return encode_event(event)

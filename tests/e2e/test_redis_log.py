@@ -334,8 +334,8 @@ async def test_a_run_nobody_takes_fails_at_the_deadline_its_web_process_set_whoe
         frames = await drain(web.open(run, 0), 0)
     finally:
         await web.shutdown()
-    assert len(frames) == 1
-    assert b'"code":"NO_WORKER"' in frames[0]
+    assert len(frames) == 2  # RUN_STARTED (written at admission), then RUN_ERROR
+    assert b'"code":"NO_WORKER"' in frames[1]
 
 
 async def test_a_follower_far_behind_a_finished_run_gets_all_of_it_after_a_quiet_spell(

@@ -39,6 +39,7 @@ from agui_server.runs.backend import (
 )
 from agui_server.runs.config import REDIS_MAX_CONNECTIONS, REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.followers import Followers
+from agui_server.runs.guard import encode_for_client, run_started
 from agui_server.runs.interrupts import (
     INTERRUPT_ALREADY_RESOLVED,
     check_resume,
@@ -96,6 +97,9 @@ class RedisRun:
     policy: DisconnectPolicy
     followers: Followers | None = field(default=None, repr=False)
     """This process's followers (made by the backend when the first one comes)."""
+    started: bytes | None = field(default=None, repr=False)
+    """The run's first event (``RUN_STARTED``) as this process's ``SUBMIT`` wrote it, until a follower opens the
+    run's log from its start: that follower has it without reading Redis."""
 
 
 class _Holder:
@@ -264,15 +268,23 @@ class RedisRunBackend:
         if legacy and has_legacy_resume(input):  # (its answers name no interrupt: they need the open ones)
             input = with_legacy_resume(input, await self.threads.get(thread_id))
         resume = input.resume or []
+        settings = self.settings
+        started = encode_for_client(run_started(input, legacy), legacy)
         args = [
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
-            self.settings.lock_ms, int(self.settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
+            settings.lock_ms, int(settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
+            started, settings.max_events_per_run, settings.max_events_per_thread, settings.retention_ms,
+            self.threads.ttl_ms,
             len(resume), *(value for entry in resume for value in (entry.interrupt_id, entry.status)),
         ]  # fmt: skip
         run_keys = [
             keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id),
             keys.leases, keys.owner_runs(owner), keys.interrupts(thread_id),
+            *keys.appended(input.run_id, thread_id, agent_id)[2:],
         ]  # fmt: skip
+        ahead = self.hub.wake_ahead()  # (the stream reader that will follow the run, woken by SUBMIT itself)
+        if ahead is not None:
+            run_keys.append(ahead[0].wake_key)
         # one round trip in the usual case; the worker that claims the run merges the thread's history
         reply = await self._submit(keys=run_keys, args=args)
         if reply[0] == b"busy":
@@ -293,7 +305,9 @@ class RedisRunBackend:
             raise TooManyRuns("owner")
         if reply[0] != b"queued":  # the thread was taken again between the wait and the submission
             raise ThreadBusy(thread_id, reply[1].decode())
-        run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy)
+        if ahead is not None:
+            ahead[0].woken(ahead[1])
+        run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy, started=started)
         self._local[run.run_id] = run
         return run
 
@@ -388,8 +402,12 @@ class RedisRunBackend:
         return is_over
 
     def open(self, run: RunHandle, after: int) -> FrameSource:
-        """A mirror of the run's log after ``after`` for one follower."""
-        return self.hub.open(self.keys.log(run.run_id), after, is_over=self._ended_check(run.run_id))
+        """A mirror of the run's log after ``after`` for one follower (the first follower of a run this process
+        admitted has its ``RUN_STARTED`` at once)."""
+        first = None
+        if after == 0 and isinstance(run, RedisRun) and run.started is not None:
+            first, run.started = run.started, None
+        return self.hub.open(self.keys.log(run.run_id), after, is_over=self._ended_check(run.run_id), first=first)
 
     # -- followers, stop ------------------------------------------------------------------------
 

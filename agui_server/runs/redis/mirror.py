@@ -6,7 +6,9 @@ there first, then waits for more. A :class:`StreamHub` (one per web process) pla
 ``per_reader`` streams with one blocking ``XREAD`` over all of them, on one connection (DISTRIBUTED.md
 §5.3: fan-in). A follower that joins a reader waiting in ``XREAD`` wakes it through the reader's own small
 wake-up stream, so that the next read includes it (meanwhile the run's worker is still claiming it);
-nothing is lost, as every read starts at each follower's cursor.
+nothing is lost, as every read starts at each follower's cursor. When the stream is a run this process
+admits, the admission script itself writes into that wake-up stream (:meth:`StreamHub.wake_ahead`), one
+round trip less; and the run's first follower has its ``RUN_STARTED`` (written by the admission) at once.
 
 A mirror keeps only what its follower has not read yet, and its reader leaves it out of the reads while
 it is more than a bounded stretch ahead. When the log was trimmed past what a follower has read, the
@@ -203,7 +205,9 @@ class _Reader:
         self._wake_name = self.wake_key.encode()
         self._wake_cursor: bytes = b"0-0"
         self._blocked = False  # waiting in XREAD
-        self._waking = False
+        self._waking = False  # the XREAD in flight has been (or is being) woken
+        self.reads = 0
+        """XREADs issued so far (the number of the one in flight)."""
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"agui-stream-reader-{self.wake_key}")
 
     def add(self, mirror: StreamMirror) -> None:
@@ -213,6 +217,12 @@ class _Reader:
 
     def remove(self, mirror: StreamMirror) -> None:
         self.mirrors.pop(mirror, None)
+
+    def woken(self, read: int) -> None:
+        """Something else wrote into the wake-up stream (``SUBMIT``) while XREAD number ``read`` was in flight:
+        that read returns, and the next one has the current set of streams, with no poke of its own."""
+        if self.reads == read:
+            self._waking = True
 
     def wake(self) -> None:
         """Make the read in flight return, so that the next one has the current set of streams."""
@@ -259,6 +269,7 @@ class _Reader:
                     query[key] = f"0-{cursor}"
                 query[self.wake_key] = self._wake_cursor.decode()
                 self._blocked, self._waking = True, False
+                self.reads += 1
                 asked_at = loop.time()
                 # while Redis is away, a read may not outlast the outage limit (a cluster client's own retries
                 # over every node can take several seconds per command)
@@ -356,19 +367,34 @@ class StreamHub:
         with_event_lines: bool = False,
         ends_at_terminal: bool = True,
         is_over: Callable[[], Awaitable[bool]] | None = None,
+        first: bytes | None = None,
     ) -> StreamMirror:
         """Follow ``key`` after ``after`` (``with_event_lines``: frames carry ``event:`` lines;
         ``ends_at_terminal``: it is a run's log, ended by its terminal event; ``is_over``: whether the run
-        is over, asked after a quiet spell)."""
+        is over, asked after a quiet spell; ``first``: the payload of the log's event number 1, a
+        ``RUN_STARTED`` known without reading it, when ``after`` is 0)."""
         mirror = StreamMirror(
             key, after, with_event_lines=with_event_lines, ends_at_terminal=ends_at_terminal, is_over=is_over
         )
-        reader = next((r for r in self.readers if len(r.mirrors) < self.per_reader and not r.task.done()), None)
+        if first is not None and after == 0:
+            mirror.take([(b"0-1", {b"t": b"RUN_STARTED", b"d": first})])
+        reader = self._reader()
         if reader is None:
             reader = _Reader(self)
             self.readers.add(reader)
         reader.add(mirror)
         return mirror
+
+    def _reader(self) -> _Reader | None:
+        """The reader the next stream joins (``None``: a new one)."""
+        return next((r for r in self.readers if len(r.mirrors) < self.per_reader and not r.task.done()), None)
+
+    def wake_ahead(self) -> tuple[_Reader, int] | None:
+        """The reader the next stream joins while it waits in an XREAD, and that read's number: a script that
+        makes the stream (``SUBMIT``) may write into the reader's wake-up stream (``_Reader.wake_key``) in the
+        same round trip and then call ``reader.woken(read)``, to spare the reader's own poke."""
+        reader = self._reader()
+        return (reader, reader.reads) if reader is not None and reader._blocked else None
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -11,6 +11,7 @@ from typing import Final
 
 __all__ = (
     "APPEND",
+    "APPEND_FINISH",
     "CLAIM",
     "DELETE_THREAD",
     "EXPIRE",
@@ -89,15 +90,75 @@ end
 """
 """Set a run's final status, drop it from its index, start its retention, free its thread."""
 
+_APPEND_BATCH: Final = (
+    _ADD
+    + """
+-- K: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
+-- (Keys.appended).
+-- write_events: one entry per batch in the run's log and one in the thread's feed (entries.py), and one in the
+-- server's and the agent's feeds while someone watches them; returns the number of the batch's last event.
+-- The thread feed's numbering lives as long as the stored thread (seq_ttl_ms, 0: no expiry), longer than the
+-- feed itself, so that it never starts again from 1 under a subscriber's cursor.
+local function write_events(K, count, types, payloads, terminal, maxlen, feedmax, ttl_ms, seq_ttl_ms)
+  local seq = redis.call('HINCRBY', K[1], 'seq', count)
+  add(K[2], seq, maxlen, types, payloads, false)
+  add(K[3], redis.call('INCRBY', K[4], count), feedmax, types, payloads, false)
+  if terminal == '1' then
+    redis.call('HSET', K[1], 'terminal', 1)
+  end
+  for i = 1, 3 do
+    redis.call('PEXPIRE', K[i], ttl_ms)
+  end
+  if tonumber(seq_ttl_ms) > 0 then
+    redis.call('PEXPIRE', K[4], seq_ttl_ms)
+  end
+  for k = 5, 8, 3 do
+    if redis.call('EXISTS', K[k + 2]) == 1 then
+      add(K[k], redis.call('INCRBY', K[k + 1], count), feedmax, types, payloads, false)
+      redis.call('PEXPIRE', K[k], ttl_ms)
+    end
+  end
+  return seq
+end
+
+-- append_batch: a batch of the run that token A[1] holds. A: token, maxlen, feedmax, ttl_ms, count, types,
+-- payloads, terminal, seq_ttl_ms, written (the run's last event number before this batch, as the writer
+-- knows it). A batch sent again after its reply was lost (Redis went away) is already there: its number is
+-- returned and nothing is written twice; -1 when the run is not the caller's; -2 when the log is neither
+-- before nor after the batch (Redis lost writes it had acknowledged).
+local function append_batch(K, A)
+  if redis.call('HGET', K[1], 'owner') ~= A[1] or redis.call('HGET', K[1], 'status') ~= 'running' then
+    return -1
+  end
+  local count = tonumber(A[5])
+  local have = tonumber(redis.call('HGET', K[1], 'seq'))
+  if have == tonumber(A[10]) + count then
+    return have
+  end
+  if have ~= tonumber(A[10]) then
+    return -2
+  end
+  return write_events(K, count, A[6], A[7], A[8], A[2], A[3], A[4], A[9])
+end
+"""
+)
+
 SUBMIT: Final = (
-    """
--- KEYS: meta, queue, queued, active, log, leases, owner_runs, interrupts ; ARGV: run_id, thread_id, agent_id,
--- legacy, input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none), then the resume's
--- answers: their count and (interrupt id, status) pairs
+    _APPEND_BATCH
+    + """
+-- KEYS: meta, queue, queued, active, log, leases, owner_runs, interrupts, then the thread's feed and feedseq and
+-- the (feed, feedseq, watched) of the server and of the agent (Keys.appended from the feed on), and optionally
+-- the wake-up stream of the web process's stream reader that is to follow the run (mirror.py: woken in this
+-- round trip rather than by a poke of its own) ; ARGV: run_id, thread_id, agent_id, legacy, input, policy,
+-- lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none), the run's RUN_STARTED (its payload),
+-- maxlen, feedmax, retention_ms, seq_ttl_ms (as APPEND's), then the resume's answers: their count and
+-- (interrupt id, status) pairs
 -- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
 -- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, 'interrupts' when the
 -- answers are not exactly the thread's open interrupts (an expired one may only be cancelled), or 'queued'
--- with the thread's lock taken, the interrupts answered and the run in the work queue. A new request
+-- with the thread's lock taken, the interrupts answered, the run's RUN_STARTED its first event (so that its
+-- clients have it without waiting for a worker; the worker that claims it writes from the second) and the
+-- run in the work queue. A new request
 -- (another input) that reuses the runId of an ended run on the same thread is a new run: the old one's
 -- status and log go.
 local generation = 0
@@ -133,7 +194,7 @@ if tonumber(ARGV[10]) > 0 then
   redis.call('PEXPIRE', KEYS[7], 86400000)
 end
 local open = redis.call('HGETALL', KEYS[8])
-local answers = tonumber(ARGV[11])
+local answers = tonumber(ARGV[16])
 if #open > 0 or answers > 0 then
   if #open ~= 2 * answers then
     return {'interrupts'}
@@ -143,7 +204,7 @@ if #open > 0 or answers > 0 then
     expiry[open[i]] = tonumber(open[i + 1])
   end
   for i = 0, answers - 1 do
-    local id, status = ARGV[12 + 2 * i], ARGV[13 + 2 * i]
+    local id, status = ARGV[17 + 2 * i], ARGV[18 + 2 * i]
     local expires = expiry[id]
     if expires == nil or (status == 'resolved' and expires > 0 and expires <= now) then
       return {'interrupts'}
@@ -155,10 +216,17 @@ end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
-  'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '')
+  'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '',
+  'started', 1)
+write_events({KEYS[1], KEYS[5], unpack(KEYS, 9, 16)}, 1, 'RUN_STARTED', ARGV[11], '0', ARGV[12], ARGV[13], ARGV[14],
+  ARGV[15])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[3], now + ARGV[8], ARGV[1])  -- by the deadline for a worker to take it
 redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
+if KEYS[17] then
+  redis.call('XADD', KEYS[17], 'MAXLEN', 1, '*', 'w', 1)
+  redis.call('PEXPIRE', KEYS[17], 60000)
+end
 return {'queued'}
 """
 )
@@ -166,8 +234,8 @@ return {'queued'}
 CLAIM: Final = (
     """
 -- KEYS: meta, leases, queued, queue, thread ; ARGV: token, lease_ms, worker_id, run_id, group, entry_id
--- Takes the queue entry off the queue and the run from queued to running; returns what the run needs,
--- the thread's stored history last.
+-- Takes the queue entry off the queue and the run from queued to running; returns what the run needs
+-- ('started': its RUN_STARTED is in its log already, SUBMIT wrote it), the thread's stored history last.
 redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
 redis.call('XDEL', KEYS[4], ARGV[6])
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
@@ -181,54 +249,17 @@ redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
-  'generation', 'seq')
-claim[9] = redis.call('GET', KEYS[5])
+  'generation', 'seq', 'started')
+claim[10] = redis.call('GET', KEYS[5])
 return claim
 """
 )
 
 APPEND: Final = (
-    _ADD
+    _APPEND_BATCH
     + """
--- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
--- (Keys.appended) ; ARGV: token, maxlen, feedmax, ttl_ms, count, types, payloads, terminal, seq_ttl_ms,
--- written (the run's last event number before this batch, as the writer knows it).
--- One entry per batch in the run's log and one in the thread's feed (entries.py), and one in the server's
--- and the agent's feeds while someone watches them. The thread feed's numbering lives as long as the
--- stored thread (seq_ttl_ms, 0: no expiry), longer than the feed itself, so that it never starts again
--- from 1 under a subscriber's cursor. A batch sent again after its reply was lost (Redis went away) is
--- already there: its number is returned and nothing is written twice; -2 when the log is neither before
--- nor after the batch (Redis lost writes it had acknowledged).
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
-  return -1
-end
-local count = tonumber(ARGV[5])
-local have = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-if have == tonumber(ARGV[10]) + count then
-  return have
-end
-if have ~= tonumber(ARGV[10]) then
-  return -2
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', count)
-add(KEYS[2], seq, ARGV[2], ARGV[6], ARGV[7], false)
-add(KEYS[3], redis.call('INCRBY', KEYS[4], count), ARGV[3], ARGV[6], ARGV[7], false)
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[1], 'terminal', 1)
-end
-for i = 1, 3 do
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
-end
-if tonumber(ARGV[9]) > 0 then
-  redis.call('PEXPIRE', KEYS[4], ARGV[9])
-end
-for k = 5, 8, 3 do
-  if redis.call('EXISTS', KEYS[k + 2]) == 1 then
-    add(KEYS[k], redis.call('INCRBY', KEYS[k + 1], count), ARGV[3], ARGV[6], ARGV[7], false)
-    redis.call('PEXPIRE', KEYS[k], ARGV[4])
-  end
-end
-return seq
+-- KEYS and ARGV: append_batch's K and A.
+return append_batch(KEYS, ARGV)
 """
 )
 
@@ -253,46 +284,78 @@ return tonumber(redis.call('HGET', KEYS[1], 'cancel'))
 """
 )
 
-FINISH: Final = (
+_STORE_AND_END: Final = (
     _END_RUN
     + """
--- KEYS: meta, log, leases, active, thread, threads, interrupts, owner_threads, thread_info, and with a durable
--- thread store its 'durable' hash (the thread to be written there: its version and this run)
--- ARGV: token, status, retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id, then the
--- interrupts the run leaves open as (id, expiry in Unix ms) pairs
--- Stores the thread as the run left it (unless thread_json is empty), in its owner's index, its creation
--- time (the first store's) and its open interrupts, and ends the run, in one step.
+-- Stores the thread as the run left it (unless its JSON is empty), in its owner's index, its creation time
+-- (the first store's) and its open interrupts, and ends the run, in one step.
+-- K: meta, log, leases, active, thread, threads, interrupts, owner_threads, thread_info, and with a durable
+-- thread store its 'durable' hash (the thread to be written there: its version and this run).
+-- A[i] status, then retention_ms, run_id, thread_json, thread_ttl_ms, updated_ms, thread_id and the interrupts
+-- the run leaves open as (id, expiry in Unix ms) pairs. Returns how many threads are stored (0: none stored).
+local function store_and_end(K, A, i)
+  local stored = 0
+  if A[i + 3] ~= '' then
+    local ttl = tonumber(A[i + 4])
+    if ttl > 0 then
+      redis.call('SET', K[5], A[i + 3], 'PX', ttl)
+    else
+      redis.call('SET', K[5], A[i + 3])
+    end
+    redis.call('ZADD', K[6], A[i + 5], A[i + 6])
+    redis.call('ZADD', K[8], A[i + 5], A[i + 6])
+    redis.call('HSETNX', K[9], 'created', A[i + 5])
+    if ttl > 0 then
+      redis.call('PEXPIRE', K[9], ttl)
+    end
+    if K[10] then
+      redis.call('HSET', K[10], A[i + 6], A[i + 5] .. ':' .. A[i + 2])
+    end
+    stored = redis.call('ZCARD', K[6])
+    redis.call('DEL', K[7])
+    if #A > i + 6 then
+      redis.call('HSET', K[7], unpack(A, i + 7))
+      if ttl > 0 then
+        redis.call('PEXPIRE', K[7], ttl)
+      end
+    end
+  end
+  end_run(K[1], K[2], K[3], K[4], A[i + 2], A[i], A[i + 1])
+  return stored
+end
+"""
+)
+
+FINISH: Final = (
+    _STORE_AND_END
+    + """
+-- KEYS: store_and_end's K ; ARGV: token, then store_and_end's A from its status on
 -- Returns -1 when the run is no longer the caller's, else how many threads are stored.
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
   return -1
 end
-local threads = 0
-if ARGV[5] ~= '' then
-  if tonumber(ARGV[6]) > 0 then
-    redis.call('SET', KEYS[5], ARGV[5], 'PX', ARGV[6])
-  else
-    redis.call('SET', KEYS[5], ARGV[5])
-  end
-  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[8])
-  redis.call('ZADD', KEYS[8], ARGV[7], ARGV[8])
-  redis.call('HSETNX', KEYS[9], 'created', ARGV[7])
-  if tonumber(ARGV[6]) > 0 then
-    redis.call('PEXPIRE', KEYS[9], ARGV[6])
-  end
-  if #KEYS >= 10 then
-    redis.call('HSET', KEYS[10], ARGV[8], ARGV[7] .. ':' .. ARGV[4])
-  end
-  threads = redis.call('ZCARD', KEYS[6])
-  redis.call('DEL', KEYS[7])
-  if #ARGV > 8 then
-    redis.call('HSET', KEYS[7], unpack(ARGV, 9))
-    if tonumber(ARGV[6]) > 0 then
-      redis.call('PEXPIRE', KEYS[7], ARGV[6])
-    end
-  end
+return store_and_end(KEYS, ARGV, 2)
+"""
+)
+
+APPEND_FINISH: Final = (
+    _APPEND_BATCH
+    + _STORE_AND_END
+    + """
+-- The run's last batch (its terminal event last) and its end in one step: APPEND then FINISH.
+-- KEYS: APPEND's, then store_and_end's K from leases on (leases, active, thread, threads, ...)
+-- ARGV: APPEND's, then FINISH's from its status on (status, retention_ms, run_id, thread_json, ...)
+-- Returns {the run's last event number, threads stored}, or {-1 or -2, 0} as APPEND. Sent again after its
+-- reply was lost, it finds the run ended by the same token and answers as the first time did (bar the count).
+if redis.call('HGET', KEYS[1], 'finished_by') == ARGV[1] and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return {tonumber(redis.call('HGET', KEYS[1], 'seq')), 0}
 end
-end_run(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[2], ARGV[3])
-return threads
+local seq = append_batch(KEYS, ARGV)
+if seq < 0 then
+  return {seq, 0}
+end
+redis.call('HSET', KEYS[1], 'finished_by', ARGV[1])
+return {seq, store_and_end({KEYS[1], KEYS[2], unpack(KEYS, 11)}, ARGV, 11)}
 """
 )
 
@@ -343,7 +406,7 @@ if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
     and tonumber(redis.call('HGET', KEYS[1], 'attempt')) < 2 then
   -- the agent said it is safe to repeat: end this attempt, queue the run once more
   append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true, ARGV[3])
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now)
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now, 'started', 0)
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZADD', KEYS[8], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[1])
   redis.call('XADD', KEYS[7], '*', 'run', ARGV[1], 'thread', redis.call('HGET', KEYS[1], 'thread_id'))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -98,7 +99,7 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, stored = claim
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, started, stored = claim
         try:
             history = RedisThreadStore.decode(stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -112,16 +113,22 @@ class _Execution:
         self.generation = int(generation or 0)
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
+        self._started = started == b"1"  # SUBMIT wrote the run's RUN_STARTED: the guard's own is not written
         self.writer = RunWriter(
             worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
             agent_id=self.agent_id, token=token, seq=int(seq or 0),
         )  # fmt: skip
         self.lost = False
+        self.finished = False
+        """The run's end was written with its last batch."""
         self.task: asyncio.Task[None] | None = None
         self.guard: Guard | None = None
         self._waiter: asyncio.Future[None] | None = None  # the flush loop waiting for events
 
     def write(self, payload: bytes, event_type: str) -> None:
+        if self._started and event_type == "RUN_STARTED":
+            self._started = False
+            return
         self.writer.outbox.add(payload, event_type)
         if self._waiter is not None:
             self._wake()
@@ -159,19 +166,19 @@ class _Execution:
             self.task.cancel()
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
         try:
-            await self._flush_until_done()
+            await self._flush_until_done(recorder)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         terminal = recorder.terminal
-        if self.lost or terminal is None:
+        if self.lost or self.finished or terminal is None:
             return
         thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.answered)
         writer = self.writer
         await writer.retrying(lambda: writer.finish(terminal, thread))
 
-    async def _flush_until_done(self) -> None:
+    async def _flush_until_done(self, recorder: RunRecorder) -> None:
         assert self.task is not None
         writer = self.writer
         outbox = writer.outbox
@@ -183,8 +190,16 @@ class _Execution:
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
                 continue
-            # while a batch is in flight the next one gathers; while Redis is away the events wait here
-            written = await writer.retrying(writer.append, self._outage)
+            terminal = recorder.terminal
+            if terminal is not None and self.task.done() and writer.last_batch_ready:
+                # the last batch and the run's end in one round trip (a short run's only write after its claim)
+                thread = recorder.thread(self.thread_id, self.input.messages, self.input.state, self.answered)
+                finish = functools.partial(writer.append_and_finish, terminal, thread)
+                written = await writer.retrying(finish, self._outage)
+                self.finished = bool(written)
+            else:
+                # while a batch is in flight the next one gathers; while Redis is away the events wait here
+                written = await writer.retrying(writer.append, self._outage)
             if not written:
                 if written is not None:
                     logger.warning("run %s: lost its lease; stopping without writing more", self.run_id)
@@ -339,9 +354,9 @@ class RedisWorker:
         )
         if not claim:
             return  # cancelled, expired or claimed elsewhere
-        if claim[8] is None and self.threads.durable is not None:  # Redis no longer has the thread: its history
+        if claim[9] is None and self.threads.durable is not None:  # Redis no longer has the thread: its history
             kept = await self.threads.durable.get(thread_id)  # from the durable store
-            claim[8] = None if kept is None else msgspec.json.encode(kept)
+            claim[9] = None if kept is None else msgspec.json.encode(kept)
         execution = _Execution(self, run_id, token, claim)
         self._running[run_id] = execution
         task = asyncio.get_running_loop().create_task(self._execute(execution))

@@ -71,6 +71,7 @@ class LeaseScripts:
     append: Any
     heartbeat: Any
     finish: Any
+    append_finish: Any
 
     @classmethod
     def register(cls, redis: Any) -> LeaseScripts:
@@ -78,6 +79,7 @@ class LeaseScripts:
             redis.register_script(scripts.APPEND),
             redis.register_script(scripts.HEARTBEAT),
             redis.register_script(scripts.FINISH),
+            redis.register_script(scripts.APPEND_FINISH),
         )
 
 
@@ -213,35 +215,61 @@ class RunWriter:
             if result == 1:
                 on_stop()
 
+    def _finish_args(self, terminal: tuple[str, bytes], thread: Thread | None) -> tuple[list[str], list[Any]]:
+        """The keys after the run's own and the arguments from the status on of ``FINISH``."""
+        threads = self.threads
+        keys = threads.keys
+        payload, ttl, updated_ms = threads.encode(thread) if thread is not None else (b"", 0, 0)
+        return (
+            [keys.leases, keys.active(self.thread_id), keys.thread(self.thread_id), keys.threads,
+             keys.interrupts(self.thread_id), keys.owner_threads(owner_of(self.thread_id)),
+             keys.thread_info(self.thread_id), *([keys.durable] if threads.durable is not None else [])],
+            [status_of_terminal(*terminal), self.settings.retention_ms, self.run_id, payload, ttl, updated_ms,
+             self.thread_id,
+             *(value for item in (thread.interrupts if thread else ()) for value in (item.id, expires_ms(item)))],
+        )  # fmt: skip
+
     async def finish(self, terminal: tuple[str, bytes], thread: Thread | None) -> bool:
         """End the run (its status from its terminal event) and store its thread, in one step (the
         ``FINISH`` script); False when the run was no longer ours."""
-        threads = self.threads
-        keys = threads.keys
-        settings = self.settings
-        payload, ttl, updated_ms = threads.encode(thread) if thread is not None else (b"", 0, 0)
-        stored = int(
-            await self.scripts.finish(
-                keys=[
-                    keys.meta(self.run_id), keys.log(self.run_id), keys.leases, keys.active(self.thread_id),
-                    keys.thread(self.thread_id), keys.threads, keys.interrupts(self.thread_id),
-                    keys.owner_threads(owner_of(self.thread_id)), keys.thread_info(self.thread_id),
-                    *([keys.durable] if threads.durable is not None else []),
-                ],
-                args=[
-                    self.token, status_of_terminal(*terminal), settings.retention_ms, self.run_id, payload, ttl,
-                    updated_ms, self.thread_id,
-                    *(value for item in (thread.interrupts if thread else ()) for value in (item.id, expires_ms(item))),
-                ],
-            )
-        )  # fmt: skip
+        keys, args = self._finish_args(terminal, thread)
+        stored = int(await self.scripts.finish(keys=[*self._append_keys[:2], *keys], args=[self.token, *args]))
+        return await self._stored(stored)
+
+    @property
+    def last_batch_ready(self) -> bool:
+        """The outbox fits one batch, and no other batch is unanswered (Redis may have that one as it was)."""
+        return len(self.outbox) <= MAX_BATCH and self._unanswered in (0, len(self.outbox))
+
+    async def append_and_finish(self, terminal: tuple[str, bytes], thread: Thread | None) -> bool:
+        """Write the whole outbox (one batch, ending with the terminal event) and end the run, in one step (the
+        ``APPEND_FINISH`` script): one round trip where :meth:`append` and :meth:`finish` take two. False when
+        the run was no longer ours; a failed write leaves the outbox as it was, to be sent again."""
+        batch = self.outbox.batch()
+        count = int(batch[0])
+        keys, args = self._finish_args(terminal, thread)
+        seq, stored = await self.scripts.append_finish(
+            keys=[*self._append_keys, *keys],
+            args=[*self._fixed, *batch, self.threads.ttl_ms, self.seq, *args],
+        )
+        seq = int(seq)
+        if seq == -2:
+            logger.error("run %s: Redis lost events it had acknowledged; the run cannot go on", self.run_id)
+        if seq < 0:
+            return False
+        self.outbox.drop(count)
+        self.seq = seq
+        return await self._stored(int(stored))
+
+    async def _stored(self, stored: int) -> bool:
+        """After ``FINISH``: ``stored`` threads are stored (negative: the run was no longer ours)."""
         if stored < 0:
             return False
-        if thread is not None:
-            await threads.trim(stored)
-            if threads.durable is not None:
+        if stored > 0:  # (a thread was stored)
+            await self.threads.trim(stored)
+            if self.threads.durable is not None:
                 try:
-                    await threads.settle(self.thread_id)
+                    await self.threads.settle(self.thread_id)
                 except Exception as exc:  # the reaper writes it later (it stays marked)
                     logger.warning("run %s: writing thread to the durable store failed: %s", self.run_id, exc)
         return True
