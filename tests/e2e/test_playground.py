@@ -27,6 +27,7 @@ import pytest
 
 from tests.e2e.test_source_documents import Process, need_packages, node
 from tests.support.server import free_port, uvicorn_app
+from tests.support.sse import run_input
 
 pytestmark = pytest.mark.node
 
@@ -35,7 +36,7 @@ NODE_DIR = ROOT / "tests" / "node"
 WEB_DIR = ROOT / "web" / "playground"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "playground"
-STEPS = ["chat", "tool", "stop", "reload", "thread", "interrupt", "screenshots"]
+STEPS = ["chat", "tool", "stop", "reload", "thread", "interrupt", "threads", "screenshots"]
 
 
 def drive(origin: str, steps: list[str], token: str | None = None) -> dict[str, Any]:
@@ -69,9 +70,14 @@ def drive(origin: str, steps: list[str], token: str | None = None) -> dict[str, 
 
 
 @pytest.fixture(scope="module")
-def seen() -> Any:
+def origin() -> Any:
     with uvicorn_app("tests.support.playground_app:app") as origin:
-        yield drive(origin, STEPS)
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def seen(origin: str) -> Any:
+    return drive(origin, STEPS)
 
 
 def texts(report: dict[str, Any], kind: str) -> list[str]:
@@ -146,7 +152,7 @@ def test_a_stored_thread_opens_from_the_list_and_by_id(seen: Any) -> None:
     thread = seen["thread"]
     thread_id = thread["threadId"]
     assert thread_id == seen["chat"]["threadId"]
-    assert thread_id in thread["listed"]  # this browser's threads, kept in localStorage
+    assert thread_id in thread["listed"]  # the server's list of threads
     for opened in (thread["fromList"], thread["byId"]):  # the second in a browser profile that never saw it
         assert opened["threadId"] == thread_id
         assert texts(opened, "user") == ["hello playground"]
@@ -154,6 +160,64 @@ def test_a_stored_thread_opens_from_the_list_and_by_id(seen: Any) -> None:
         assert len(replies) == 2
         assert replies[1].startswith("The tool pick_color returned")
         assert [item["tool"] for item in opened["chat"] if item["kind"] == "tool"] == ["pick_color"]
+
+
+def test_the_thread_list_is_the_servers_and_renames_and_deletes_there(origin: str, seen: Any) -> None:
+    threads = seen["threads"]
+    first, second = threads["first"], threads["second"]
+    assert first != second
+    shown = threads["afterRuns"]["shown"]
+    assert [t["id"] for t in shown] == threads["afterRuns"]["server"]  # the whole list, newest first
+    assert [t["id"] for t in shown[:2]] == [second, first]
+    assert [t["name"] for t in shown[:2]] == ["the second of two threads", "the first of two threads"]
+    assert shown[0]["preview"].startswith('You said: "the second of two threads"')
+    assert shown[0]["current"] is True
+    assert [t["current"] for t in shown[1:]] == [False] * (len(shown) - 1)
+    # nothing of the list is kept in the browser: with localStorage cleared, and in a profile that never saw them
+    for listed in (threads["afterClear"], threads["fresh"]):
+        assert [t["id"] for t in listed] == [t["id"] for t in shown]
+        assert [t["name"] for t in listed] == [t["name"] for t in shown]
+
+    assert threads["renameDialog"] == {"focused": "rename-input", "value": "the second of two threads"}
+    renamed = threads["renamed"]
+    assert [(t["id"], t["name"]) for t in renamed["shown"][:2]] == [
+        (second, "Renamed by the test"),
+        (first, "the first of two threads"),
+    ]
+    assert renamed["focused"] == f"rename:{second}"  # back on the button that opened the dialog
+
+    assert threads["deleteDialog"] == {"focused": "delete-no", "name": "the first of two threads"}
+    kept = [t["id"] for t in threads["kept"]]
+    assert kept == [t["id"] for t in renamed["shown"]]  # Escape deleted nothing
+    deleted = threads["deleted"]
+    assert [t["id"] for t in deleted["shown"]] == [t for t in kept if t != first] == deleted["server"]
+    assert deleted["focused"] == kept[kept.index(first) + 1]  # on the thread that came after it
+    assert threads["nativeDialogs"] == []
+
+    listed = httpx.get(f"{origin}/ag-ui/threads", params={"limit": 100}).json()["threads"]
+    titles = {t["threadId"]: t["title"] for t in listed}
+    assert titles[second] == "Renamed by the test"
+    assert first not in titles
+    assert httpx.get(f"{origin}/ag-ui/threads/{first}").status_code == 404
+    assert httpx.get(f"{origin}/ag-ui/threads/{second}").status_code == 200
+
+
+def test_load_more_adds_the_next_page_of_threads() -> None:
+    with uvicorn_app("tests.support.playground_app:app") as origin:
+        for n in range(23):
+            body = run_input(f"thread number {n}", thread_id=f"bulk-{n:02}", run_id=f"bulk-run-{n}")
+            answer = httpx.post(f"{origin}/ag-ui/default", json=body, timeout=20)
+            assert answer.status_code == 200, answer.text
+            assert b"RUN_FINISHED" in answer.content
+        more = drive(origin, ["more"])["more"]
+    newest_first = [f"bulk-{n:02}" for n in reversed(range(23))]
+    assert more["server"] == newest_first
+    assert (len(more["before"]["shown"]), more["before"]["more"]) == (20, True)  # a page is 20
+    assert [t["id"] for t in more["before"]["shown"]] == newest_first[:20]
+    assert [t["id"] for t in more["after"]["shown"]] == newest_first
+    assert more["after"]["shown"][-1]["name"] == "thread number 0"
+    assert more["after"]["more"] is False  # that was the last page
+    assert more["after"]["focused"] == "bulk-02"  # the first thread the page added
 
 
 def test_an_interrupt_is_answered_in_the_form(seen: Any) -> None:

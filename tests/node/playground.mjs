@@ -26,8 +26,9 @@ const browser = await chromium.launch({
 });
 
 const outside = []; // requests the page made anywhere but the server
-// a context is one browser profile (localStorage: the thread list, the theme); a page is one tab (sessionStorage:
-// the page's view and its run, the token)
+const nativeDialogs = [];
+// a context is one browser profile (localStorage: the theme); a page is one tab (sessionStorage: the page's view and
+// its run, the token). The thread list is the server's.
 async function newPage(shared = null) {
   const context = shared ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
   const page = await context.newPage();
@@ -36,6 +37,10 @@ async function newPage(shared = null) {
     if (message.type() === "error" || message.text().startsWith("agui-playground:")) {
       emit({ console: message.type(), text: message.text() });
     }
+  });
+  page.on("dialog", (dialog) => {
+    nativeDialogs.push(dialog.type()); // the page asks in its own dialogs, never with alert() or confirm()
+    dialog.dismiss();
   });
   page.on("request", (request) => {
     if (!request.url().startsWith(spec.origin) && !request.url().startsWith("data:")) outside.push(request.url());
@@ -64,6 +69,25 @@ async function send(page, agentId, text) {
   await page.fill("#composer-input", text);
   await page.press("#composer-input", "Enter");
 }
+
+// the thread list as the page shows it, in order
+const listed = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll("#threads li")].map((node) => ({
+      id: node.querySelector("button[data-thread]").dataset.thread,
+      name: node.querySelector("button[data-thread]").textContent,
+      preview: node.querySelector(".preview")?.textContent ?? null,
+      current: node.querySelector("button[data-thread]").getAttribute("aria-current") === "true",
+    })),
+  );
+// the server's list (every thread, newest first), asked by the page's origin
+const serverList = (page) =>
+  page.evaluate(async () => (await (await fetch("/ag-ui/threads?limit=100")).json()).threads.map((t) => t.threadId));
+const focused = (page) =>
+  page.evaluate(() => {
+    const node = document.activeElement;
+    return node?.id || node?.dataset.thread || (node?.dataset.rename && `rename:${node.dataset.rename}`) || node?.tagName;
+  });
 
 async function seen(page) {
   return page.evaluate(() => ({
@@ -180,6 +204,77 @@ const steps = {
     const byId = await seen(other.page);
     await other.context.close();
     return { threadId, listed: listed.threads, fromList, byId };
+  },
+
+  // two runs in two threads: the list is the server's, newest first, also with localStorage cleared and in a
+  // fresh profile; one thread renamed and the other deleted from the list, with the keyboard
+  async threads({ page }) {
+    await open(page);
+    await page.uncheck("#offer-tools"); // the offline agent answers without calling the page's tool
+    const ids = [];
+    for (const text of ["the first of two threads", "the second of two threads"]) {
+      await page.click("#new-thread");
+      await send(page, "default", text);
+      await waitStatus(page, "finished");
+      ids.push(await page.textContent("#thread-id"));
+      // the list is loaded again once the run has ended
+      await page.waitForFunction((id) => document.querySelector("#threads button[data-thread]")?.dataset.thread === id, ids.at(-1), {
+        timeout: WAIT,
+      });
+    }
+    const [first, second] = ids;
+    const afterRuns = { shown: await listed(page), server: await serverList(page) };
+
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]", { timeout: WAIT });
+    const afterClear = await listed(page);
+    const other = await newPage();
+    await open(other.page);
+    const fresh = await listed(other.page);
+    await other.context.close();
+
+    // rename the second: Enter on its Rename button, a new title, Enter
+    await page.focus(`#threads [data-rename="${second}"]`);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#rename-dialog[open]", { timeout: WAIT });
+    const renameDialog = { focused: await focused(page), value: await page.inputValue("#rename-input") };
+    await page.fill("#rename-input", "Renamed by the test");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      (id) => document.querySelector(`#threads button[data-thread="${id}"]`)?.textContent === "Renamed by the test",
+      second,
+      { timeout: WAIT },
+    );
+    const renamed = { shown: await listed(page), focused: await focused(page) };
+
+    // delete the first: Escape keeps it, then Delete confirmed in the page's dialog
+    await page.focus(`#threads [data-delete="${first}"]`);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#delete-dialog[open]", { timeout: WAIT });
+    const deleteDialog = { focused: await focused(page), name: await page.textContent("#delete-name") };
+    await page.keyboard.press("Escape");
+    await page.waitForFunction(() => !document.querySelector("#delete-dialog").open, null, { timeout: WAIT });
+    const kept = await listed(page);
+    await page.focus(`#threads [data-delete="${first}"]`);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#delete-dialog[open]", { timeout: WAIT });
+    await page.focus("#delete-yes");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((id) => !document.querySelector(`#threads button[data-thread="${id}"]`), first, { timeout: WAIT });
+    const deleted = { shown: await listed(page), server: await serverList(page), focused: await focused(page) };
+    return { first, second, afterRuns, afterClear, fresh, renameDialog, renamed, deleteDialog, kept, deleted, nativeDialogs };
+  },
+
+  // more threads than a page of the list: "Load more threads" adds the next page
+  async more({ page }) {
+    await open(page);
+    const before = { shown: await listed(page), more: await page.isVisible("#more-threads") };
+    await page.focus("#more-threads");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((n) => document.querySelectorAll("#threads li").length > n, before.shown.length, { timeout: WAIT });
+    const after = { shown: await listed(page), more: await page.isVisible("#more-threads"), focused: await focused(page) };
+    return { before, after, server: await serverList(page) };
   },
 
   // an interrupt answered in the form

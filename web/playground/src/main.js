@@ -106,18 +106,13 @@ function saveSoon() {
 }
 addEventListener("pagehide", save);
 
-function rememberThread(title) {
-  const threads = store.get(localStorage, "threads", []);
-  const found = threads.find((t) => t.threadId === session.threadId);
-  if (found) {
-    found.updated = Date.now();
-    found.agentId = session.agentId;
-  } else {
-    threads.unshift({ threadId: session.threadId, agentId: session.agentId, title: title.slice(0, 60), updated: Date.now() });
-  }
-  threads.sort((a, b) => b.updated - a.updated);
-  store.set(localStorage, "threads", threads.slice(0, 50));
-  renderThreads();
+// The caller's threads as the server lists them (GET <path>/threads, newest first, a page at a time): the
+// pages loaded so far and the cursor of the next one. Not stored: the server keeps the list.
+let threadList = { threads: [], nextCursor: null };
+try {
+  localStorage.removeItem(KEY + "threads"); // where an older page kept a list of its own
+} catch {
+  /* unavailable: nothing to clear */
 }
 
 // --- the API -----------------------------------------------------------------------------------------------
@@ -398,7 +393,6 @@ async function startRun({ userText = null, resume = undefined } = {}) {
     const message = { id: newId("msg"), role: "user", content: userText };
     session.messages.push(message);
     session.chat.push({ kind: "user", id: message.id, text: userText });
-    rememberThread(userText);
   }
   session.interrupts = [];
   session.run = { runId, agentId: session.agentId, startedAt: Date.now(), cursor: 0, status: "running" };
@@ -428,6 +422,7 @@ async function startRun({ userText = null, resume = undefined } = {}) {
     save();
     scheduleRender();
   }
+  await loadThreads();
   await afterRun();
 }
 
@@ -478,6 +473,7 @@ async function resumeRun() {
   }
   if (run.status !== "dropped" && run.status !== "gone") {
     await refreshThread();
+    await loadThreads();
     await afterRun();
   }
 }
@@ -528,21 +524,76 @@ async function openThread(threadId) {
   if (busy) return;
   try {
     const thread = await api("GET", `${PATH}/threads/${encodeURIComponent(threadId)}`);
-    const known = store.get(localStorage, "threads", []).find((t) => t.threadId === threadId);
-    session = freshSession(threadId, known?.agentId ?? session.agentId);
+    session = freshSession(threadId, session.agentId);
     session.messages = thread.messages;
     session.state = thread.state ?? {};
     session.interrupts = thread.interrupts ?? [];
     showMessages(thread.messages);
     session.chat.push({ kind: "note", text: `Opened thread ${threadId} (${thread.messages.length} messages).` });
     rendered = { timeline: 0 };
-    rememberThread(known?.title ?? threadId);
     save();
     render();
+    renderThreads();
   } catch (error) {
     session.chat.push({ kind: "error", text: `Open ${threadId}: ${error.message}` });
     scheduleRender();
   }
+}
+
+// The first page of the list again (more: the next page after those loaded).
+async function loadThreads(more = false) {
+  const params = new URLSearchParams({ limit: "20" });
+  if (more && threadList.nextCursor) params.set("cursor", threadList.nextCursor);
+  try {
+    const page = await api("GET", `${PATH}/threads?${params}`);
+    const kept = more ? threadList.threads.filter((t) => !page.threads.some((p) => p.threadId === t.threadId)) : [];
+    threadList = { threads: [...kept, ...page.threads], nextCursor: page.nextCursor ?? null };
+  } catch (error) {
+    session.chat.push({ kind: "error", text: `Threads: ${error.message}` });
+    scheduleRender();
+  }
+  renderThreads();
+}
+
+async function renameThread(thread) {
+  const answer = await ask("rename-dialog", () => {
+    $("rename-id").textContent = thread.threadId;
+    $("rename-input").value = thread.title;
+  });
+  const title = $("rename-input").value.trim();
+  if (answer === "ok" && title && title !== thread.title) {
+    try {
+      thread.title = (await api("PATCH", `${PATH}/threads/${encodeURIComponent(thread.threadId)}`, { title })).title;
+    } catch (error) {
+      session.chat.push({ kind: "error", text: `Rename ${thread.threadId}: ${error.message}` });
+      scheduleRender();
+    }
+  }
+  renderThreads();
+  $("threads").querySelector(`[data-rename="${CSS.escape(thread.threadId)}"]`)?.focus();
+}
+
+async function deleteThread(thread) {
+  const answer = await ask("delete-dialog", () => ($("delete-name").textContent = threadName(thread)));
+  if (answer !== "yes") return;
+  try {
+    await api("DELETE", `${PATH}/threads/${encodeURIComponent(thread.threadId)}`);
+  } catch (error) {
+    session.chat.push({ kind: "error", text: `Delete ${thread.threadId}: ${error.message}` });
+    return scheduleRender();
+  }
+  const at = threadList.threads.indexOf(thread);
+  threadList.threads = threadList.threads.filter((t) => t !== thread);
+  if (thread.threadId === session.threadId && !busy) {
+    session = freshSession(null, session.agentId);
+    rendered = { timeline: 0 };
+    save();
+    render();
+  }
+  renderThreads();
+  // the focus was on a button that went with it: on the next thread (or the one before), else on New thread
+  const next = $("threads").querySelectorAll("button[data-thread]")[Math.min(at, threadList.threads.length - 1)];
+  (next ?? $("new-thread")).focus();
 }
 
 // --- rendering ---------------------------------------------------------------------------------------------
@@ -741,22 +792,33 @@ function answers() {
   return buildResumeArray(session.interrupts, responses);
 }
 
+function threadName(thread) {
+  return thread.title || thread.preview || thread.threadId;
+}
+
 function renderThreads() {
-  const threads = store.get(localStorage, "threads", []);
+  const { threads, nextCursor } = threadList;
   $("threads").replaceChildren(
-    ...threads.map((t) =>
-      el(
+    ...threads.map((t) => {
+      const name = threadName(t);
+      const open = { type: "button", class: "open", "data-thread": t.threadId, "aria-label": `Open thread ${name}`, onclick: () => openThread(t.threadId) };
+      if (t.threadId === session.threadId) open["aria-current"] = "true";
+      return el(
         "li",
         {},
+        el("button", open, name),
+        t.preview && t.preview !== name ? el("span", { class: "preview muted small" }, t.preview) : null,
         el(
-          "button",
-          { type: "button", "data-thread": t.threadId, "aria-label": `Open thread ${t.title || t.threadId}`, onclick: () => openThread(t.threadId) },
-          t.title || t.threadId,
+          "span",
+          { class: "thread-actions" },
+          el("button", { type: "button", "data-rename": t.threadId, "aria-label": `Rename thread ${name}`, onclick: () => renameThread(t) }, "Rename"),
+          el("button", { type: "button", "data-delete": t.threadId, "aria-label": `Delete thread ${name}`, onclick: () => deleteThread(t) }, "Delete"),
         ),
-        el("span", { class: "muted small" }, ` ${t.agentId ?? ""}`),
-      ),
-    ),
+      );
+    }),
   );
+  $("threads-empty").hidden = threads.length > 0;
+  $("more-threads").hidden = !nextCursor;
 }
 
 function render() {
@@ -817,8 +879,9 @@ async function loadAgents() {
     select.value = session.agentId;
     $("whoami").textContent = info.authenticated ? `signed in as ${info.principal}` : "";
     $("sign-in").hidden = !info.authenticated;
-    document.body.dataset.ready = "true";
     render();
+    await loadThreads();
+    document.body.dataset.ready = "true";
   } catch (error) {
     $("whoami").textContent = error.message;
   }
@@ -851,6 +914,7 @@ function wire() {
     rendered = { timeline: 0 };
     save();
     render();
+    renderThreads();
     $("composer-input").focus();
   });
   $("sign-in").addEventListener("click", async () => {
@@ -867,6 +931,12 @@ function wire() {
     }
     startRun({ resume });
   });
+  $("more-threads").addEventListener("click", async () => {
+    const shown = threadList.threads.length;
+    await loadThreads(true);
+    // the focus goes to the first thread the page added (the button may be gone: that was the last page)
+    $("threads").querySelectorAll("button[data-thread]")[shown]?.focus();
+  });
   $("open-thread").addEventListener("submit", (event) => {
     event.preventDefault();
     const id = $("open-thread-id").value.trim();
@@ -882,7 +952,6 @@ function wire() {
 }
 
 wire();
-renderThreads();
 render();
 await loadAgents();
 if (session.run && ["running", "dropped"].includes(session.run.status)) {
