@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, RUN_RETENTION, RUN_TIMEOUT, DisconnectPolicy
 from agui_server.runs.config import MemoryBackend, RedisBackend
+
+if TYPE_CHECKING:
+    from agui_server.observability.prometheus import MetricsEndpoint
+    from agui_server.observability.telemetry import Telemetry
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 
@@ -94,6 +98,15 @@ class AGUIConfig:
     """Origins allowed by CORS (``["*"]`` for any). Empty: CORS stays off."""
     log_requests: bool = True
     """Log one line per request to the endpoints, with its status and duration."""
+    telemetry: Telemetry | None = None
+    """Where traces and metrics go: a :class:`~agui_server.observability.Telemetry` with OpenTelemetry tracer
+    and meter providers. ``None``: the global providers (what the application or ``opentelemetry-instrument``
+    configured); with none configured, or without ``opentelemetry-api``, nothing is recorded."""
+    metrics: MetricsEndpoint | None = None
+    """Serve the metrics in the Prometheus text format (off by default): a
+    :class:`~agui_server.observability.MetricsEndpoint` with its path and guard (a bearer token, the
+    authenticator's ``admin`` role). Its metrics come from a meter provider of its own (the ``prometheus``
+    extra), which replaces the meter provider of ``telemetry``."""
 
     def __post_init__(self) -> None:
         for name in ("path", "agents_path"):
@@ -110,6 +123,11 @@ class AGUIConfig:
         DisconnectPolicy.parse(self.on_disconnect)
         if not isinstance(self.backend, MemoryBackend | RedisBackend):
             raise TypeError(f"backend takes a MemoryBackend or a RedisBackend, got {self.backend!r}")
+        if self.metrics is not None:
+            if not self.metrics.path.startswith("/"):
+                raise ValueError(f"metrics.path must start with '/', got {self.metrics.path!r}")
+            if self.metrics.admin and self.auth is None:
+                raise ValueError("metrics.admin needs an authenticator (auth) that can say who is an admin")
         for route in self.routes:
             if not isinstance(route, RunRoute | FeedRoute):
                 raise TypeError(f"routes takes RunRoute and FeedRoute objects, got {route!r}")

@@ -55,6 +55,7 @@ from agui_server.runs.threads import MemoryThreadStore, Thread, ThreadStore
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
 
@@ -162,6 +163,7 @@ class RunManager:
         disconnect_policy: the default policy when a run's last follower disconnects.
         limits: memory bounds.
         caps: how many runs may be in progress at once (``TooManyRuns`` past them).
+        telemetry: where the runs' spans and metrics go (``None``: nowhere).
     """
 
     def __init__(
@@ -174,7 +176,9 @@ class RunManager:
         disconnect_policy: DisconnectPolicy | None = None,
         limits: RunLimits | None = None,
         caps: RunCaps | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self.telemetry = telemetry
         self.threads: ThreadStore = threads if threads is not None else MemoryThreadStore()
         self.strict = strict
         self.run_timeout = run_timeout
@@ -404,7 +408,9 @@ class RunManager:
             generation=generation,
             principal=principal,
         )
-        recorder = RunRecorder(input, ctx, write, strict=self.strict, run_timeout=self.run_timeout)
+        recorder = RunRecorder(
+            input, ctx, write, strict=self.strict, run_timeout=self.run_timeout, telemetry=self.telemetry
+        )
         run = Run(
             run_id=input.run_id,
             thread_id=thread_id,
@@ -429,7 +435,7 @@ class RunManager:
 
     async def _execute(self, run: Run, recorder: RunRecorder, agent: Agent) -> None:
         try:
-            await recorder.guard.run(agent)
+            await recorder.run(agent)
         finally:
             try:
                 await asyncio.shield(self._persist(run, recorder))

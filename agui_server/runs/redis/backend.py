@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
+from agui_server.observability.telemetry import handoff
 from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from agui_server.agents.base import Agent
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
     from agui_server.runs.threads import Thread, ThreadLimits
@@ -154,6 +156,8 @@ class RedisRunBackend:
         thread_limits: bounds of the thread store.
         socket_timeout: seconds before a Redis command gives up.
         caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
+        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere); the
+            trace context of the request that queues a run travels with it to the worker either way.
         max_connections: connections for commands in flight at once (streams are read over connections
             of their own).
     """
@@ -172,8 +176,10 @@ class RedisRunBackend:
         socket_timeout: float = REDIS_TIMEOUT,
         max_connections: int = REDIS_MAX_CONNECTIONS,
         caps: RunCaps | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.url = url
+        self.telemetry = telemetry
         self.caps = caps or RunCaps()
         self.keys = Keys(prefix)
         self.settings = settings or WorkerSettings()
@@ -192,7 +198,13 @@ class RedisRunBackend:
         self._submit = self.redis.register_script(scripts.SUBMIT)
         self.worker = (
             RedisWorker(
-                self.redis, self.keys, dict(agents or {}), self.threads, slots=worker_slots, settings=self.settings
+                self.redis,
+                self.keys,
+                dict(agents or {}),
+                self.threads,
+                slots=worker_slots,
+                settings=self.settings,
+                telemetry=telemetry,
             )
             if worker_slots > 0
             else None
@@ -252,6 +264,7 @@ class RedisRunBackend:
         args = [
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
             self.settings.lock_ms, int(self.settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
+            handoff(),
         ]  # fmt: skip
         run_keys = [
             keys.meta(input.run_id), keys.queue, keys.queued, keys.active(thread_id), keys.log(input.run_id),
@@ -275,6 +288,9 @@ class RedisRunBackend:
             raise TooManyRuns("owner")
         if reply[0] != b"queued":  # the thread was taken again between the wait and the submission
             raise ThreadBusy(thread_id, reply[1].decode())
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
+        if metrics is not None and len(reply) > 1:
+            metrics.redis_queue_depth.set(int(reply[1]))
         run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy)
         self._local[run.run_id] = run
         return run

@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING
 
+from agui_server.observability.telemetry import Telemetry
 from agui_server.runs.config import REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.keys import Keys
@@ -39,7 +40,13 @@ async def run_worker(
     redis = redis_client(url, name="agui-worker", max_connections=2 * slots + 64, socket_timeout=socket_timeout)
     keys = Keys(prefix)
     worker = RedisWorker(
-        redis, keys, agents, RedisThreadStore(redis, keys, thread_limits), slots=slots, settings=settings
+        redis,
+        keys,
+        agents,
+        RedisThreadStore(redis, keys, thread_limits),
+        slots=slots,
+        settings=settings,
+        telemetry=Telemetry(),  # the global providers: what the process (opentelemetry-instrument) configured
     )
     reaper = Reaper(redis, keys, settings)
     stop = asyncio.Event()

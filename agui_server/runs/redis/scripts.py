@@ -80,11 +80,13 @@ end
 SUBMIT: Final = (
     """
 -- KEYS: meta, queue, queued, active, log, leases, owner_runs ; ARGV: run_id, thread_id, agent_id, legacy,
--- input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none)
+-- input, policy, lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none), trace (the web side's
+-- trace context, observability.telemetry.handoff; '' when untraced)
 -- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
 -- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, or 'queued' with
--- the thread's lock taken and the run in the work queue. A new request (another input) that reuses the
--- runId of an ended run on the same thread is a new run: the old one's status and log go.
+-- the thread's lock taken and the run in the work queue (with the runs queued, for the queue depth metric).
+-- A new request (another input) that reuses the runId of an ended run on the same thread is a new run: the
+-- old one's status and log go.
 local generation = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local known = redis.call('HMGET', KEYS[1], 'input', 'thread_id', 'status')
@@ -120,11 +122,12 @@ end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
-  'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '')
+  'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '',
+  'trace', ARGV[11])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[3], now + ARGV[8], ARGV[1])  -- by the deadline for a worker to take it
 redis.call('XADD', KEYS[2], '*', 'run', ARGV[1], 'thread', ARGV[2])
-return {'queued'}
+return {'queued', redis.call('ZCARD', KEYS[3])}
 """
 )
 
@@ -132,7 +135,8 @@ CLAIM: Final = (
     """
 -- KEYS: meta, leases, queued, queue, thread ; ARGV: token, lease_ms, worker_id, run_id, group, entry_id
 -- Takes the queue entry off the queue and the run from queued to running; returns what the run needs,
--- the thread's stored history last.
+-- the thread's stored history, then the trace context the web side handed over, the runs still queued and
+-- the milliseconds since the run's submission (for the metrics).
 redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
 redis.call('XDEL', KEYS[4], ARGV[6])
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
@@ -148,6 +152,9 @@ redis.call('ZREM', KEYS[3], ARGV[4])
 local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
   'generation', 'seq')
 claim[9] = redis.call('GET', KEYS[5])
+claim[10] = redis.call('HGET', KEYS[1], 'trace') or ''
+claim[11] = redis.call('ZCARD', KEYS[3])
+claim[12] = now - (tonumber(redis.call('HGET', KEYS[1], 'created_ms')) or now)
 return claim
 """
 )
