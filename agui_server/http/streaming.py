@@ -129,8 +129,8 @@ class SSEResponse:
             self.log.release()
             if metrics is not None:
                 metrics.streams_open.add(-1, labels)
-                metrics.events_sent.add(self.sent, labels)
-                metrics.bytes_sent.add(self.bytes_sent, labels)
+                metrics.sent_events.add(self.sent, labels)
+                metrics.sent_bytes.add(self.bytes_sent, labels)
             if self.on_close is not None:
                 self.on_close(completed)
 

@@ -33,6 +33,19 @@ class MetricSpec:
     labels: tuple[str, ...]
     description: str
 
+    @property
+    def prometheus(self) -> str:
+        """Its name on the Prometheus endpoint (the OpenTelemetry exporter's translation: dots to underscores,
+        the unit as a suffix, ``_total`` for counters)."""
+        name = self.name.replace(".", "_")
+        suffix = _UNIT_SUFFIXES.get(self.unit)
+        if suffix is not None and not name.endswith(f"_{suffix}"):
+            name = f"{name}_{suffix}"
+        return f"{name}_total" if self.kind == "counter" else name
+
+
+_UNIT_SUFFIXES: Final = {"s": "seconds", "By": "bytes"}
+
 
 METRICS: Final = (
     MetricSpec("agui.runs.started", "counter", "{run}", ("agent",), "Runs started (the recorder's RUN_STARTED)."),
@@ -49,8 +62,8 @@ METRICS: Final = (
         "agui.run.duration", "histogram", "s", ("agent", "outcome"), "From a run's start to its terminal event."
     ),
     MetricSpec("agui.streams.open", "updown", "{stream}", ("kind",), "SSE streams open: kind run or feed."),
-    MetricSpec("agui.events.sent", "counter", "{event}", ("kind",), "Frames written to SSE streams."),
-    MetricSpec("agui.bytes.sent", "counter", "By", ("kind",), "Bytes written to SSE streams."),
+    MetricSpec("agui.sent.events", "counter", "{event}", ("kind",), "Frames written to SSE streams (counted as each stream ends)."),
+    MetricSpec("agui.sent.bytes", "counter", "By", ("kind",), "Bytes written to SSE streams (counted as each stream ends)."),
     MetricSpec("agui.resumes", "counter", "{request}", ("kind",), "Streams resumed from a cursor (run or feed)."),
     MetricSpec(
         "agui.rejections", "counter", "{request}", ("status", "code"),
@@ -91,8 +104,8 @@ class Metrics:
     run_time_to_first_event: Any
     run_duration: Any
     streams_open: Any
-    events_sent: Any
-    bytes_sent: Any
+    sent_events: Any
+    sent_bytes: Any
     resumes: Any
     rejections: Any
     upstream_duration: Any
