@@ -62,8 +62,10 @@ METRICS: Final = (
         "agui.run.duration", "histogram", "s", ("agent", "outcome"), "From a run's start to its terminal event."
     ),
     MetricSpec("agui.streams.open", "updown", "{stream}", ("kind",), "SSE streams open: kind run or feed."),
-    MetricSpec("agui.sent.events", "counter", "{event}", ("kind",), "Frames written to SSE streams (counted as each stream ends)."),
-    MetricSpec("agui.sent.bytes", "counter", "By", ("kind",), "Bytes written to SSE streams (counted as each stream ends)."),
+    MetricSpec(
+        "agui.sent.events", "counter", "{event}", ("kind",), "Frames written to SSE streams (counted as each ends)."
+    ),
+    MetricSpec("agui.sent.bytes", "counter", "By", ("kind",), "Bytes written to SSE streams (counted as each ends)."),
     MetricSpec("agui.resumes", "counter", "{request}", ("kind",), "Streams resumed from a cursor (run or feed)."),
     MetricSpec(
         "agui.rejections", "counter", "{request}", ("status", "code"),
