@@ -108,11 +108,14 @@ def _not_found(what: str, value: str) -> APIError:
     return APIError(code, f"No {what} with id {value!r}.")
 
 
-_UNAUTHENTICATED: Final = APIError(
-    "UNAUTHENTICATED",
-    "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
-    headers={"www-authenticate": 'Bearer realm="agui"'},
-)
+def _unauthenticated() -> APIError:
+    return APIError(
+        "UNAUTHENTICATED",
+        "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
+        headers={"www-authenticate": 'Bearer realm="agui"'},
+    )
+
+
 _AG_UI: Final = AGUIDialect.name
 
 
@@ -170,7 +173,7 @@ class Endpoints:
             )
         principal = await self.auth.authenticate(request)
         if principal is None or not is_valid_id(principal.id):
-            return self.refuse(_UNAUTHENTICATED)
+            return self.refuse(_unauthenticated())
         request.state[_PRINCIPAL] = principal
         return None
 
@@ -209,7 +212,7 @@ class Endpoints:
             if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), endpoint.token.encode()):
                 return self._metrics_text()
             if not endpoint.admin:
-                raise _UNAUTHENTICATED
+                raise _unauthenticated()
         if endpoint.admin:
             refused = await self.authenticate(request)
             if refused is not None:

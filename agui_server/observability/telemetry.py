@@ -61,6 +61,8 @@ __all__ = (
 
 SCOPE_NAME: Final = "agui_server"
 """The instrumentation scope of every span and metric."""
+RECHECK: Final = 1.0
+"""Seconds between two looks for the global providers while none is configured."""
 RUN_SPAN: Final = "agui.run"
 REQUEST_SPAN: Final = "agui.request"
 
@@ -114,31 +116,44 @@ class Telemetry:
     :attr:`metrics` are ``None`` and nothing is recorded.
     """
 
-    __slots__ = ("_metrics", "_tracer", "meter_provider", "tracer_provider")
+    __slots__ = ("_metrics", "_next_check", "_tracer", "meter_provider", "tracer_provider")
 
     def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self._tracer: Any = None
         self._metrics: Metrics | None = None
+        self._next_check = 0.0
 
     @property
     def tracer(self) -> Any:
         """The tracer, or ``None`` when tracing is off."""
-        if self._tracer is None and _OTEL:
-            provider = self.tracer_provider if self.tracer_provider is not None else trace.get_tracer_provider()
-            if not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-                self._tracer = provider.get_tracer(SCOPE_NAME)
+        if self._tracer is None:
+            self._resolve()
         return self._tracer
 
     @property
     def metrics(self) -> Metrics | None:
         """The instruments, or ``None`` when metrics are off."""
-        if self._metrics is None and _OTEL:
+        if self._metrics is None:
+            self._resolve()
+        return self._metrics
+
+    def _resolve(self) -> None:
+        """Look for configured providers, at most once every :data:`RECHECK` seconds while there is none (a
+        provider the application sets later is used from then on; until then a run costs one clock read)."""
+        now = time.monotonic()
+        if not _OTEL or now < self._next_check:
+            return
+        self._next_check = now + RECHECK
+        if self._tracer is None:
+            provider = self.tracer_provider if self.tracer_provider is not None else trace.get_tracer_provider()
+            if not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+                self._tracer = provider.get_tracer(SCOPE_NAME)
+        if self._metrics is None:
             provider = self.meter_provider if self.meter_provider is not None else otel_metrics.get_meter_provider()
             if not _noop_meter_provider(provider):
                 self._metrics = Metrics(provider.get_meter(SCOPE_NAME))
-        return self._metrics
 
 
 # --- the web side ------------------------------------------------------------------------------

@@ -40,13 +40,26 @@ def _app(**config: Any) -> Litestar:
     return create_app(AGUIConfig(agent=agent, log_requests=False, **config))
 
 
-def _traced(processor: Any) -> Litestar:
+def _tracer(processor: Any) -> TracerProvider:
     provider = TracerProvider()
     provider.add_span_processor(processor)
-    return _app(telemetry=Telemetry(tracer_provider=provider))
+    return provider
+
+
+def telemetry_variants() -> dict[str, Telemetry | None]:
+    """The variants as the run engine takes them (``none``: no telemetry object at all)."""
+    from agui_server.observability import PrometheusMetrics
+
+    return {
+        "none": None,
+        "off": Telemetry(),
+        "noop_exporter": Telemetry(tracer_provider=_tracer(BatchSpanProcessor(_DropSpans()))),
+        "memory_exporter": Telemetry(tracer_provider=_tracer(SimpleSpanProcessor(InMemorySpanExporter()))),
+        "metrics": Telemetry(meter_provider=PrometheusMetrics().provider),
+    }
 
 
 off = _app()
-noop_exporter = _traced(BatchSpanProcessor(_DropSpans()))
-memory_exporter = _traced(SimpleSpanProcessor(InMemorySpanExporter()))
+noop_exporter = _app(telemetry=Telemetry(tracer_provider=_tracer(BatchSpanProcessor(_DropSpans()))))
+memory_exporter = _app(telemetry=Telemetry(tracer_provider=_tracer(SimpleSpanProcessor(InMemorySpanExporter()))))
 metrics = _app(metrics=MetricsEndpoint())
