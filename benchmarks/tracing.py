@@ -76,7 +76,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     if args.in_process:
         costs = await in_process(200 if args.quick else 2_000, 1 if args.quick else 7)
         base = costs["none"]
-        print("| telemetry | µs per 20-token run (median) | − none, µs |\n|---|---|---|")
+        print("| telemetry | µs per 20-token run (median) | minus none, µs |\n|---|---|---|")
         for name, cost in costs.items():
             print(f"| {name} | {cost:.1f} | {cost - base:+.1f} |")
         if args.json:
