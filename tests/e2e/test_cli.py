@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import ROOT, cli_server, free_port
+from tests.support.server import ROOT, cli_server, free_port, stop_process
 from tests.support.sse import run_input
 
 USER_AGENT = textwrap.dedent(
@@ -174,12 +174,7 @@ def test_log_format_json_writes_one_object_per_line_with_the_run_id(tmp_path: Pa
                     assert time.monotonic() < deadline, "the server did not start"
                     time.sleep(0.1)
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop_process(process)
     assert _events(response.content)[-1]["code"] == "AGENT_ERROR"
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     failed = [line for line in lines if line["message"].startswith("agent failed")]

@@ -8,6 +8,7 @@ started before the request, so the run's span can find its parent only in what t
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -17,24 +18,31 @@ import pytest
 from agui_server import AGUIConfig, RedisBackend, create_app
 from agui_server.agents.base import FunctionAgent
 from agui_server.runs.redis import RedisRunBackend
-from tests.support.cluster import Cluster
+from tests.support.cluster import redis_alone
 from tests.support.otel import CLIENT_SPAN_ID, TRACE_ID, TRACEPARENT, Otel, hex_trace, parent_of, span_id
 from tests.support.sse import collect_events, run_input, types
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from litestar import Litestar
+
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cluster = Cluster(tmp_path_factory.mktemp("redis-otel"))
-    cluster.start_redis()
-    try:
-        yield cluster.redis_url
-    finally:
-        cluster.stop()
+    with redis_alone(tmp_path_factory.mktemp("redis-otel")) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def web(config: AGUIConfig) -> AsyncIterator[tuple[Litestar, httpx.AsyncClient]]:
+    """The app, started, and a client of it."""
+    app = create_app(config)
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://web", timeout=20) as client:
+        yield app, client
 
 
 async def chatty(input: Any, ctx: Any) -> AsyncIterator[str]:
@@ -57,11 +65,7 @@ async def test_a_run_over_redis_continues_the_web_requests_trace_on_the_worker(r
         agent=chatty, backend=RedisBackend(redis_url, worker_slots=0, prefix=prefix), telemetry=web_otel.telemetry
     )
     try:
-        app = create_app(config)
-        async with (
-            app.lifespan(),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web", timeout=20) as client,
-        ):
+        async with web(config) as (_app, client):
             response, events, _ids = await collect_events(
                 client, "/ag-ui", run_input("hi", protocolVersion="1.0"), headers={"traceparent": TRACEPARENT}
             )
@@ -107,11 +111,7 @@ async def test_a_run_over_redis_continues_the_web_requests_trace_on_the_worker(r
 async def test_an_untraced_web_side_queues_no_trace_context(redis_url: str) -> None:
     prefix = f"o{uuid.uuid4().hex[:8]}"
     config = AGUIConfig(agent=chatty, backend=RedisBackend(redis_url, worker_slots=1, prefix=prefix))
-    app = create_app(config)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web", timeout=20) as client,
-    ):
+    async with web(config) as (app, client):
         _response, events, _ids = await collect_events(
             client, "/ag-ui", run_input("hi", run_id="plain"), headers={"traceparent": TRACEPARENT}
         )

@@ -13,12 +13,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
 from benchmarks.redis_server import INSTALL_HINT, redis_server_path
 from tests.support.server import ROOT, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 AGENTS = [
     "--agent", "slow=tests.support.agents:slow",
@@ -124,6 +127,14 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.directory.glob("*.log"))
+
+
+@contextlib.contextmanager
+def redis_alone(directory: Path) -> Iterator[str]:
+    """A redis-server of its own, no web or worker process; yields its URL; stopped by its pid on exit."""
+    with cluster(directory, webs=0, workers=0) as c:
+        assert isinstance(c, Cluster)
+        yield c.redis_url
 
 
 @contextlib.contextmanager
