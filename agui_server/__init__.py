@@ -32,6 +32,7 @@ from agui_server.agents import (
     tool_result,
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
+from agui_server.observability import MetricsEndpoint, Telemetry
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs import (
     DisconnectPolicy,
@@ -56,12 +57,14 @@ __all__ = (
     "LLMConfigurationError",
     "MemoryBackend",
     "MemoryThreadStore",
+    "MetricsEndpoint",
     "OfflineAgent",
     "OpenAIAgent",
     "RedisBackend",
     "RunAgentInput",
     "RunContext",
     "SQLiteThreadStore",
+    "Telemetry",
     "ThreadStore",
     "ToolContext",
     "ToolError",

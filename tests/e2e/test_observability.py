@@ -14,11 +14,11 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
-from agui_server import AGUIConfig, create_app
+from agui_server import AGUIConfig, MetricsEndpoint, create_app
 from agui_server.agents.openai import OpenAIAgent
 from agui_server.agents.tools import tool
 from agui_server.http.auth import BearerTokens
-from agui_server.observability import METRICS, MetricsEndpoint
+from agui_server.observability import METRICS
 from tests.support import fake_openai as fo
 from tests.support.otel import CLIENT_SPAN_ID, TRACE_ID, TRACEPARENT, Otel, hex_trace, parent_of, span_id
 from tests.support.server import running_server
