@@ -33,6 +33,7 @@ from agui_server.agents import (
     tool_result,
 )
 from agui_server.http import AGUIConfig, AGUIPlugin, create_app
+from agui_server.observability import MetricsEndpoint, Telemetry
 from agui_server.protocol.types import RunAgentInput
 from agui_server.runs import (
     DisconnectPolicy,
@@ -58,6 +59,7 @@ __all__ = (
     "LLMConfigurationError",
     "MemoryBackend",
     "MemoryThreadStore",
+    "MetricsEndpoint",
     "OfflineAgent",
     "OpenAIAgent",
     "OpenAIResponsesAgent",
@@ -65,6 +67,7 @@ __all__ = (
     "RunAgentInput",
     "RunContext",
     "SQLiteThreadStore",
+    "Telemetry",
     "ThreadStore",
     "ToolContext",
     "ToolError",

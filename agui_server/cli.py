@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the playground page at <path>/playground (default: on when listening on loopback)",
     )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (default info)")
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines as text or one JSON object each; both carry the run and trace ids (default text)",
+    )
     serve.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
     worker = commands.add_parser(
@@ -201,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: end it with WORKER_LOST)",
     )
     worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
+    worker.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="log lines as text or JSON (default text)"
+    )
     worker.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
     from conformance.cli import _DESCRIPTION, add_arguments
@@ -228,6 +237,7 @@ def _start(args: argparse.Namespace) -> tuple[Settings, list[str], dict[str, obj
     from pathlib import Path
 
     from agui_server.agents.loader import AgentLoadError
+    from agui_server.observability.logs import configure_logging
     from agui_server.settings import Settings, SettingsError
 
     try:
@@ -235,7 +245,7 @@ def _start(args: argparse.Namespace) -> tuple[Settings, list[str], dict[str, obj
     except SettingsError as exc:
         raise _UsageError(str(exc)) from exc
     log_level = args.log_level or settings.log_level
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, args.log_format)
     references = args.agent or ([settings.agent] if settings.agent else [])
     try:
         agents = _load_agents(references, args.model, args.env_file)
@@ -283,15 +293,21 @@ def _serve(args: argparse.Namespace) -> int:
         )
     app = RequestLogMiddleware(create_app(config))
     origin = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-    logging.getLogger("agui_server").info("serving %s at %s%s", agent_ref or "the offline agent", origin, config.path)
+    logger = logging.getLogger("agui_server")
+    logger.info("serving %s at %s%s", agent_ref or "the offline agent", origin, config.path)
     if config.playground:
-        print(f"playground: {origin}{config.path}/playground", flush=True)
+        playground = f"{origin}{config.path}/playground"
+        if args.log_format == "json":  # (every line a JSON object)
+            logger.info("playground at %s", playground)
+        else:  # (shown whatever the log level: where to point a browser)
+            print(f"playground: {playground}", flush=True)
     uvicorn.run(
         app,
         host=host,
         port=port,
         access_log=False,
         log_level=log_level,
+        log_config=None if args.log_format == "json" else uvicorn.config.LOGGING_CONFIG,  # json: uvicorn's too
         timeout_graceful_shutdown=5,
         lifespan="on",
         limit_concurrency=_connection_budget(),

@@ -89,11 +89,14 @@ async def _ready(process: subprocess.Popen[bytes], port: int, log: Path, headers
             connection.close()
 
 
-async def _measure(name: str, settings: Settings, core: int | None, log_dir: Path) -> DialectResult:
+async def measure(
+    name: str, settings: Settings, core: int | None, log_dir: Path, module: str = "benchmarks.apps.dialects"
+) -> DialectResult:
+    """The figures of the app ``module:name``, served by one uvicorn process pinned to ``core``."""
     port = _free_port()
     log = log_dir / f"{name}.log"
     command = [
-        sys.executable, "-m", "uvicorn", f"benchmarks.apps.dialects:{name}", "--host", HOST, "--port", str(port),
+        sys.executable, "-m", "uvicorn", f"{module}:{name}", "--host", HOST, "--port", str(port),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     process = _spawn(command, log)
@@ -144,12 +147,12 @@ async def _concurrent(port: int, settings: Settings, headers: dict[str, str] | N
     return done / (time.perf_counter() - began)
 
 
-def render(results: Sequence[DialectResult]) -> str:
-    """The table, with ratios against the AG-UI row."""
-    base = next(r for r in results if r.dialect == "ag_ui")
+def render(results: Sequence[DialectResult], base_name: str = "ag_ui", title: str = "Dialect") -> str:
+    """The table, with ratios against the row ``base_name``."""
+    base = next(r for r in results if r.dialect == base_name)
     lines = [
-        "| Dialect | Single stream, AG-UI events/s | ÷ AG-UI | 20-token runs/s (1 client) | ÷ AG-UI "
-        "| p50 / p99 ms | 10 clients: runs/s | ÷ AG-UI |",
+        f"| {title} | Single stream, AG-UI events/s | ÷ {base_name} | 20-token runs/s (1 client) | ÷ {base_name} "
+        f"| p50 / p99 ms | 10 clients: runs/s | ÷ {base_name} |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -173,7 +176,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="agui-bench-dialects-") as directory:
         for name in DIALECTS:
             print(f"{name} …", flush=True)
-            results.append(await _measure(name, settings, server_core, Path(directory)))
+            results.append(await measure(name, settings, server_core, Path(directory)))
     print(render(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

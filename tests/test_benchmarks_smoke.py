@@ -125,3 +125,18 @@ def test_the_dialect_benchmark_measures_every_dialect(tmp_path: Path) -> None:
         assert row["short_runs_per_s"] > 0
         assert row["clients10_runs_per_s"] > 0
     assert "| chat_events |" in completed.stdout
+
+
+def test_the_tracing_benchmark_measures_every_variant(tmp_path: Path) -> None:
+    from benchmarks.apps.tracing import VARIANTS
+
+    out = tmp_path / "tracing.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.tracing", "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = json.loads(out.read_text())
+    assert [row["dialect"] for row in rows] == list(VARIANTS)
+    assert all(row["stream_events_per_s"] > 0 and row["short_runs_per_s"] > 0 for row in rows)
+    assert "| memory_exporter |" in completed.stdout

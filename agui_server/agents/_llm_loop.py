@@ -47,6 +47,7 @@ from agui_server.agents import errors
 from agui_server.agents._llm_emit import Turn
 from agui_server.agents._llm_http import Deadline, RetryPolicy, open_stream
 from agui_server.agents.tools import BackendTool, ToolCallRequest, ToolResult, run_tool_calls, toolset
+from agui_server.observability.telemetry import ModelCall, current_run
 from agui_server.protocol import events as ev
 from agui_server.protocol.types import AssistantMessage, Interrupt, Message, TokenUsage, ToolCall, ToolMessage
 
@@ -429,18 +430,23 @@ class LLMAgent(abc.ABC, Generic[C]):
     ) -> AsyncIterator[ev.Event]:
         """One turn's events, retrying the request while nothing of it has reached the client."""
         attempt = 0
+        run = current_run()
         while True:
             url, headers, body = self.request(conversation)
+            call = ModelCall(run, self.provider, self.model, self.base_url)  # its span and metrics, when on
             try:
                 async with open_stream(
                     client, url, headers=headers, body=body, deadline=deadline, secrets=(self.api_key,)
                 ) as response:
                     async for event in self.read(response, turn, deadline):
+                        call.first_event()
                         yield event
+                call.finished(turn.usage, turn.stop_reason)
                 for event in turn.finish(close_tool_calls=turn.stop != "length"):
                     yield event
                 return
             except errors.UpstreamError as exc:
+                call.failed(exc.code)
                 wait = None if turn.emitted else self.retry.delay(attempt, exc)
                 remaining = deadline.remaining()
                 if wait is None or (remaining is not None and wait >= remaining):
@@ -449,6 +455,11 @@ class LLMAgent(abc.ABC, Generic[C]):
                 attempt += 1
                 turn.reset()
                 await asyncio.sleep(wait)
+            except TimeoutError:
+                call.failed(errors.RUN_TIMEOUT)
+                raise
+            finally:
+                call.end()
 
     def _frontend_tools(self, input: RunAgentInput) -> list[Tool]:
         tools: list[Tool] = []

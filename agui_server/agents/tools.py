@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Final, overload
 
 import msgspec
 
+from agui_server.observability.telemetry import ToolCall
 from agui_server.protocol import events as ev
 
 if TYPE_CHECKING:
@@ -451,15 +452,17 @@ async def run_tool_calls(
 
     async def one(call: ToolCallRequest) -> None:
         backend = tools.get(call.name)
-        try:
-            if backend is None:
-                known = ", ".join(sorted(tools)) or "none"
-                content, is_error = f"There is no tool named {call.name!r}. Available tools: {known}.", True
-            else:
-                content, is_error = await backend.invoke(call.arguments, ToolContext(call, run, queue, steps))
-        except Exception as exc:  # invoke() catches the tool's own failures; this is a last resort
-            logger.exception("running backend tool %s failed", call.name)
-            content, is_error = f"The tool {call.name} failed: {type(exc).__name__}", True
+        with ToolCall(call.name, call.id) as traced:  # its span (current while the tool runs) and metric
+            try:
+                if backend is None:
+                    known = ", ".join(sorted(tools)) or "none"
+                    content, is_error = f"There is no tool named {call.name!r}. Available tools: {known}.", True
+                else:
+                    content, is_error = await backend.invoke(call.arguments, ToolContext(call, run, queue, steps))
+            except Exception as exc:  # invoke() catches the tool's own failures; this is a last resort
+                logger.exception("running backend tool %s failed", call.name)
+                content, is_error = f"The tool {call.name} failed: {type(exc).__name__}", True
+            traced.error = is_error
         queue.put_nowait(ToolResult(call, f"Error: {content}" if is_error else content, is_error))
 
     loop = asyncio.get_running_loop()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, RUN_RETENTION, RUN_TIMEOUT, DisconnectPolicy
 from agui_server.runs.config import MemoryBackend, RedisBackend
+
+if TYPE_CHECKING:
+    from agui_server.observability.prometheus import MetricsEndpoint
+    from agui_server.observability.telemetry import Telemetry
 
 __all__ = ("RESERVED_AGENT_IDS", "AGUIConfig")
 
@@ -100,6 +104,15 @@ class AGUIConfig:
     timeline, state, frontend tools, stop, resume, stored threads and interrupts, for trying an agent in a
     browser. The page is static; what it shows comes through the API, behind ``auth`` like the rest
     (:mod:`agui_server.http.playground`). ``agui-server serve`` turns it on when it listens on loopback."""
+    telemetry: Telemetry | None = None
+    """Where traces and metrics go: a :class:`~agui_server.observability.Telemetry` with OpenTelemetry tracer
+    and meter providers. ``None``: the global providers (what the application or ``opentelemetry-instrument``
+    configured); with none configured, or without ``opentelemetry-api``, nothing is recorded."""
+    metrics: MetricsEndpoint | None = None
+    """Serve the metrics in the Prometheus text format (off by default): a
+    :class:`~agui_server.observability.MetricsEndpoint` with its path and guard (a bearer token, the
+    authenticator's ``admin`` role). Its metrics come from a meter provider of its own (the ``prometheus``
+    extra), which replaces the meter provider of ``telemetry``."""
 
     def __post_init__(self) -> None:
         for name in ("path", "agents_path"):
@@ -116,6 +129,11 @@ class AGUIConfig:
         DisconnectPolicy.parse(self.on_disconnect)
         if not isinstance(self.backend, MemoryBackend | RedisBackend):
             raise TypeError(f"backend takes a MemoryBackend or a RedisBackend, got {self.backend!r}")
+        if self.metrics is not None:
+            if not self.metrics.path.startswith("/"):
+                raise ValueError(f"metrics.path must start with '/', got {self.metrics.path!r}")
+            if self.metrics.admin and self.auth is None:
+                raise ValueError("metrics.admin needs an authenticator (auth) that can say who is an admin")
         for route in self.routes:
             if not isinstance(route, RunRoute | FeedRoute):
                 raise TypeError(f"routes takes RunRoute and FeedRoute objects, got {route!r}")

@@ -24,6 +24,7 @@ And the routes of ``AGUIConfig.routes`` (:mod:`agui_server.dialects.routes`): ru
 
 from __future__ import annotations
 
+import hmac
 import math
 import uuid
 from typing import TYPE_CHECKING, Any, Final
@@ -38,9 +39,11 @@ from agui_server.dialects.builtin import AGUIDialect, ReaderExtras, ThreadMessag
 from agui_server.dialects.routes import InvalidRequest, thread_field, turn_input
 from agui_server.dialects.view import DialectView
 from agui_server.http.auth import Authenticator, NoAuth
-from agui_server.http.errors import APIError, error_response
+from agui_server.http.errors import HTTP_ERRORS, APIError, error_response
 from agui_server.http.limits import PrincipalLimits
 from agui_server.http.streaming import SSEResponse
+from agui_server.observability.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from agui_server.observability.telemetry import Telemetry, start_request
 from agui_server.principals import Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import downgrade, is_legacy_client
@@ -67,7 +70,7 @@ from agui_server.runs.log import RunLog
 from agui_server.runs.threads import MAX_PAGE, MAX_TITLE, PAGE_SIZE, InvalidPageCursor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from litestar import Request
 
@@ -75,6 +78,8 @@ if TYPE_CHECKING:
     from agui_server.dialects.base import Dialect
     from agui_server.dialects.routes import FeedRoute, RunRoute
     from agui_server.http.config import AGUIConfig
+    from agui_server.observability.prometheus import PrometheusMetrics
+    from agui_server.observability.telemetry import RequestScope
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import FrameSource, RunBackend, RunHandle
 
@@ -108,6 +113,17 @@ def _not_found(what: str, value: str) -> APIError:
     return APIError(code, f"No {what} with id {value!r}.")
 
 
+def _unauthenticated() -> APIError:
+    return APIError(
+        "UNAUTHENTICATED",
+        "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
+        headers={"www-authenticate": 'Bearer realm="agui"'},
+    )
+
+
+_AG_UI: Final = AGUIDialect.name
+
+
 def _too_many(detail: str, retry_after: float) -> APIError:
     return APIError("TOO_MANY_REQUESTS", detail, headers={"retry-after": str(max(1, math.ceil(retry_after)))})
 
@@ -124,10 +140,21 @@ def unavailable(exc: BackendUnavailable) -> ASGIResponse:
 class Endpoints:
     """What the routes do; one instance per plugin."""
 
-    def __init__(self, config: AGUIConfig, agents: dict[str, Agent], runs: RunBackend) -> None:
+    def __init__(
+        self,
+        config: AGUIConfig,
+        agents: dict[str, Agent],
+        runs: RunBackend,
+        telemetry: Telemetry | None = None,
+        prometheus: PrometheusMetrics | None = None,
+    ) -> None:
         self.config = config
         self.agents = agents
         self.runs = runs
+        self.telemetry = telemetry or Telemetry()
+        """Where the requests' spans and the streams' metrics go."""
+        self.prometheus = prometheus
+        """The metrics ``AGUIConfig.metrics`` serves."""
         self.dialect: Dialect | None = ReaderExtras() if config.reader_extras else None
         """The dialect of ``POST <path>``: AG-UI, with the reader extras when asked."""
         self.auth: Authenticator = config.auth if config.auth is not None else NoAuth()
@@ -143,19 +170,92 @@ class Endpoints:
         """Before every route: refuse what another site's page sends (403), find the caller (stored on the
         request) or answer 401."""
         if not self._same_site_or_allowed(request):
-            return error_response(
-                "CROSS_SITE",
-                "Requests from another site's pages need their origin in the server's allowed origins.",
+            return self.refuse(
+                APIError(
+                    "CROSS_SITE",
+                    "Requests from another site's pages need their origin in the server's allowed origins.",
+                )
             )
         principal = await self.auth.authenticate(request)
         if principal is None or not is_valid_id(principal.id):
-            return error_response(
-                "UNAUTHENTICATED",
-                "This server needs a credential: Authorization: Bearer <token> (or ?access_token= for EventSource).",
-                headers={"www-authenticate": 'Bearer realm="agui"'},
-            )
+            return self.refuse(_unauthenticated())
         request.state[_PRINCIPAL] = principal
         return None
+
+    # -- answers and refusals -------------------------------------------------------------------
+
+    async def answer(self, pending: Awaitable[Answer]) -> Answer:
+        """The endpoint's answer; the one place where what an endpoint raises becomes a JSON error (``APIError``),
+        or a 503 when the run store cannot be reached."""
+        try:
+            return await pending
+        except APIError as exc:
+            return self.refuse(exc)
+        except BackendUnavailable as exc:
+            self._count_refusal("BACKEND_UNAVAILABLE")
+            return unavailable(exc)
+
+    def refuse(self, error: APIError) -> ASGIResponse:
+        """The JSON error answer, counted in the ``agui.rejections`` metric."""
+        self._count_refusal(error.code)
+        return error.response()
+
+    def _count_refusal(self, code: str) -> None:
+        metrics = self.telemetry.metrics
+        if metrics is not None:
+            metrics.rejections.add(1, {"status": str(HTTP_ERRORS[code].status), "code": code})
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    async def metrics(self, request: Request[Any, Any, Any]) -> Answer:
+        """``GET <metrics.path>``: the metrics in the Prometheus text format, to a caller the guard lets in."""
+        endpoint = self.config.metrics
+        assert endpoint is not None
+        if endpoint.token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), endpoint.token.encode()):
+                return self._metrics_text()
+            if not endpoint.admin:
+                raise _unauthenticated()
+        if endpoint.admin:
+            refused = await self.authenticate(request)
+            if refused is not None:
+                return refused
+            if not self.principal(request).is_admin:
+                raise APIError("FORBIDDEN", "Only an admin may read the server's metrics.")
+        return self._metrics_text()
+
+    def _metrics_text(self) -> ASGIResponse:
+        assert self.prometheus is not None
+        return ASGIResponse(body=self.prometheus.render(), media_type=METRICS_CONTENT_TYPE)
+
+    def _stream(
+        self,
+        source: FrameSource,
+        *,
+        after: int,
+        kind: str = "run",
+        on_close: Callable[[bool], object] | None = None,
+        prelude: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> SSEResponse:
+        """An SSE response, counted in the metrics."""
+        return SSEResponse(
+            source,
+            after=after,
+            keepalive=self.config.keepalive_interval,
+            on_close=on_close,
+            prelude=prelude,
+            headers=headers,
+            metrics=self.telemetry.metrics,
+            kind=kind,
+        )
+
+    def _resumed(self, kind: str) -> None:
+        metrics = self.telemetry.metrics
+        if metrics is not None:
+            metrics.resumes.add(1, {"kind": kind})
 
     def _same_site_or_allowed(self, request: Request[Any, Any, Any]) -> bool:
         """Fetch metadata: a browser marks what another site's page sends (``Sec-Fetch-Site``); such a request
@@ -273,6 +373,31 @@ class Endpoints:
         run_input: RunAgentInput,
         agent_id: str,
         policy: DisconnectPolicy | None,
+        dialect: Dialect | None = None,
+    ) -> tuple[RunHandle, RequestScope | None]:
+        """Start the run (under the request's ``agui.request`` span, when tracing is on)."""
+        scope = start_request(self.telemetry, request.headers, dialect.name if dialect else _AG_UI, agent_id)
+        if scope is None:
+            return await self._admit(request, agent, run_input, agent_id, policy), None
+        try:
+            with scope:
+                run = await self._admit(request, agent, run_input, agent_id, policy)
+        except APIError as exc:
+            scope.rejected(HTTP_ERRORS[exc.code].status, exc.code)
+            raise
+        except BackendUnavailable:
+            scope.rejected(503, "BACKEND_UNAVAILABLE")
+            raise
+        scope.run(run_input.thread_id, run.run_id)
+        return run, scope
+
+    async def _admit(
+        self,
+        request: Request[Any, Any, Any],
+        agent: Agent,
+        run_input: RunAgentInput,
+        agent_id: str,
+        policy: DisconnectPolicy | None,
     ) -> RunHandle:
         if self.limits is not None:
             wait = self.limits.start_refused(self.principal(request).id)
@@ -325,13 +450,18 @@ class Endpoints:
         get_stream: bool = False,
     ) -> Answer:
         self._check_streams(request)
-        run = await self._start(request, agent, run_input, agent_id, policy)
+        run, scope = await self._start(request, agent, run_input, agent_id, policy, dialect)
         if get_stream:
-            return self._follow_get_stream(request, run, 0, dialect)
-        return self._follow(run, after=0, dialect=dialect, request=request)
+            return self._follow_get_stream(request, run, 0, dialect, scope)
+        return self._follow(run, after=0, dialect=dialect, request=request, scope=scope)
 
     def _follow_get_stream(
-        self, request: Request[Any, Any, Any], run: RunHandle, after: int, dialect: Dialect | None
+        self,
+        request: Request[Any, Any, Any],
+        run: RunHandle,
+        after: int,
+        dialect: Dialect | None,
+        scope: RequestScope | None = None,
     ) -> SSEResponse:
         """A GET stream's frames have ids ``<runId>:<seq>``: an ``EventSource`` that reconnects sends one back
         and resumes the run (:meth:`_resume_get_stream`) instead of starting another."""
@@ -342,6 +472,7 @@ class Endpoints:
             dialect=dialect or _GET_STREAM_IDS,
             id_prefix=f"{run.run_id}:",
             request=request,
+            scope=scope,
         )
 
     def _follow(
@@ -353,6 +484,7 @@ class Endpoints:
         dialect: Dialect | None = None,
         id_prefix: str = "",
         request: Request[Any, Any, Any] | None = None,
+        scope: RequestScope | None = None,
     ) -> SSEResponse:
         runs = self.runs
         source: FrameSource = runs.open(run, after)
@@ -365,15 +497,17 @@ class Endpoints:
 
         def closed(completed: bool) -> None:
             runs.unfollow(run, completed)
+            if scope is not None:
+                scope.closed(completed, response.sent)
 
-        return SSEResponse(
+        response = self._stream(
             source,
             after=after,
-            keepalive=self.config.keepalive_interval,
             on_close=self._counted(request, closed),
             prelude=prelude,
             headers={"content-location": f"{self.config.path}/runs/{quote(run.run_id, safe='')}/events"},
         )
+        return response
 
     async def stream_get(self, request: Request[Any, Any, Any], agent_id: str) -> Answer:
         """``GET <path>/{agentId}/stream?message=…&threadId=…``: one turn, with the thread's history."""
@@ -411,6 +545,7 @@ class Endpoints:
         if drained is not None:
             return drained
         self._check_streams(request)
+        self._resumed("run")
         return self._follow_get_stream(request, run, after, dialect)
 
     async def _cursor_refused(self, run: RunHandle, after: int) -> ASGIResponse | None:
@@ -437,6 +572,7 @@ class Endpoints:
         if drained is not None:
             return drained
         self._check_streams(request)
+        self._resumed("run")
         return self._follow(
             run, after=after, prelude=sse_retry_frame(self.config.retry_ms), dialect=self.dialect, request=request
         )
@@ -533,13 +669,7 @@ class Endpoints:
             )
             self._check_streams(request)
             source = self.runs.open(active, 1)
-            return SSEResponse(
-                source,
-                after=1,
-                keepalive=self.config.keepalive_interval,
-                prelude=prelude,
-                on_close=self._counted(request, None),
-            )
+            return self._stream(source, after=1, prelude=prelude, on_close=self._counted(request, None))
         thread = await self.runs.thread(key)
         given = fields.get("runId")
         run_id = given if isinstance(given, str) and is_valid_id(given) else f"connect-{uuid.uuid4().hex}"
@@ -552,7 +682,7 @@ class Endpoints:
         end = ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=outcome)
         log.append(encode_event(downgrade(end) if legacy else end), "RUN_FINISHED")
         log.close()
-        return SSEResponse(log, keepalive=self.config.keepalive_interval, prelude=prelude)
+        return self._stream(log, after=0, prelude=prelude)
 
     @staticmethod
     def _snapshot_prelude(thread_id: str, run_id: str, messages: list[Any], state: Any, legacy: bool) -> bytes:
@@ -586,9 +716,11 @@ class Endpoints:
             raise self._input_error(invalid_input(exc, '{"thread_id", "message"}')) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             raise APIError("INVALID_JSON", "The request body is not valid JSON.") from None
-        run = await self._start(
+        run, scope = await self._start(
             request, agent, turn_input(message.thread_id, message.message), agent_id, DisconnectPolicy("continue")
         )
+        if scope is not None:
+            scope.closed(True, 0, status=202)
         body_out = {"status": "success", "message": "Message sent to agent.", "runId": run.run_id}
         return ASGIResponse(body=encode_json(body_out), status_code=202, media_type="application/json")
 
@@ -650,8 +782,8 @@ class Endpoints:
         raw = self._cursor(request)
         after: int | None = None
         if raw is not None:
-            parsed = self._parse_cursor(raw)
-            after = parsed
+            after = self._parse_cursor(raw)
+            self._resumed("feed")
         thread_id: str | None = None
         runs = self.runs
         try:
@@ -679,10 +811,10 @@ class Endpoints:
         if dialect is not None:
             stream = StreamInfo("thread" if scope == "thread" else scope, agent_id=agent_id, thread_id=thread_id)  # type: ignore[arg-type]
             source = DialectView(feed, dialect, stream, after=start)
-        return SSEResponse(
+        return self._stream(
             source,
             after=start,
-            keepalive=self.config.keepalive_interval,
+            kind="feed",
             prelude=sse_retry_frame(self.config.retry_ms),
             on_close=self._counted(request, lambda _completed: runs.unsubscribe(feed)),
         )

@@ -25,17 +25,18 @@ from agui_server.agents.base import Agent, as_agent
 from agui_server.agents.offline import OfflineAgent
 from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.http.config import AGUIConfig
-from agui_server.http.endpoints import Endpoints, unavailable
-from agui_server.http.errors import APIError
+from agui_server.http.endpoints import Endpoints
 from agui_server.http.playground import ASSETS, PlaygroundPage
 from agui_server.http.request_log import RequestLogMiddleware
-from agui_server.runs.backend import BackendUnavailable, DisconnectPolicy, RunBackend, RunCaps
+from agui_server.observability.prometheus import PrometheusMetrics
+from agui_server.observability.telemetry import Telemetry
+from agui_server.runs.backend import DisconnectPolicy, RunBackend, RunCaps
 from agui_server.runs.config import MemoryBackend, RedisBackend, is_postgres_url
 from agui_server.runs.manager import RunLimits, RunManager
 from agui_server.runs.threads import DurableThreadStore, MemoryThreadStore, ThreadLimits, ThreadStore
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
+    from collections.abc import AsyncIterator
 
     from litestar import Litestar
     from litestar.config.app import AppConfig
@@ -66,7 +67,7 @@ def _thread_store(backend: MemoryBackend, limits: ThreadLimits) -> ThreadStore:
     return MemoryThreadStore(limits)
 
 
-def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
+def _backend(config: AGUIConfig, agents: dict[str, Agent], telemetry: Telemetry) -> RunBackend:
     """The running backend that ``config.backend`` describes, with the run rules of ``config``."""
     policy = DisconnectPolicy.parse(config.on_disconnect)
     thread_limits = ThreadLimits(
@@ -100,6 +101,7 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             socket_timeout=backend.timeout,
             max_connections=backend.max_connections,
             caps=caps,
+            telemetry=telemetry,
         )
     return RunManager(
         threads=_thread_store(backend, thread_limits),
@@ -113,32 +115,28 @@ def _backend(config: AGUIConfig, agents: dict[str, Agent]) -> RunBackend:
             max_events_per_run=config.max_events_per_run,
         ),
         caps=caps,
+        telemetry=telemetry,
     )
-
-
-async def _answer(pending: Awaitable[ASGIApp]) -> ASGIApp:
-    """The endpoint's answer; the one place where what an endpoint raises becomes a JSON error (``APIError``),
-    or a 503 when the run store cannot be reached."""
-    try:
-        return await pending
-    except APIError as exc:
-        return exc.response()
-    except BackendUnavailable as exc:
-        return unavailable(exc)
 
 
 class AGUIPlugin(InitPlugin):
     """Serves agents over AG-UI at ``config.path`` (``POST /ag-ui`` by default)."""
 
-    __slots__ = ("agents", "config", "endpoints", "runs")
+    __slots__ = ("agents", "config", "endpoints", "prometheus", "runs", "telemetry")
 
     def __init__(self, config: AGUIConfig | None = None) -> None:
         self.config = config = config or AGUIConfig()
         default: Agent = as_agent(config.agent) if config.agent is not None else OfflineAgent()
         self.agents: dict[str, Agent] = {config.agent_id: default}
         self.agents.update({agent_id: as_agent(agent) for agent_id, agent in config.agents.items()})
-        self.runs: RunBackend = _backend(config, self.agents)
-        self.endpoints = Endpoints(config, self.agents, self.runs)
+        telemetry = config.telemetry or Telemetry()
+        self.prometheus = PrometheusMetrics() if config.metrics is not None else None
+        if self.prometheus is not None:  # the endpoint reads a meter provider of its own
+            telemetry = Telemetry(tracer_provider=telemetry.tracer_provider, meter_provider=self.prometheus.provider)
+        self.telemetry = telemetry
+        """Where the spans and metrics of this plugin's requests and runs go."""
+        self.runs: RunBackend = _backend(config, self.agents, telemetry)
+        self.endpoints = Endpoints(config, self.agents, self.runs, telemetry, self.prometheus)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Add the AG-UI routers, run shutdown and (when asked) CORS to the app."""
@@ -162,6 +160,8 @@ class AGUIPlugin(InitPlugin):
             yield
         finally:
             await self.runs.shutdown()
+            if self.prometheus is not None:
+                self.prometheus.shutdown()
 
     def _dialect_handler(self, route: RunRoute | FeedRoute, n: int) -> Any:
         """The Litestar handler of one route of ``AGUIConfig.routes``."""
@@ -179,7 +179,7 @@ class AGUIPlugin(InitPlugin):
         if isinstance(route, RunRoute):
 
             async def run_in_dialect(request: _Req) -> ASGIApp:
-                return await _answer(endpoints.run_route(request, route, agent_of(request)))
+                return await endpoints.answer(endpoints.run_route(request, route, agent_of(request)))
 
             return route_handler(
                 path=path,
@@ -192,7 +192,7 @@ class AGUIPlugin(InitPlugin):
 
             async def feed_in_dialect(request: _Req) -> ASGIApp:
                 agent_id = agent_of(request) if route.scope != "server" else None
-                return await _answer(endpoints.feed_route(request, route, agent_id))
+                return await endpoints.answer(endpoints.feed_route(request, route, agent_id))
 
             return route_handler(path=path, http_method=["GET"], name=f"agui:route-{n}")(feed_in_dialect)
         raise TypeError(f"AGUIConfig.routes takes RunRoute and FeedRoute objects, got {route!r}")
@@ -215,6 +215,19 @@ class AGUIPlugin(InitPlugin):
 
         return Router(path=self.config.path, route_handlers=[playground, *map(serve, ASSETS)], middleware=middleware)
 
+    def _metrics_router(self) -> list[Router]:
+        """``GET <metrics.path>`` when ``AGUIConfig.metrics`` asks for it (its guard is its own: a token, or the
+        authenticator's admin role)."""
+        if self.config.metrics is None:
+            return []
+        endpoints = self.endpoints
+
+        @get("/", name="agui:metrics", include_in_schema=False)
+        async def metrics(request: _Req) -> ASGIApp:
+            return await endpoints.answer(endpoints.metrics(request))
+
+        return [Router(path=self.config.metrics.path, route_handlers=[metrics])]
+
     def _routers(self) -> list[Router]:
         config = self.config
         endpoints = self.endpoints
@@ -223,55 +236,55 @@ class AGUIPlugin(InitPlugin):
 
         @post("/", status_code=200, name="agui:run", request_max_body_size=limit)
         async def run_default(request: _Req) -> ASGIApp:
-            return await _answer(endpoints.run(request, default_id))
+            return await endpoints.answer(endpoints.run(request, default_id))
 
         @post("/{agent_id:str}", status_code=200, name="agui:run-agent", request_max_body_size=limit)
         async def run_agent(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.run(request, agent_id))
+            return await endpoints.answer(endpoints.run(request, agent_id))
 
         @get("/{agent_id:str}/stream", name="agui:stream")
         async def stream(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.stream_get(request, agent_id))
+            return await endpoints.answer(endpoints.stream_get(request, agent_id))
 
         @get("/runs/{run_id:str}/events", name="agui:resume")
         async def resume(request: _Req, run_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.resume(request, run_id))
+            return await endpoints.answer(endpoints.resume(request, run_id))
 
         @post("/runs/{run_id:str}/stop", status_code=200, name="agui:stop")
         async def stop(request: _Req, run_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.stop(request, run_id))
+            return await endpoints.answer(endpoints.stop(request, run_id))
 
         @post("/connect", status_code=200, name="agui:connect", request_max_body_size=limit)
         async def connect(request: _Req) -> ASGIApp:
-            return await _answer(endpoints.connect(request))
+            return await endpoints.answer(endpoints.connect(request))
 
         @get("/threads/{thread_id:str}", name="agui:thread")
         async def thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.thread(request, thread_id))
+            return await endpoints.answer(endpoints.thread(request, thread_id))
 
         @get("/threads", name="agui:threads")
         async def threads(request: _Req) -> ASGIApp:
-            return await _answer(endpoints.list_threads(request))
+            return await endpoints.answer(endpoints.list_threads(request))
 
         @patch("/threads/{thread_id:str}", name="agui:rename_thread", request_max_body_size=limit)
         async def rename_thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.rename_thread(request, thread_id))
+            return await endpoints.answer(endpoints.rename_thread(request, thread_id))
 
         @delete("/threads/{thread_id:str}", name="agui:delete_thread", status_code=200)  # 204 from the endpoint
         async def delete_thread(request: _Req, thread_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.delete_thread(request, thread_id))
+            return await endpoints.answer(endpoints.delete_thread(request, thread_id))
 
         @get("/playground/agents", name="agui:playground-agents")
         async def playground_agents(request: _Req) -> ASGIApp:
-            return await _answer(endpoints.playground_agents(request))
+            return await endpoints.answer(endpoints.playground_agents(request))
 
         @get("/{agent_id:str}/sse", name="agui:subscribe")
         async def subscribe(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.subscribe(request, agent_id))
+            return await endpoints.answer(endpoints.subscribe(request, agent_id))
 
         @post("/{agent_id:str}/messages", status_code=202, name="agui:message", request_max_body_size=limit)
         async def send_message(request: _Req, agent_id: FromPath[str]) -> ASGIApp:
-            return await _answer(endpoints.send_message(request, agent_id))
+            return await endpoints.answer(endpoints.send_message(request, agent_id))
 
         middleware = [DefineMiddleware(RequestLogMiddleware)] if config.log_requests else []
 
@@ -290,6 +303,7 @@ class AGUIPlugin(InitPlugin):
 
         api = [run_default, run_agent, stream, resume, stop, connect, thread, threads, rename_thread, delete_thread]
         return [
+            *self._metrics_router(),
             *(
                 [Router(path="/", route_handlers=dialect_routes, middleware=middleware, before_request=authenticate)]
                 if dialect_routes

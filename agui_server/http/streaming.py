@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from litestar.types import Receive, Scope, Send
 
+    from agui_server.observability.metrics import Metrics
     from agui_server.runs.backend import FrameSource
 
 __all__ = ("SSEResponse",)
@@ -51,9 +52,14 @@ class SSEResponse:
         on_close: called once when the response ends, with ``True`` when the whole log was sent and
             ``False`` when the client went away first.
         prelude: bytes written before the first frame (``retry:`` hints, a connect prelude).
+        metrics: where the stream is counted (open streams, events and bytes sent; ``None``: nowhere).
+        kind: the stream's kind in the metrics: ``run`` or ``feed``.
     """
 
-    __slots__ = ("_disconnected", "_waiter", "after", "keepalive", "log", "on_close", "prelude", "raw_headers")
+    __slots__ = (
+        "_disconnected", "_waiter", "after", "bytes_sent", "keepalive", "kind", "log", "metrics", "on_close",
+        "prelude", "raw_headers", "sent",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -64,6 +70,8 @@ class SSEResponse:
         on_close: Callable[[bool], object] | None = None,
         prelude: bytes = b"",
         headers: dict[str, str] | None = None,
+        metrics: Metrics | None = None,
+        kind: str = "run",
     ) -> None:
         self.raw_headers = _RAW_HEADERS
         if headers:
@@ -76,6 +84,12 @@ class SSEResponse:
         self.prelude = prelude
         self._disconnected = False
         self._waiter: asyncio.Future[None] | None = None
+        self.metrics = metrics
+        self.kind = kind
+        self.sent = 0
+        """Frames written so far."""
+        self.bytes_sent = 0
+        """Bytes written so far (the prelude and keepalives included)."""
 
     async def _listen(self, receive: Receive) -> None:
         while True:
@@ -100,6 +114,10 @@ class SSEResponse:
         loop = asyncio.get_running_loop()
         listener = loop.create_task(self._listen(receive))
         completed = False
+        metrics = self.metrics
+        labels = {"kind": self.kind}
+        if metrics is not None:
+            metrics.streams_open.add(1, labels)
         try:
             completed = await self._pump(send, loop)
         except OSError:  # the socket went away under a write
@@ -109,6 +127,10 @@ class SSEResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             self.log.release()
+            if metrics is not None:
+                metrics.streams_open.add(-1, labels)
+                metrics.sent_events.add(self.sent, labels)
+                metrics.sent_bytes.add(self.bytes_sent, labels)
             if self.on_close is not None:
                 self.on_close(completed)
 
@@ -120,6 +142,7 @@ class SSEResponse:
             try:
                 frames = log.frames_after(cursor)
             except CursorExpired:
+                self.bytes_sent += len(pending) + len(_BEHIND_FRAME)
                 await send({"type": "http.response.body", "body": pending + _BEHIND_FRAME, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return True  # the client is slow, not gone: the run goes on for the others
@@ -128,14 +151,18 @@ class SSEResponse:
                 body = b"".join(frames) if len(frames) > 1 else frames[0]
                 if pending:
                     body, pending = pending + body, b""
+                self.sent += len(frames)
+                self.bytes_sent += len(body)
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 continue
             if log.closed:
                 if pending:
+                    self.bytes_sent += len(pending)
                     await send({"type": "http.response.body", "body": pending, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return True
             if pending:
+                self.bytes_sent += len(pending)
                 await send({"type": "http.response.body", "body": pending, "more_body": True})
                 pending = b""
             waiter = self._waiter = log.waiter()
@@ -149,6 +176,7 @@ class SSEResponse:
             if self._client_gone():
                 break
             if not log.closed and len(log) == cursor:
+                self.bytes_sent += len(KEEPALIVE_FRAME)
                 await send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
         return False
 

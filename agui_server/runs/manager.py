@@ -56,6 +56,7 @@ from agui_server.runs.threads import AnsweredInterrupt, MemoryThreadStore, Threa
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
 
@@ -165,6 +166,7 @@ class RunManager:
         disconnect_policy: the default policy when a run's last follower disconnects.
         limits: memory bounds.
         caps: how many runs may be in progress at once (``TooManyRuns`` past them).
+        telemetry: where the runs' spans and metrics go (``None``: nowhere).
     """
 
     def __init__(
@@ -177,7 +179,9 @@ class RunManager:
         disconnect_policy: DisconnectPolicy | None = None,
         limits: RunLimits | None = None,
         caps: RunCaps | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self.telemetry = telemetry
         self.threads: ThreadStore = threads if threads is not None else MemoryThreadStore()
         self.strict = strict
         self.run_timeout = run_timeout
@@ -438,7 +442,9 @@ class RunManager:
             generation=generation,
             principal=principal,
         )
-        recorder = RunRecorder(input, ctx, write, strict=self.strict, run_timeout=self.run_timeout)
+        recorder = RunRecorder(
+            input, ctx, write, strict=self.strict, run_timeout=self.run_timeout, telemetry=self.telemetry
+        )
         run = Run(
             run_id=input.run_id,
             thread_id=thread_id,
@@ -464,7 +470,7 @@ class RunManager:
 
     async def _execute(self, run: Run, recorder: RunRecorder, agent: Agent) -> None:
         try:
-            await recorder.guard.run(agent)
+            await recorder.run(agent)
         finally:
             try:
                 await asyncio.shield(self._persist(run, recorder))

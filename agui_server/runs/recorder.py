@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from agui_server.observability.telemetry import RunScope
 from agui_server.runs.guard import Guard
 from agui_server.runs.interrupts import interrupts_of
 from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, fold_run
@@ -19,7 +20,8 @@ from agui_server.runs.reducer import FOLDED_EVENT_TYPES, TERMINAL_EVENT_TYPES, f
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from agui_server.agents.base import RunContext
+    from agui_server.agents.base import Agent, RunContext
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.protocol.types import Message, RunAgentInput
     from agui_server.runs.threads import AnsweredInterrupt, Thread
 
@@ -37,9 +39,13 @@ class RunRecorder:
         write: the engine's writer: takes each encoded event and its type, in order.
         strict: the guard ends the run on the agent's first protocol violation.
         run_timeout: seconds the run may take (``None``: no limit).
+        telemetry: where the run's span and metrics go (``None``: nowhere).
+        parent: the parent context of the run's span (``None``: the current one; over Redis, what the web
+            process handed over, :func:`~agui_server.observability.telemetry.received`).
+        route: the route the run was started through (``None``: the current request's).
     """
 
-    __slots__ = ("folded", "guard", "terminal", "write")
+    __slots__ = ("folded", "guard", "scope", "terminal", "write")
 
     def __init__(
         self,
@@ -49,13 +55,19 @@ class RunRecorder:
         *,
         strict: bool,
         run_timeout: float | None,
+        telemetry: Telemetry | None = None,
+        parent: Any = None,
+        route: str | None = None,
     ) -> None:
         self.write = write
         self.folded: list[bytes] = []
         """The payloads that fold into the stored thread (messages, state)."""
         self.terminal: tuple[str, bytes] | None = None
         """The run's terminal event (type, payload), once it has been written."""
-        self.guard = Guard(input, ctx, self._sink, strict=strict, run_timeout=run_timeout)
+        self.scope = RunScope(input, ctx, telemetry, parent=parent, route=route)
+        """The run as traces, metrics and logs see it."""
+        sink = self._observed_sink if self.scope.observed else self._sink
+        self.guard = Guard(input, ctx, sink, strict=strict, run_timeout=run_timeout)
 
     def _sink(self, payload: bytes, event_type: str) -> None:
         self.write(payload, event_type)
@@ -63,6 +75,24 @@ class RunRecorder:
             self.folded.append(payload)
         elif event_type in TERMINAL_EVENT_TYPES:
             self.terminal = (event_type, payload)
+
+    def _observed_sink(self, payload: bytes, event_type: str) -> None:
+        self._sink(payload, event_type)
+        self.scope.event()
+        if event_type in TERMINAL_EVENT_TYPES:
+            self.scope.ended(event_type, payload)
+
+    async def run(self, agent: Agent) -> None:
+        """Run the agent under the guard, in the run's own task: the run is current there (its span is the
+        parent of the agent's, its ids are in the log lines)."""
+        scope = self.scope
+        scope.enter()
+        try:
+            await self.guard.run(agent)
+        finally:
+            scope.exit()
+            if self.terminal is None:
+                scope.abandon()
 
     def thread(
         self, thread_id: str, messages: list[Message], state: Any, answered: list[AnsweredInterrupt]

@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.support.server import ROOT, cli_server
+from tests.support.server import ROOT, cli_server, free_port, stop_process
 from tests.support.sse import run_input
 
 USER_AGENT = textwrap.dedent(
@@ -140,3 +141,45 @@ def test_serve_raises_the_open_file_limit_and_keeps_connections_below_it() -> No
     budget, soft, hard = (int(x) for x in out.split())
     assert soft == hard
     assert 64 <= budget < soft
+
+
+FAILING_AGENT = textwrap.dedent(
+    """
+    async def agent(input, ctx):
+        yield "about to fail"
+        raise RuntimeError("boom")
+    """
+)
+
+
+def test_log_format_json_writes_one_object_per_line_with_the_run_id(tmp_path: Path) -> None:
+    (tmp_path / "failing.py").write_text(FAILING_AGENT)
+    log = tmp_path / "server.log"
+    port = free_port()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agui_server", "serve", "--port", str(port), "--agent", "failing:agent",
+             "--log-format", "json"],
+            cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    response = httpx.post(base + "/ag-ui", json=run_input(run_id="logged"), timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.1)
+        finally:
+            stop_process(process)
+    assert _events(response.content)[-1]["code"] == "AGENT_ERROR"
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    failed = [line for line in lines if line["message"].startswith("agent failed")]
+    assert len(failed) == 1
+    assert failed[0]["run_id"] == "logged"
+    assert failed[0]["level"] == "ERROR"
+    assert "RuntimeError: boom" in failed[0]["exception"]
+    assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own lines are JSON too

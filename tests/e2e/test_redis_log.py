@@ -26,7 +26,7 @@ from agui_server.runs.redis import mirror as mirror_module
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
 from agui_server.runs.redis.mirror import StreamMirror
 from agui_server.runs.redis.worker import Reaper, WorkerSettings
-from tests.support.cluster import Cluster
+from tests.support.cluster import redis_alone
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -38,12 +38,8 @@ _FRAME = re.compile(rb"^(?:event: ([A-Z_]+)\n)?data: ([^\n]*)\nid: (\d+)\n\n$")
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cluster = Cluster(tmp_path_factory.mktemp("redis-log"))
-    cluster.start_redis()
-    try:
-        yield cluster.redis_url
-    finally:
-        cluster.stop()
+    with redis_alone(tmp_path_factory.mktemp("redis-log")) as url:
+        yield url
 
 
 async def numbered(input: RunAgentInput, ctx: Any) -> AsyncIterator[Any]:

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +22,9 @@ from agui_server.runs.redis.client import sync_redis_client
 from agui_server.runs.redis.keys import Keys
 from tests.support.redis_nodes import Kind, RedisNodes
 from tests.support.server import ROOT, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 AGENTS = [
     "--agent", "slow=tests.support.agents:slow",
@@ -122,6 +125,14 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.directory.glob("*.log"))
+
+
+@contextlib.contextmanager
+def redis_alone(directory: Path) -> Iterator[str]:
+    """A redis-server of its own, no web or worker process; yields its URL; stopped by its pid on exit."""
+    with cluster(directory, webs=0, workers=0) as c:
+        assert isinstance(c, Cluster)
+        yield c.redis_url
 
 
 @contextlib.contextmanager

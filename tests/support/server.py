@@ -86,14 +86,19 @@ def served(
             time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
         if process.stdout:
             process.stdout.close()
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a process this test started, by its pid: SIGTERM, then SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """The package's layers, read from its import statements: no import circle between modules, and each
 layer keeps to its side (``protocol/`` imports no web framework, ``http/`` no LLM client, ``agents/`` no
-Litestar, ``runs/`` no HTTP)."""
+Litestar, ``runs/`` no HTTP, ``observability/`` neither a web framework nor a client)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,10 @@ FORBIDDEN = [
     ("agui_server.http", ("openai", "anthropic", "agui_server.agents.openai", "agui_server.agents.anthropic")),
     ("agui_server.runs", ("litestar", "agui_server.http")),
     ("agui_server.dialects", ("litestar", "agui_server.http")),
+    (
+        "agui_server.observability",
+        ("litestar", "starlette", "uvicorn", "httpx", "redis", "openai", "anthropic", "agui_server.http"),
+    ),
 ]
 
 

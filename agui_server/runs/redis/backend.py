@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
+from agui_server.observability.telemetry import handoff
 from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from agui_server.agents.base import Agent
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.protocol.types import RunAgentInput
     from agui_server.runs.backend import CursorState, FrameSource, RunHandle
     from agui_server.runs.threads import DurableThreadStore, Thread, ThreadLimits, ThreadPage
@@ -166,6 +168,8 @@ class RedisRunBackend:
         durable: where finished runs' threads are kept for good (PostgreSQL; ``redis/threads.py``).
         socket_timeout: seconds before a Redis command gives up.
         caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
+        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere); the
+            trace context of the request that queues a run travels with it to the worker either way.
         max_connections: connections for commands in flight at once (streams are read over connections
             of their own).
     """
@@ -185,8 +189,10 @@ class RedisRunBackend:
         socket_timeout: float = REDIS_TIMEOUT,
         max_connections: int = REDIS_MAX_CONNECTIONS,
         caps: RunCaps | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.url = url
+        self.telemetry = telemetry
         self.caps = caps or RunCaps()
         self.keys = Keys(prefix)
         self.settings = settings or WorkerSettings()
@@ -206,7 +212,13 @@ class RedisRunBackend:
         self._delete_thread = self.redis.register_script(scripts.DELETE_THREAD)
         self.worker = (
             RedisWorker(
-                self.redis, self.keys, dict(agents or {}), self.threads, slots=worker_slots, settings=self.settings
+                self.redis,
+                self.keys,
+                dict(agents or {}),
+                self.threads,
+                slots=worker_slots,
+                settings=self.settings,
+                telemetry=telemetry,
             )
             if worker_slots > 0
             else None
@@ -274,7 +286,7 @@ class RedisRunBackend:
             input.run_id, thread_id, agent_id, "1" if legacy else "0", _encoder.encode(input), policy_text,
             settings.lock_ms, int(settings.start_timeout * 1000), self.caps.total or 0, per_owner or 0,
             started, settings.max_events_per_run, settings.max_events_per_thread, settings.retention_ms,
-            self.threads.ttl_ms,
+            self.threads.ttl_ms, handoff(),
             len(resume), *(value for entry in resume for value in (entry.interrupt_id, entry.status)),
         ]  # fmt: skip
         run_keys = [
@@ -307,6 +319,9 @@ class RedisRunBackend:
             raise ThreadBusy(thread_id, reply[1].decode())
         if ahead is not None:
             ahead[0].woken(ahead[1])
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
+        if metrics is not None and len(reply) > 1:
+            metrics.redis_queue_depth.set(int(reply[1]))
         run = RedisRun(input.run_id, thread_id, agent_id, legacy, input, policy, started=started)
         self._local[run.run_id] = run
         return run

@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING
 
+from agui_server.observability.telemetry import Telemetry
 from agui_server.runs.config import REDIS_PREFIX, REDIS_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.redis.client import redis_client
 from agui_server.runs.redis.keys import Keys
@@ -45,7 +46,15 @@ async def run_worker(
 
         durable = PostgresThreadStore(threads_db, thread_limits)
     threads = RedisThreadStore(redis, keys, thread_limits, durable)
-    worker = RedisWorker(redis, keys, agents, threads, slots=slots, settings=settings)
+    worker = RedisWorker(
+        redis,
+        keys,
+        agents,
+        threads,
+        slots=slots,
+        settings=settings,
+        telemetry=Telemetry(),  # the global providers: what the process (opentelemetry-instrument) configured
+    )
     reaper = Reaper(redis, keys, settings, threads)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -151,14 +151,15 @@ SUBMIT: Final = (
 -- the wake-up stream of the web process's stream reader that is to follow the run (mirror.py: woken in this
 -- round trip rather than by a poke of its own) ; ARGV: run_id, thread_id, agent_id, legacy, input, policy,
 -- lock_ms, start_ms, max_runs (0: none), max_owner_runs (0: none), the run's RUN_STARTED (its payload),
--- maxlen, feedmax, retention_ms, seq_ttl_ms (as APPEND's), then the resume's answers: their count and
+-- maxlen, feedmax, retention_ms, seq_ttl_ms (as APPEND's), trace (the web side's trace context,
+-- observability.telemetry.handoff; '' when untraced), then the resume's answers: their count and
 -- (interrupt id, status) pairs
 -- Admission and submission in one step: 'exists' (the run is known and this is its retried request, or it
 -- is another thread's: re-attach or conflict), 'busy' and the thread's run in progress, 'interrupts' when the
 -- answers are not exactly the thread's open interrupts (an expired one may only be cancelled), or 'queued'
 -- with the thread's lock taken, the interrupts answered, the run's RUN_STARTED its first event (so that its
 -- clients have it without waiting for a worker; the worker that claims it writes from the second) and the
--- run in the work queue. A new request
+-- run in the work queue (with the runs queued, for the queue depth metric). A new request
 -- (another input) that reuses the runId of an ended run on the same thread is a new run: the old one's
 -- status and log go.
 local generation = 0
@@ -194,7 +195,7 @@ if tonumber(ARGV[10]) > 0 then
   redis.call('PEXPIRE', KEYS[7], 86400000)
 end
 local open = redis.call('HGETALL', KEYS[8])
-local answers = tonumber(ARGV[16])
+local answers = tonumber(ARGV[17])
 if #open > 0 or answers > 0 then
   if #open ~= 2 * answers then
     return {'interrupts'}
@@ -204,7 +205,7 @@ if #open > 0 or answers > 0 then
     expiry[open[i]] = tonumber(open[i + 1])
   end
   for i = 0, answers - 1 do
-    local id, status = ARGV[17 + 2 * i], ARGV[18 + 2 * i]
+    local id, status = ARGV[18 + 2 * i], ARGV[19 + 2 * i]
     local expires = expiry[id]
     if expires == nil or (status == 'resolved' and expires > 0 and expires <= now) then
       return {'interrupts'}
@@ -217,7 +218,7 @@ redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'thread_id', ARGV[2], 'agent_id', ARGV[3], 'legacy', ARGV[4],
   'input', ARGV[5], 'policy', ARGV[6], 'created_ms', now, 'seq', 0, 'cancel', 0, 'terminal', 0, 'attempt', 0,
   'start_ms', ARGV[8], 'generation', generation, 'owner_runs', tonumber(ARGV[10]) > 0 and KEYS[7] or '',
-  'started', 1)
+  'started', 1, 'trace', ARGV[16])
 write_events({KEYS[1], KEYS[5], unpack(KEYS, 9, 16)}, 1, 'RUN_STARTED', ARGV[11], '0', ARGV[12], ARGV[13], ARGV[14],
   ARGV[15])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
@@ -227,7 +228,7 @@ if KEYS[17] then
   redis.call('XADD', KEYS[17], 'MAXLEN', 1, '*', 'w', 1)
   redis.call('PEXPIRE', KEYS[17], 60000)
 end
-return {'queued'}
+return {'queued', redis.call('ZCARD', KEYS[3])}
 """
 )
 
@@ -235,7 +236,9 @@ CLAIM: Final = (
     """
 -- KEYS: meta, leases, queued, queue, thread ; ARGV: token, lease_ms, worker_id, run_id, group, entry_id
 -- Takes the queue entry off the queue and the run from queued to running; returns what the run needs
--- ('started': its RUN_STARTED is in its log already, SUBMIT wrote it), the thread's stored history last.
+-- ('started': its RUN_STARTED is in its log already, SUBMIT wrote it), the thread's stored history, then the
+-- trace context the web side handed over, the runs still queued and the milliseconds since the run's
+-- submission (for the metrics).
 redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
 redis.call('XDEL', KEYS[4], ARGV[6])
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
@@ -251,6 +254,9 @@ redis.call('ZREM', KEYS[3], ARGV[4])
 local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
   'generation', 'seq', 'started')
 claim[10] = redis.call('GET', KEYS[5])
+claim[11] = redis.call('HGET', KEYS[1], 'trace') or ''
+claim[12] = redis.call('ZCARD', KEYS[3])
+claim[13] = now - (tonumber(redis.call('HGET', KEYS[1], 'created_ms')) or now)
 return claim
 """
 )

@@ -29,6 +29,7 @@ import msgspec
 from redis.exceptions import RedisError, ResponseError
 
 from agui_server.agents.base import RunContext
+from agui_server.observability.telemetry import received
 from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_input, encode_event
@@ -44,6 +45,7 @@ from agui_server.runs.reducer import with_history
 
 if TYPE_CHECKING:
     from agui_server.agents.base import Agent
+    from agui_server.observability.telemetry import Telemetry
     from agui_server.runs.guard import Guard
     from agui_server.runs.redis.keys import Keys
 
@@ -99,7 +101,7 @@ class _Execution:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, started, stored = claim
+        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, started, stored, handed, *_ = claim
         try:
             history = RedisThreadStore.decode(stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -114,6 +116,8 @@ class _Execution:
         self.thread_id = thread_id.decode()
         self.cancel_requested = cancel == b"1"
         self._started = started == b"1"  # SUBMIT wrote the run's RUN_STARTED: the guard's own is not written
+        self.parent, self.route = received(handed)
+        """The web request's trace context (the parent of the run's span) and route."""
         self.writer = RunWriter(
             worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
             agent_id=self.agent_id, token=token, seq=int(seq or 0),
@@ -150,7 +154,10 @@ class _Execution:
             generation=self.generation,
             principal=Principal(owner_of(self.thread_id)),
         )
-        recorder = RunRecorder(self.input, ctx, self.write, strict=settings.strict, run_timeout=settings.run_timeout)
+        recorder = RunRecorder(
+            self.input, ctx, self.write, strict=settings.strict, run_timeout=settings.run_timeout,
+            telemetry=worker.telemetry, parent=self.parent, route=self.route,
+        )  # fmt: skip
         guard = self.guard = recorder.guard
         agent = worker.agents.get(self.agent_id)
         if agent is not None and settings.requeue_lost and getattr(agent, "safe_to_repeat", False):
@@ -160,7 +167,7 @@ class _Execution:
             guard.fail(ErrorCode.UNKNOWN_AGENT, f"No agent with id {self.agent_id!r} on this worker.")
             self.task = asyncio.get_running_loop().create_task(asyncio.sleep(0))
         else:
-            self.task = asyncio.get_running_loop().create_task(guard.run(agent), name=f"agui-run-{self.run_id}")
+            self.task = asyncio.get_running_loop().create_task(recorder.run(agent), name=f"agui-run-{self.run_id}")
         self.task.add_done_callback(self._wake)
         if self.cancel_requested:
             self.task.cancel()
@@ -246,7 +253,10 @@ class RedisWorker:
         slots: int = WORKER_SLOTS,
         settings: WorkerSettings | None = None,
         worker_id: str | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self.telemetry = telemetry
+        """Where the runs' spans and metrics go (``None``: nowhere)."""
         self.redis = redis
         self.keys = keys
         self.agents = agents
@@ -357,6 +367,10 @@ class RedisWorker:
         if claim[9] is None and self.threads.durable is not None:  # Redis no longer has the thread: its history
             kept = await self.threads.durable.get(thread_id)  # from the durable store
             claim[9] = None if kept is None else msgspec.json.encode(kept)
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
+        if metrics is not None and len(claim) >= 13:
+            metrics.redis_queue_depth.set(int(claim[11]))
+            metrics.redis_claim_latency.record(max(0, int(claim[12])) / 1000)
         execution = _Execution(self, run_id, token, claim)
         self._running[run_id] = execution
         task = asyncio.get_running_loop().create_task(self._execute(execution))
