@@ -23,7 +23,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 from redis.exceptions import RedisError, ResponseError
@@ -94,33 +94,55 @@ class WorkerSettings:
         return int(max(self.lease, self.start_timeout) * 2000)
 
 
+class _Claim(NamedTuple):
+    """The reply of the ``CLAIM`` script (scripts.py), field by field."""
+
+    input: bytes
+    agent_id: bytes
+    legacy: bytes
+    thread_id: bytes
+    cancel: bytes
+    policy: bytes
+    generation: bytes | None
+    seq: bytes | None
+    started: bytes | None
+    """``1``: ``SUBMIT`` wrote the run's ``RUN_STARTED`` already."""
+    stored: bytes | None
+    """The thread's stored history (JSON), if Redis has it."""
+    trace: bytes
+    """The trace context the web process handed over (observability.telemetry.handoff)."""
+    queued: int
+    """Runs still queued."""
+    waited_ms: int
+    """Milliseconds since the run's submission."""
+
+
 class _Execution:
     """One claimed run on this worker."""
 
-    def __init__(self, worker: RedisWorker, run_id: str, token: str, claim: list[Any]) -> None:
+    def __init__(self, worker: RedisWorker, run_id: str, token: str, claim: _Claim) -> None:
         self.worker = worker
         self.run_id = run_id
         self.token = token
-        raw_input, agent_id, legacy, thread_id, cancel, _policy, generation, seq, started, stored, handed, *_ = claim
         try:
-            history = RedisThreadStore.decode(stored)
+            history = RedisThreadStore.decode(claim.stored)
         except (msgspec.DecodeError, msgspec.ValidationError):
             logger.exception("run %s: the stored thread cannot be read; the run starts without it", run_id)
             history = None
-        request = decode_input(raw_input)
+        request = decode_input(claim.input)
         self.answered = answered_after(history, request.resume, run_id)
         self.input = with_history(request, history)
-        self.agent_id = agent_id.decode()
-        self.legacy = legacy == b"1"
-        self.generation = int(generation or 0)
-        self.thread_id = thread_id.decode()
-        self.cancel_requested = cancel == b"1"
-        self._started = started == b"1"  # SUBMIT wrote the run's RUN_STARTED: the guard's own is not written
-        self.parent, self.route = received(handed)
+        self.agent_id = claim.agent_id.decode()
+        self.legacy = claim.legacy == b"1"
+        self.generation = int(claim.generation or 0)
+        self.thread_id = claim.thread_id.decode()
+        self.cancel_requested = claim.cancel == b"1"
+        self._started = claim.started == b"1"  # SUBMIT wrote the run's RUN_STARTED: the guard's own is not written
+        self.parent, self.route = received(claim.trace)
         """The web request's trace context (the parent of the run's span) and route."""
         self.writer = RunWriter(
             worker.scripts, worker.threads, worker.settings, run_id=run_id, thread_id=self.thread_id,
-            agent_id=self.agent_id, token=token, seq=int(seq or 0),
+            agent_id=self.agent_id, token=token, seq=int(claim.seq or 0),
         )  # fmt: skip
         self.lost = False
         self.finished = False
@@ -358,19 +380,20 @@ class RedisWorker:
     async def _claim(self, entry_id: bytes, run_id: str, thread_id: str) -> None:
         token = uuid.uuid4().hex
         keys = self.keys
-        claim = await self._claim_script(
+        reply = await self._claim_script(
             keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue, keys.thread(thread_id)],
             args=[token, self.settings.lease_ms, self.worker_id, run_id, keys.GROUP, entry_id],
         )
-        if not claim:
+        if not reply:
             return  # cancelled, expired or claimed elsewhere
-        if claim[9] is None and self.threads.durable is not None:  # Redis no longer has the thread: its history
-            kept = await self.threads.durable.get(thread_id)  # from the durable store
-            claim[9] = None if kept is None else msgspec.json.encode(kept)
+        claim = _Claim(*reply)
+        if claim.stored is None and self.threads.durable is not None:  # Redis no longer has the thread: its
+            kept = await self.threads.durable.get(thread_id)  # history from the durable store
+            claim = claim._replace(stored=None if kept is None else msgspec.json.encode(kept))
         metrics = self.telemetry.metrics if self.telemetry is not None else None
-        if metrics is not None and len(claim) >= 13:
-            metrics.redis_queue_depth.set(int(claim[11]))
-            metrics.redis_claim_latency.record(max(0, int(claim[12])) / 1000)
+        if metrics is not None:
+            metrics.redis_queue_depth.set(int(claim.queued))
+            metrics.redis_claim_latency.record(max(0, int(claim.waited_ms)) / 1000)
         execution = _Execution(self, run_id, token, claim)
         self._running[run_id] = execution
         task = asyncio.get_running_loop().create_task(self._execute(execution))
