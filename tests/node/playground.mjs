@@ -175,7 +175,10 @@ const steps = {
     await open(page);
     await send(page, "slow", "count slowly, again");
     await page.waitForFunction(() => Number(document.querySelector("#cursor").dataset.cursor) >= 12, null, { timeout: WAIT });
-    const before = await cursor(page);
+    // the cursor as the page leaves (the run goes on streaming until the reload takes it down)
+    await page.evaluate(() =>
+      addEventListener("pagehide", () => sessionStorage.setItem("test:cursor-at-unload", document.querySelector("#cursor").dataset.cursor)),
+    );
     const resumed = page.waitForEvent("request", {
       predicate: (request) => request.url().includes("/runs/") && request.url().endsWith("/events"),
       timeout: WAIT,
@@ -183,6 +186,7 @@ const steps = {
     await page.reload();
     const request = await resumed;
     const lastEventId = (await request.allHeaders())["last-event-id"] ?? null;
+    const before = Number(await page.evaluate(() => sessionStorage.getItem("test:cursor-at-unload")));
     await waitStatus(page, "finished");
     return { before, lastEventId, ...(await seen(page)) };
   },
