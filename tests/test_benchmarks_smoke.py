@@ -140,3 +140,36 @@ def test_the_tracing_benchmark_measures_every_variant(tmp_path: Path) -> None:
     assert [row["dialect"] for row in rows] == list(VARIANTS)
     assert all(row["stream_events_per_s"] > 0 and row["short_runs_per_s"] > 0 for row in rows)
     assert "| memory_exporter |" in completed.stdout
+
+
+def test_the_thread_store_servers_measure_their_short_runs(tmp_path: Path) -> None:
+    """``ours+sqlite`` and ``ours+postgres`` (the benchmark's own PostgreSQL server: without its binaries the
+    benchmark exits with a hint, so this fails rather than skips) serve runs and fill the short-run rows."""
+    from benchmarks.apps import THREAD_STORES
+
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--servers", "ours", *THREAD_STORES, "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    settings = SimpleNamespace(**report["settings"], load_tokens=report["settings"]["short_tokens"])
+    results = {r["name"]: r for r in report["results"]}
+    assert set(results) == {"ours", *THREAD_STORES}
+    header = _header(proc.stdout)
+    rows = _table_rows(proc.stdout)
+    for name in THREAD_STORES:
+        assert f"{label(name)} vs ours" in header, header
+        index = header.index(label(name)) - 1  # the cells leave out the figure's name
+        assert all(row["errors"] == 0 for row in results[name]["load"]), results[name]["load"]
+        for figure in figures(settings):
+            short_run = figure.key.startswith(("ttfe_", "runs_per_s_c", "p99_ms_c"))
+            value, ratio = rows[figure.label][index], rows[figure.label][index + 1]
+            if not short_run:
+                assert (value, ratio) == ("—", "—"), (name, figure.key, value)
+                continue
+            assert _value(results[name], figure.key) > 0, (name, figure.key)
+            assert float(ratio) > 0, (name, figure.key, ratio)
+    assert set(results["ours+postgres"]["load"][0]["server_cpu_pct_by_role"]) == {"server", "postgres"}
+    assert "ours+postgres server CPU % by process (server / postgres)" in proc.stdout
