@@ -1,4 +1,4 @@
-"""The benchmark still starts: ``python -m benchmarks --quick`` measures every server and prints every row.
+"""The benchmark still starts: ``python -m benchmarks --quick`` measures every default server and prints every row.
 
 The benchmark itself is not part of the test run; this only proves the harness works, our server over
 Redis included (one web process and one worker, and two of each, with the benchmark's own redis-server:
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.apps import REDIS, SERVERS, label
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, label
 from benchmarks.load import split_clients
 from benchmarks.report import figures
 
@@ -54,8 +54,8 @@ def test_quick_benchmark_prints_every_figure_for_every_server(tmp_path: Path) ->
     report = json.loads(out.read_text())
     settings = SimpleNamespace(**report["settings"], load_tokens=report["settings"]["short_tokens"])
     results = {r["name"]: r for r in report["results"]}
-    assert set(results) == set(SERVERS)
-    others = [name for name in SERVERS if name != "ceiling"]
+    assert set(results) == set(DEFAULT_SERVERS)
+    others = [name for name in DEFAULT_SERVERS if name != "ceiling"]
     header = _header(proc.stdout)
     for name in others:
         baseline = "ours" if name in REDIS else "ceiling"
@@ -66,7 +66,7 @@ def test_quick_benchmark_prints_every_figure_for_every_server(tmp_path: Path) ->
         assert figure.label in rows, f"missing row {figure.label!r} in:\n{proc.stdout}"
         cells = rows[figure.label]
         # ceiling, then value and ratio for each other server, then the CPU column
-        assert len(cells) == 2 * len(SERVERS), cells
+        assert len(cells) == 2 * len(DEFAULT_SERVERS), cells
         for index, name in enumerate(others):
             value, ratio = cells[1 + 2 * index], cells[2 + 2 * index]
             if figure.key == "idle_kib_per_stream" and name in REDIS:
