@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import REDIS, SERVERS
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, SERVERS, THREAD_STORES
 from benchmarks.load import LoadTool
 from benchmarks.machine import busy_percent, describe, redis_version
+from benchmarks.postgres_server import INSTALL_HINT as POSTGRES_INSTALL_HINT
+from benchmarks.postgres_server import BenchPostgres, postgres_bin, postgres_version
 from benchmarks.redis_server import INSTALL_HINT as REDIS_INSTALL_HINT
 from benchmarks.redis_server import RedisServer, redis_server_path
 from benchmarks.report import RATIO_NOTE, render, verdict
@@ -36,8 +38,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small figures and short rows: proves it still runs")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS), metavar="NAME",
-                        help=f"which servers to measure (default: all of {', '.join(SERVERS)})")  # fmt: skip
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(DEFAULT_SERVERS), metavar="NAME",
+                        help=f"which servers to measure, of {', '.join(SERVERS)} "
+                        f"(default: {', '.join(DEFAULT_SERVERS)})")  # fmt: skip
     parser.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto",
                         help="auto: wrk (installed with apt-get when missing and run as root); "
                         "--quick falls back to the Python load generator without wrk")  # fmt: skip
@@ -88,6 +91,8 @@ def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], setti
         else "not pinned (fewer than two cores)"
     )
     redis = f"; {machine['redis']}" if over_redis else ""
+    if "postgres" in machine:
+        redis += f"; {machine['postgres']} (pinned with the server)"
     busy = machine["busy_before_pct"]
     warning = " (WARNING: other processes are running: figures will be skewed)" if busy > _BUSY else ""
     return "\n".join([
@@ -100,9 +105,13 @@ def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], setti
 
 
 async def _run_all(
-    settings: Settings, tool: LoadTool, server_core: int | None, redis: RedisServer | None
+    settings: Settings,
+    tool: LoadTool,
+    server_core: int | None,
+    redis: RedisServer | None,
+    postgres: BenchPostgres | None,
 ) -> list[ServerResult]:
-    return [await measure_server(name, settings, tool, server_core, redis) for name in settings.servers]
+    return [await measure_server(name, settings, tool, server_core, redis, postgres) for name in settings.servers]
 
 
 def _event_loop_runner() -> Any:
@@ -128,13 +137,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if redis_server_path() is None:
             sys.exit(REDIS_INSTALL_HINT)
         machine["redis"] = redis_version()
+    in_postgres = any(THREAD_STORES.get(name) == "postgres" for name in settings.servers)
+    if in_postgres:
+        if postgres_bin() is None:
+            sys.exit(POSTGRES_INSTALL_HINT)
+        machine["postgres"] = postgres_version()
     with tempfile.TemporaryDirectory(prefix="agui-bench-") as work_dir:
         tool = LoadTool(wrk=wrk, core=cores[1], work_dir=Path(work_dir), server_core=cores[0])
         print(_header(machine, cores, settings), flush=True)
         redis = RedisServer.start(core=cores[0], work_dir=Path(work_dir)) if over_redis else None
+        postgres = None
         try:
-            results = _event_loop_runner()(_run_all(settings, tool, cores[0], redis))
+            postgres = BenchPostgres.start(core=cores[0]) if in_postgres else None
+            results = _event_loop_runner()(_run_all(settings, tool, cores[0], redis, postgres))
         finally:
+            if postgres is not None:
+                postgres.stop()
             if redis is not None:
                 redis.stop()
     elapsed = time.monotonic() - started

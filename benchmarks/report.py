@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import REDIS, label
+from benchmarks.apps import REDIS, THREAD_STORES, label
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -21,7 +21,9 @@ RATIO_NOTE = (
     "is better and 1.00 is as good as the ceiling. CPU % is the server's / the load generator's / every other "
     "process's CPU time over the row's wall time (100 = one core busy); 'other' well above a few % means the "
     "machine was shared and the row is suspect. Over Redis, 'vs ours' is the same ratio against our server in "
-    "one process, and the server's CPU % is its web and worker processes and redis-server summed."
+    "one process, and the server's CPU % is its web and worker processes and redis-server summed. With a thread "
+    "store (ours+sqlite, ours+postgres), 'vs ours' is against ours too (threads in memory); ours+postgres's "
+    "server CPU % is the server and PostgreSQL's processes summed."
 )
 
 
@@ -141,14 +143,20 @@ def _ratio_text(value: float | None) -> str:
 
 def baseline(name: str) -> str | None:
     """The server whose figures server ``name``'s ratios are taken against: the ceiling, or for our server
-    over Redis, our server in one process."""
+    over Redis or with a thread store, our server in one process (threads in memory)."""
     if name == "ceiling":
         return None
-    return "ours" if name in REDIS else "ceiling"
+    return "ours" if name in REDIS or name in THREAD_STORES else "ceiling"
+
+
+_SHORT_RUN_KEYS = ("ttfe_", "runs_per_s_c", "p99_ms_c")
 
 
 def measured(figure: Figure, result: ServerResult) -> bool:
-    """Whether ``result`` has this figure (servers over Redis have no RSS per idle stream)."""
+    """Whether ``result`` has this figure (servers over Redis have no RSS per idle stream; the thread-store
+    servers measure the short runs only)."""
+    if result.name in THREAD_STORES:
+        return figure.key.startswith(_SHORT_RUN_KEYS)
     return figure.key != "idle_kib_per_stream" or result.idle_streams > 0
 
 
@@ -174,7 +182,9 @@ def render(results: Sequence[ServerResult], settings: Any) -> str:
             cells.append(_ratio_text(ratio(figure, value, figure.value(base))) if base else "—")
         if figure.cpu is not None:
             cpu = figure.cpu
-            cells.append(" · ".join("{:.0f}/{:.0f}/{:.0f}".format(*cpu(r)) for r in results))
+            cells.append(
+                " · ".join("{:.0f}/{:.0f}/{:.0f}".format(*cpu(r)) if measured(figure, r) else "—" for r in results)
+            )
         else:
             cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
@@ -221,11 +231,16 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
             + ", ".join(f"{row.clients} client{'' if row.clients == 1 else 's'} {_roles(row.server_cpu_pct_by_role)}"
                         for row in r.load)
         )  # fmt: skip
+    for r in results:
+        if THREAD_STORES.get(r.name) == "postgres":
+            rows = [f"{row.clients} client{'' if row.clients == 1 else 's'} {_roles(row.server_cpu_pct_by_role)}"
+                    for row in r.load]  # fmt: skip
+            lines.append(f"{label(r.name)} server CPU % by process (server / postgres): " + ", ".join(rows))
     lines.append(
         "server RSS when ready → after the concurrent rows → after the single streams: "
         + ", ".join(
             f"{label(r.name)} {r.rss_start_mib:.0f} → {r.rss_after_mib.get('concurrent', 0):.0f} → "
-            f"{r.rss_after_mib.get('stream', 0):.0f} MiB"
+            + (f"{r.rss_after_mib['stream']:.0f} MiB" if "stream" in r.rss_after_mib else "— (not measured)")
             for r in results
         )
     )

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from benchmarks.apps import REDIS, SERVERS
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, THREAD_STORES
 from benchmarks.idle import rss_per_idle_stream
 from benchmarks.latency import time_to_first_event
 from benchmarks.load import LoadTool, measure_load
@@ -16,6 +16,7 @@ from benchmarks.server import HOST, Server, running_server
 from benchmarks.stream import events_per_second
 
 if TYPE_CHECKING:
+    from benchmarks.postgres_server import BenchPostgres
     from benchmarks.redis_server import RedisServer
 
 __all__ = ("FULL", "QUICK", "Settings", "groups", "measure_server", "pin_cores")
@@ -37,7 +38,7 @@ class Settings:
     """Seconds per concurrent row."""
     warmup_duration: float = 1.0
     idle_streams: int = 1000
-    servers: tuple[str, ...] = SERVERS
+    servers: tuple[str, ...] = DEFAULT_SERVERS
     fresh_server_per_group: bool = True
     """Start each server afresh for each group of figures (and flush Redis between them); off, one start
     serves every group (``--quick``: it only proves the benchmark runs, and starts cost seconds)."""
@@ -151,13 +152,25 @@ _NOT_OVER_REDIS: Final = frozenset({"idle"})
 """Groups the servers over Redis skip: RSS per idle stream is a figure of the single-process servers."""
 
 
+_SHORT_RUNS: Final = frozenset({"first_event", "concurrent"})
+"""The groups the thread-store servers measure: a run writes its thread once, at its end, so what a store
+costs shows in short runs (an idle stream writes nothing; a long reply's one write is lost in its length)."""
+
+
 def groups(name: str) -> list[str]:
     """The groups of figures measured for server ``name``."""
+    if name in THREAD_STORES:
+        return [group for group in _GROUPS if group in _SHORT_RUNS]
     return [group for group in _GROUPS if name not in REDIS or group not in _NOT_OVER_REDIS]
 
 
 async def measure_server(
-    name: str, settings: Settings, tool: LoadTool, server_core: int | None, redis: RedisServer | None = None
+    name: str,
+    settings: Settings,
+    tool: LoadTool,
+    server_core: int | None,
+    redis: RedisServer | None = None,
+    postgres: BenchPostgres | None = None,
 ) -> ServerResult:
     """Every figure for server ``name``: each group in its own process(es), started, measured and stopped."""
     print(f"{name}:", flush=True)
@@ -170,11 +183,15 @@ async def measure_server(
 
     if settings.fresh_server_per_group:
         for group in groups(name):
-            async with running_server(name, core=server_core, log_dir=tool.work_dir, redis=redis) as server:
+            async with running_server(
+                name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
+            ) as server:
                 await measure(group, server)
             await asyncio.sleep(0.2)
     else:
-        async with running_server(name, core=server_core, log_dir=tool.work_dir, redis=redis) as server:
+        async with running_server(
+            name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
+        ) as server:
             for group in groups(name):
                 await measure(group, server)
     _log("RSS at the end of each group, MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in result.rss_after_mib.items()))

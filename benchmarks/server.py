@@ -1,6 +1,8 @@
 """One server under test, started and stopped around a group of figures.
 
-A single-process server is one uvicorn process (uvloop, httptools, no access log) pinned to a core. Our
+A single-process server is one uvicorn process (uvloop, httptools, no access log) pinned to a core; with
+a thread store (``ours+sqlite``, ``ours+postgres``) it gets a fresh SQLite file or a fresh database on the
+benchmark's PostgreSQL server (pinned to the same core) at each start. Our
 server over Redis is its web processes (uvicorn, ``worker_slots=0``) and ``agui-server worker``
 processes, all pinned to the same core as the benchmark's redis-server.
 
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 import psutil
 
 from agui_server.runs.redis.keys import Keys
-from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, WORKER_AGENT
+from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, THREAD_STORES, THREADS_DB_ENV, WORKER_AGENT
 from benchmarks.client import connect
 from benchmarks.cpu import process_seconds
 from benchmarks.workload import expected_events, new_run_id, request_body
@@ -34,6 +36,7 @@ from benchmarks.workload import expected_events, new_run_id, request_body
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
+    from benchmarks.postgres_server import BenchPostgres
     from benchmarks.redis_server import RedisServer
 
 __all__ = ("HOST", "Server", "running_server")
@@ -63,6 +66,14 @@ class Server:
     """Every web process's port; the single stream and time to first event use the first."""
     roles: dict[str, tuple[psutil.Process, ...]]
     """``server`` for a single-process server; ``web``, ``worker`` and ``redis`` over Redis."""
+    postgres: BenchPostgres | None = None
+    """The benchmark's PostgreSQL server, for ``ours+postgres``: role ``postgres``, its processes taken
+    afresh each time (a backend starts for each new pooled connection)."""
+
+    def _roles(self) -> dict[str, tuple[psutil.Process, ...]]:
+        if self.postgres is None:
+            return self.roles
+        return {**self.roles, "postgres": tuple(self.postgres.processes())}
 
     @property
     def port(self) -> int:
@@ -70,14 +81,15 @@ class Server:
 
     @property
     def processes(self) -> tuple[psutil.Process, ...]:
-        return tuple(process for processes in self.roles.values() for process in processes)
+        return tuple(process for processes in self._roles().values() for process in processes)
 
     @property
     def pids(self) -> list[int]:
         return [int(process.pid) for process in self.processes]
 
     def rss(self) -> int:
-        """Resident set size in bytes, summed over the server's own processes (not redis-server)."""
+        """Resident set size in bytes, summed over the server's own processes (not redis-server, not
+        PostgreSQL)."""
         return sum(
             int(process.memory_info().rss)
             for role, processes in self.roles.items()
@@ -91,7 +103,15 @@ class Server:
 
     def cpu_by_role(self) -> dict[str, float]:
         """User plus system CPU time used so far, per role."""
-        return {role: sum(process_seconds(p) for p in processes) for role, processes in self.roles.items()}
+        return {role: sum(_seconds(p) for p in processes) for role, processes in self._roles().items()}
+
+
+def _seconds(process: psutil.Process) -> float:
+    """``process_seconds``, 0 for a process that has just ended (a PostgreSQL backend)."""
+    try:
+        return process_seconds(process)
+    except psutil.NoSuchProcess:
+        return 0.0
 
 
 def _free_port() -> int:
@@ -201,26 +221,48 @@ def _stop_all(web: Sequence[subprocess.Popen[bytes]], workers: Sequence[subproce
         _stop(process, _WORKER_STOP_TIMEOUT, what="worker")
 
 
+def _threads_db(name: str, log_dir: Path, postgres: BenchPostgres | None) -> dict[str, str]:
+    """The environment that gives a thread-store server a fresh database; none for the other servers."""
+    store = THREAD_STORES.get(name)
+    if store is None:
+        return {}
+    if store == "postgres":
+        if postgres is None:
+            raise RuntimeError(f"{name} keeps its threads in PostgreSQL: it needs the benchmark's PostgreSQL server")
+        return {THREADS_DB_ENV: postgres.new_database()}
+    database = log_dir / f"{name}-threads.sqlite3"
+    for path in log_dir.glob(f"{name}-threads.sqlite3*"):  # the file and its -wal, -shm of the last start
+        path.unlink()
+    return {THREADS_DB_ENV: str(database)}
+
+
 @asynccontextmanager
 async def running_server(
-    name: str, *, core: int | None, log_dir: Path, redis: RedisServer | None = None
+    name: str,
+    *,
+    core: int | None,
+    log_dir: Path,
+    redis: RedisServer | None = None,
+    postgres: BenchPostgres | None = None,
 ) -> AsyncIterator[Server]:
     """Start server ``name`` on free loopback ports, wait until it serves a run, stop it by its pids.
 
     Over Redis (``redis`` is then the benchmark's redis-server), the workers start first, then the web
     processes; when the group is done they are stopped and redis-server is flushed. The server's processes
-    are pinned to ``core`` once they serve (redis-server was pinned when it started).
+    are pinned to ``core`` once they serve (redis-server was pinned when it started). A thread-store server
+    gets a fresh SQLite file, or a fresh database on ``postgres`` (the benchmark's PostgreSQL server).
     """
     deployment = REDIS.get(name)
     if deployment is None:
         port = _free_port()
         log = log_dir / f"{name}.log"
-        process = _spawn(_uvicorn(name, port), log)
+        process = _spawn(_uvicorn(name, port), log, _threads_db(name, log_dir, postgres))
         try:
             await _wait_ready(process, port, log)
             roles = {"server": (psutil.Process(process.pid),)}
             _pin(roles["server"], core)
-            yield Server(name=name, ports=(port,), roles=roles)
+            in_postgres = THREAD_STORES.get(name) == "postgres"
+            yield Server(name=name, ports=(port,), roles=roles, postgres=postgres if in_postgres else None)
         finally:
             _stop(process)
         return

@@ -1,4 +1,4 @@
-"""The benchmark still starts: ``python -m benchmarks --quick`` measures every server and prints every row.
+"""The benchmark still starts: ``python -m benchmarks --quick`` measures every default server and prints every row.
 
 The benchmark itself is not part of the test run; this only proves the harness works, our server over
 Redis included (one web process and one worker, and two of each, with the benchmark's own redis-server:
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.apps import REDIS, SERVERS, label
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, label
 from benchmarks.load import split_clients
 from benchmarks.report import figures
 
@@ -54,8 +54,8 @@ def test_quick_benchmark_prints_every_figure_for_every_server(tmp_path: Path) ->
     report = json.loads(out.read_text())
     settings = SimpleNamespace(**report["settings"], load_tokens=report["settings"]["short_tokens"])
     results = {r["name"]: r for r in report["results"]}
-    assert set(results) == set(SERVERS)
-    others = [name for name in SERVERS if name != "ceiling"]
+    assert set(results) == set(DEFAULT_SERVERS)
+    others = [name for name in DEFAULT_SERVERS if name != "ceiling"]
     header = _header(proc.stdout)
     for name in others:
         baseline = "ours" if name in REDIS else "ceiling"
@@ -66,7 +66,7 @@ def test_quick_benchmark_prints_every_figure_for_every_server(tmp_path: Path) ->
         assert figure.label in rows, f"missing row {figure.label!r} in:\n{proc.stdout}"
         cells = rows[figure.label]
         # ceiling, then value and ratio for each other server, then the CPU column
-        assert len(cells) == 2 * len(SERVERS), cells
+        assert len(cells) == 2 * len(DEFAULT_SERVERS), cells
         for index, name in enumerate(others):
             value, ratio = cells[1 + 2 * index], cells[2 + 2 * index]
             if figure.key == "idle_kib_per_stream" and name in REDIS:
@@ -140,3 +140,36 @@ def test_the_tracing_benchmark_measures_every_variant(tmp_path: Path) -> None:
     assert [row["dialect"] for row in rows] == list(VARIANTS)
     assert all(row["stream_events_per_s"] > 0 and row["short_runs_per_s"] > 0 for row in rows)
     assert "| memory_exporter |" in completed.stdout
+
+
+def test_the_thread_store_servers_measure_their_short_runs(tmp_path: Path) -> None:
+    """``ours+sqlite`` and ``ours+postgres`` (the benchmark's own PostgreSQL server: without its binaries the
+    benchmark exits with a hint, so this fails rather than skips) serve runs and fill the short-run rows."""
+    from benchmarks.apps import THREAD_STORES
+
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--servers", "ours", *THREAD_STORES, "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    settings = SimpleNamespace(**report["settings"], load_tokens=report["settings"]["short_tokens"])
+    results = {r["name"]: r for r in report["results"]}
+    assert set(results) == {"ours", *THREAD_STORES}
+    header = _header(proc.stdout)
+    rows = _table_rows(proc.stdout)
+    for name in THREAD_STORES:
+        assert f"{label(name)} vs ours" in header, header
+        index = header.index(label(name)) - 1  # the cells leave out the figure's name
+        assert all(row["errors"] == 0 for row in results[name]["load"]), results[name]["load"]
+        for figure in figures(settings):
+            short_run = figure.key.startswith(("ttfe_", "runs_per_s_c", "p99_ms_c"))
+            value, ratio = rows[figure.label][index], rows[figure.label][index + 1]
+            if not short_run:
+                assert (value, ratio) == ("—", "—"), (name, figure.key, value)
+                continue
+            assert _value(results[name], figure.key) > 0, (name, figure.key)
+            assert float(ratio) > 0, (name, figure.key, ratio)
+    assert set(results["ours+postgres"]["load"][0]["server_cpu_pct_by_role"]) == {"server", "postgres"}
+    assert "ours+postgres server CPU % by process (server / postgres)" in proc.stdout

@@ -7,6 +7,9 @@
 - ``ours+redis-1x1`` and ``ours+redis-2x2``: our server over Redis: one (two) web processes
   (``create_app`` with ``worker_slots=0``) and one (two) ``agui-server worker`` processes executing the
   same agent, and the benchmark's redis-server.
+- ``ours+sqlite`` and ``ours+postgres``: ``ours`` with a thread store that keeps threads across restarts
+  (``MemoryBackend(threads_db=…)``): a SQLite file, or a database on the benchmark's own PostgreSQL server.
+  Opt-in (``--servers``): they measure the short runs only, whose cost the thread write is part of.
 """
 
 from __future__ import annotations
@@ -14,7 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ("APPS", "REDIS", "REDIS_URL_ENV", "SERVERS", "WORKER_AGENT", "RedisDeployment", "label")
+__all__ = (
+    "APPS",
+    "DEFAULT_SERVERS",
+    "REDIS",
+    "REDIS_URL_ENV",
+    "SERVERS",
+    "THREADS_DB_ENV",
+    "THREAD_STORES",
+    "WORKER_AGENT",
+    "RedisDeployment",
+    "label",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +45,8 @@ APPS: Final = {
     "sdk": "benchmarks.apps.sdk:app",
     "ours+redis-1x1": "benchmarks.apps.ours_redis:app",
     "ours+redis-2x2": "benchmarks.apps.ours_redis:app",
+    "ours+sqlite": "benchmarks.apps.ours_threads:app",
+    "ours+postgres": "benchmarks.apps.ours_threads:app",
 }
 """Server name → the ``module:attribute`` uvicorn imports (for each web process)."""
 
@@ -46,7 +62,15 @@ REDIS_URL_ENV: Final = "AGUI_BENCH_REDIS_URL"
 WORKER_AGENT: Final = "benchmarks.apps.agent:agent"
 """The ``--agent`` of the ``agui-server worker`` processes."""
 
+THREAD_STORES: Final = {"ours+sqlite": "sqlite", "ours+postgres": "postgres"}
+"""The servers in one process with a durable thread store, and which store."""
+
+THREADS_DB_ENV: Final = "AGUI_BENCH_THREADS_DB"
+"""The environment variable that gives those servers their ``threads_db``."""
+
 SERVERS: Final = tuple(APPS)
+DEFAULT_SERVERS: Final = tuple(name for name in SERVERS if name not in THREAD_STORES)
+"""What a run measures without ``--servers``: the thread-store servers are opt-in."""
 
 _LABELS: Final = {"ours+redis-1x1": "ours+redis 1×1", "ours+redis-2x2": "ours+redis 2×2"}  # noqa: RUF001
 
