@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from agui_server import dialects, protocol
 from agui_server.agents import (
     Agent,
-    AnthropicAgent,
     FunctionAgent,
     LLMConfigurationError,
     OfflineAgent,
-    OpenAIAgent,
-    OpenAIResponsesAgent,
     RunContext,
     ToolContext,
     ToolError,
@@ -41,10 +41,31 @@ from agui_server.runs import (
     MemoryBackend,
     MemoryThreadStore,
     RedisBackend,
-    SQLiteThreadStore,
     ThreadStore,
 )
 from agui_server.runs.interrupts import interrupt
+
+if TYPE_CHECKING:
+    from agui_server.agents import AnthropicAgent, OpenAIAgent, OpenAIResponsesAgent
+    from agui_server.runs import SQLiteThreadStore
+
+_LAZY = {
+    "AnthropicAgent": "agui_server.agents",
+    "OpenAIAgent": "agui_server.agents",
+    "OpenAIResponsesAgent": "agui_server.agents",
+    "SQLiteThreadStore": "agui_server.runs",
+}
+"""Imported on first use: what a plain server never needs (the LLM adapters and their HTTP client, SQLite)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

@@ -60,8 +60,9 @@ OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL. Command-
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``agui-server`` argument parser."""
+def build_parser(*, check: bool = True) -> argparse.ArgumentParser:
+    """The ``agui-server`` argument parser; without ``check``, the ``check`` command is listed but not built
+    (its options come from the conformance runner, whose import ``serve`` and ``worker`` need not pay for)."""
     parser = argparse.ArgumentParser(
         prog="agui-server",
         description="AG-UI protocol server: streams an agent's run to AG-UI clients (CopilotKit, @ag-ui/client).",
@@ -212,16 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--env-file", default=".env", help="the .env file to read (default ./.env)")
 
+    if not check:
+        commands.add_parser("check", help=_CHECK_HELP)
+        return parser
     from conformance.cli import _DESCRIPTION, add_arguments
 
-    check = commands.add_parser(
-        "check",
-        help="judge any AG-UI endpoint (conformance runner)",
-        description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    checker = commands.add_parser(
+        "check", help=_CHECK_HELP, description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_arguments(check)
+    add_arguments(checker)
     return parser
+
+
+_CHECK_HELP = "judge any AG-UI endpoint (conformance runner)"
+_SERVER_COMMANDS = ("serve", "worker")
 
 
 class _UsageError(Exception):
@@ -310,6 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None if args.log_format == "json" else uvicorn.config.LOGGING_CONFIG,  # json: uvicorn's too
         timeout_graceful_shutdown=5,
         lifespan="on",
+        ws="none",  # the app serves no WebSocket route: no WebSocket protocol to import
         limit_concurrency=_connection_budget(),
     )
     return 0
@@ -432,8 +438,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agui-server`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(check=not given or given[0] not in _SERVER_COMMANDS)
+    args = parser.parse_args(given)
     try:
         if args.command == "serve":
             return _serve(args)

@@ -46,7 +46,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         "--quick falls back to the Python load generator without wrk")  # fmt: skip
     parser.add_argument("--tokens", type=int, help="tokens of the single-stream reply")
     parser.add_argument("--duration", type=float, help="seconds per concurrent row")
-    parser.add_argument("--idle-streams", type=int, help="idle streams held for the RSS row")
+    parser.add_argument("--idle-streams", type=int, nargs="+", metavar="N",
+                        help="idle streams held for the RSS and keepalive rows, a fresh server each")  # fmt: skip
     parser.add_argument("--ttfe-runs", type=int, help="sequential runs for time to first event")
     return parser.parse_args(argv)
 
@@ -56,7 +57,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {"servers": tuple(name for name in SERVERS if name in args.servers)}
     for name in ("tokens", "duration", "idle_streams", "ttfe_runs"):
         if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
+            value = getattr(args, name)
+            overrides[name] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **overrides)
 
 
@@ -71,8 +73,10 @@ def _wrk(args: argparse.Namespace) -> str | None:
 
 
 def _raise_fd_limit(streams: int) -> None:
+    """Up to the hard limit: the server processes inherit it; each side (this process, the server) holds one
+    socket per stream, and the limit is per process."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = streams * 2 + 256  # the server processes inherit it: one socket per stream on each side
+    wanted = streams + 256
     if soft < wanted:
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
@@ -127,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings(args)
     started = time.monotonic()
     wrk = _wrk(args)
-    _raise_fd_limit(settings.idle_streams)
+    _raise_fd_limit(max(settings.idle_streams, default=0))
     cores = pin_cores()
     machine = describe()
     machine["busy_before_pct"] = busy_percent()

@@ -141,6 +141,11 @@ class Connection(asyncio.Protocol):
         await self._done
         return self._response(time.perf_counter())
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is gone (closed by either side)."""
+        return self._lost is not None
+
     def close(self) -> None:
         """Close the connection; a request still in flight is cancelled."""
         if self._lost is None:

@@ -1,18 +1,21 @@
-"""Server memory per idle held stream: RSS growth while many streams wait after RUN_STARTED."""
+"""Idle held streams: the server's RSS growth per stream while many streams wait after RUN_STARTED, and the
+CPU the server spends on them (its keepalives) while they wait."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING, Final
 
 from benchmarks.client import Connection, connect
+from benchmarks.results import IdleRow
 from benchmarks.workload import new_run_id, request_body
 
 if TYPE_CHECKING:
     from benchmarks.server import Server
 
-__all__ = ("rss_per_idle_stream",)
+__all__ = ("idle_streams",)
 
 _OPEN_BATCH: Final = 100
 """Streams opened at once: keeps the listen backlog and the server's accept loop out of the picture."""
@@ -51,8 +54,9 @@ def _close_all(connections: list[Connection]) -> None:
             connection.close()
 
 
-async def rss_per_idle_stream(server: Server, host: str, *, streams: int) -> float:
-    """KiB of server RSS per held idle stream, measured against the RSS just before opening them."""
+async def idle_streams(server: Server, host: str, *, streams: int, window: float) -> IdleRow:
+    """Hold ``streams`` idle streams: KiB of server RSS per stream (against the RSS just before opening them),
+    then the server's CPU over ``window`` seconds while they wait (keepalives only: nothing else happens)."""
     _close_all(await _open_many(host, server.port, _WARMUP_STREAMS))
     await asyncio.sleep(_SETTLE)
     before = server.rss()
@@ -60,7 +64,12 @@ async def rss_per_idle_stream(server: Server, host: str, *, streams: int) -> flo
     try:
         await asyncio.sleep(_SETTLE)
         after = server.rss()
+        cpu = server.cpu_seconds()
+        started = time.monotonic()
+        await asyncio.sleep(window)
+        cpu_pct = (server.cpu_seconds() - cpu) / (time.monotonic() - started) * 100
+        alive = sum(not connection.closed for connection in connections)
     finally:
         _close_all(connections)
     await asyncio.sleep(_SETTLE)
-    return (after - before) / streams / 1024
+    return IdleRow(streams=streams, kib_per_stream=(after - before) / streams / 1024, cpu_pct=cpu_pct, alive=alive)

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.apps import REDIS, THREAD_STORES, label
+from benchmarks.workload import DEFAULT_PING_SECONDS, IDLE_PING_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from benchmarks.results import LoadRow, ServerResult
+    from benchmarks.results import IdleRow, LoadRow, ServerResult
 
-__all__ = ("RATIO_NOTE", "REDIS_TARGET", "Figure", "baseline", "figures", "measured", "ratio", "render", "verdict")
+__all__ = (
+    "RATIO_NOTE", "REDIS_TARGET", "Figure", "baseline", "figures", "keepalive_lines", "measured", "ratio", "render",
+    "verdict",
+)  # fmt: skip
 
 RATIO_NOTE = (
     "vs ceiling is the share of the ceiling's performance: value ÷ ceiling where higher is better "
@@ -114,16 +118,54 @@ def figures(settings: Any) -> list[Figure]:
                 cpu,
             )
         )
-    rows.append(
-        Figure(
-            "idle_kib_per_stream",
-            f"Server RSS per idle held stream, KiB ({settings.idle_streams:,} streams)",
-            False,
-            lambda r: r.idle_kib_per_stream,
-            1,
+    for index, streams in enumerate(settings.idle_streams):
+        rows.append(
+            Figure(
+                "idle_kib_per_stream" if index == 0 else f"idle_kib_per_stream_{streams}",
+                f"Server RSS per idle held stream, KiB ({streams:,} streams)",
+                False,
+                _idle_value(streams),
+                1,
+            )
         )
-    )
     return rows
+
+
+def _idle_row(result: ServerResult, streams: int) -> IdleRow | None:
+    return next((row for row in result.idle if row.streams == streams), None)
+
+
+def _idle_value(streams: int) -> Callable[[ServerResult], float]:
+    def value(result: ServerResult) -> float:
+        row = _idle_row(result, streams)
+        return 0.0 if row is None else row.kib_per_stream
+
+    return value
+
+
+def keepalive_lines(results: Sequence[ServerResult]) -> list[str]:
+    """The idle streams' CPU: the server's CPU % while they wait (pings every ``IDLE_PING_SECONDS``), the CPU
+    per ping beyond the ceiling's (which sends none), and that projected to the default 15 s interval."""
+    by_name = {r.name: r for r in results}
+    ceiling = by_name.get("ceiling")
+    lines = []
+    for r in results:
+        for row in r.idle:
+            line = f"{label(r.name)}, {row.streams:,} idle streams: server CPU {row.cpu_pct:.1f} %"
+            base = _idle_row(ceiling, row.streams) if ceiling is not None and r is not ceiling else None
+            if base is not None:
+                pings_per_s = row.streams / IDLE_PING_SECONDS
+                extra_pct = max(0.0, row.cpu_pct - base.cpu_pct)
+                micros = extra_pct / 100 / pings_per_s * 1e6
+                projected = micros * row.streams / DEFAULT_PING_SECONDS / 1e4
+                line += (
+                    f" (ceiling {base.cpu_pct:.1f} %): {micros:.1f} µs per keepalive, {projected:.2f} % of a core "
+                    f"at the default {DEFAULT_PING_SECONDS:.0f} s interval"
+                )
+            if row.alive != row.streams:
+                line += f"; only {row.alive:,} still open at the end"
+            lines.append(line)
+    return lines
 
 
 def ratio(figure: Figure, value: float, ceiling: float) -> float | None:
@@ -157,7 +199,7 @@ def measured(figure: Figure, result: ServerResult) -> bool:
     servers measure the short runs only)."""
     if result.name in THREAD_STORES:
         return figure.key.startswith(_SHORT_RUN_KEYS)
-    return figure.key != "idle_kib_per_stream" or result.idle_streams > 0
+    return not figure.key.startswith("idle_kib_per_stream") or result.idle_streams > 0
 
 
 def render(results: Sequence[ServerResult], settings: Any) -> str:
@@ -236,6 +278,7 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
             rows = [f"{row.clients} client{'' if row.clients == 1 else 's'} {_roles(row.server_cpu_pct_by_role)}"
                     for row in r.load]  # fmt: skip
             lines.append(f"{label(r.name)} server CPU % by process (server / postgres): " + ", ".join(rows))
+    lines += keepalive_lines(results)
     lines.append(
         "server RSS when ready → after the concurrent rows → after the single streams: "
         + ", ".join(

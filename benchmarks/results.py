@@ -39,6 +39,19 @@ class LoadRow:
 
 
 @dataclass(slots=True)
+class IdleRow:
+    """Many idle streams held open at once (each has received RUN_STARTED)."""
+
+    streams: int
+    kib_per_stream: float
+    """Server RSS growth per stream, KiB."""
+    cpu_pct: float
+    """Server CPU % while they wait (100 = one core busy): the keepalives, for a server that sends them."""
+    alive: int
+    """Streams still open at the end of the CPU window (all of them, unless the server dropped some)."""
+
+
+@dataclass(slots=True)
 class ServerResult:
     """Every figure for one server."""
 
@@ -54,7 +67,10 @@ class ServerResult:
     ttfe_p99_ms: float = 0.0
     load: list[LoadRow] = field(default_factory=list)
     idle_kib_per_stream: float = 0.0
+    """RSS per idle stream at the first count of ``idle`` (the table's first idle row)."""
     idle_streams: int = 0
+    idle: list[IdleRow] = field(default_factory=list)
+    """Every count of idle streams, each in a fresh server process."""
     rss_start_mib: float = 0.0
     """Server RSS once it is ready, before any figure."""
     rss_after_mib: dict[str, float] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from benchmarks.apps import DEFAULT_SERVERS, REDIS, THREAD_STORES
-from benchmarks.idle import rss_per_idle_stream
+from benchmarks.idle import idle_streams
 from benchmarks.latency import time_to_first_event
 from benchmarks.load import LoadTool, measure_load
 from benchmarks.results import ServerResult
@@ -37,7 +37,10 @@ class Settings:
     duration: float = 5.0
     """Seconds per concurrent row."""
     warmup_duration: float = 1.0
-    idle_streams: int = 1000
+    idle_streams: tuple[int, ...] = (1000, 10000)
+    """Idle streams held at once, each count in a fresh server process."""
+    idle_window: float = 3.0
+    """Seconds of server CPU measured while the idle streams wait (keepalives every ``IDLE_PING_SECONDS``)."""
     servers: tuple[str, ...] = DEFAULT_SERVERS
     fresh_server_per_group: bool = True
     """Start each server afresh for each group of figures (and flush Redis between them); off, one start
@@ -57,7 +60,8 @@ QUICK = Settings(
     ttfe_warmup=2,
     duration=1.0,
     warmup_duration=0.0,
-    idle_streams=200,
+    idle_streams=(200,),
+    idle_window=1.0,
     fresh_server_per_group=False,
 )
 
@@ -77,10 +81,15 @@ def _log(message: str) -> None:
     print(f"  {message}", flush=True)
 
 
-async def _idle(server: Server, settings: Settings, _tool: LoadTool, result: ServerResult) -> None:
-    result.idle_kib_per_stream = await rss_per_idle_stream(server, HOST, streams=settings.idle_streams)
-    result.idle_streams = settings.idle_streams
-    _log(f"idle streams: {result.idle_kib_per_stream:.1f} KiB each")
+async def _idle(server: Server, settings: Settings, _tool: LoadTool, result: ServerResult, streams: int) -> None:
+    row = await idle_streams(server, HOST, streams=streams, window=settings.idle_window)
+    result.idle.append(row)
+    if not result.idle_streams:
+        result.idle_kib_per_stream, result.idle_streams = row.kib_per_stream, streams
+    _log(
+        f"{streams:,} idle streams: {row.kib_per_stream:.1f} KiB each, server CPU {row.cpu_pct:.1f} % while they "
+        f"wait ({row.alive:,} still open)"
+    )
 
 
 async def _first_event(server: Server, settings: Settings, _tool: LoadTool, result: ServerResult) -> None:
@@ -142,7 +151,7 @@ def _roles(by_role: dict[str, float]) -> str:
     return " (" + " + ".join(f"{role} {pct:.0f}" for role, pct in by_role.items()) + ")"
 
 
-_GROUPS: Final = {"idle": _idle, "first_event": _first_event, "concurrent": _concurrent, "stream": _single_stream}
+_GROUPS: Final = {"idle": None, "first_event": _first_event, "concurrent": _concurrent, "stream": _single_stream}
 """The figures, in groups that each get a fresh server process, so that what a server keeps after its runs
 (our server retains finished runs' logs for ``run_retention`` seconds) does not carry over from one group
 into the next. Within a group it does, as it would in production. Over Redis, redis-server is flushed
@@ -176,18 +185,25 @@ async def measure_server(
     print(f"{name}:", flush=True)
     result = ServerResult(name)
 
-    async def measure(group: str, server: Server) -> None:
+    async def measure(group: str, server: Server, streams: int = 0) -> None:
         result.rss_start_mib = result.rss_start_mib or server.rss() / 2**20
-        await _GROUPS[group](server, settings, tool, result)
+        if group == "idle":
+            for count in (streams,) if streams else settings.idle_streams:
+                await _idle(server, settings, tool, result, count)
+        else:
+            measure_group = _GROUPS[group]
+            assert measure_group is not None
+            await measure_group(server, settings, tool, result)
         result.rss_after_mib[group] = server.rss() / 2**20
 
     if settings.fresh_server_per_group:
         for group in groups(name):
-            async with running_server(
-                name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
-            ) as server:
-                await measure(group, server)
-            await asyncio.sleep(0.2)
+            for streams in settings.idle_streams if group == "idle" else (0,):
+                async with running_server(
+                    name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
+                ) as server:
+                    await measure(group, server, streams)
+                await asyncio.sleep(0.2)
     else:
         async with running_server(
             name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres

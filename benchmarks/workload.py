@@ -17,8 +17,12 @@ from typing import Any, Final
 PATH: Final = "/ag-ui"
 MESSAGE_ID: Final = "msg-1"
 DELTA: Final = "tok "
-IDLE_PING_SECONDS: Final = 15.0
-"""How often an idle stream sends ``: ping`` (our server's default keepalive interval)."""
+IDLE_PING_SECONDS: Final = 1.0
+"""How often an idle stream sends ``: ping`` in the benchmark's servers (ours and the SDK's): shorter than our
+server's default keepalive interval (15 s), so that the idle row's CPU window holds several pings per stream;
+no other row idles long enough to send one."""
+DEFAULT_PING_SECONDS: Final = 15.0
+"""Our server's default keepalive interval: the idle row projects the keepalives' CPU to it."""
 
 EVENTS_AROUND_TOKENS: Final = 4
 """RUN_STARTED, TEXT_MESSAGE_START, TEXT_MESSAGE_END and RUN_FINISHED."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-from agui_server.agents.anthropic import AnthropicAgent
 from agui_server.agents.errors import LLMConfigurationError
-from agui_server.agents.openai import OpenAIAgent
-from agui_server.agents.openai_responses import OpenAIResponsesAgent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -16,12 +14,13 @@ if TYPE_CHECKING:
 
 __all__ = ("LLM_AGENTS", "llm_agent_from_env")
 
-LLM_AGENTS: Final[dict[str, type[OpenAIAgent] | type[OpenAIResponsesAgent] | type[AnthropicAgent]]] = {
-    "openai": OpenAIAgent,
-    "openai-responses": OpenAIResponsesAgent,
-    "anthropic": AnthropicAgent,
+LLM_AGENTS: Final[dict[str, tuple[str, str]]] = {
+    "openai": ("agui_server.agents.openai", "OpenAIAgent"),
+    "openai-responses": ("agui_server.agents.openai_responses", "OpenAIResponsesAgent"),
+    "anthropic": ("agui_server.agents.anthropic", "AnthropicAgent"),
 }
-"""The names ``--agent`` accepts for a built-in LLM adapter."""
+"""The names ``--agent`` accepts for a built-in LLM adapter: its module and class, imported when asked for (a
+server that runs no LLM never imports the adapters or their HTTP client)."""
 
 
 def llm_agent_from_env(
@@ -39,7 +38,9 @@ def llm_agent_from_env(
     Raises:
         LLMConfigurationError: an unknown name, a missing key or model, a bad setting.
     """
-    factory = LLM_AGENTS.get(name.strip().lower())
-    if factory is None:
+    where = LLM_AGENTS.get(name.strip().lower())
+    if where is None:
         raise LLMConfigurationError(f"unknown LLM agent {name!r}: choose one of {', '.join(LLM_AGENTS)}")
-    return factory.from_env(model, environ=environ, **options)
+    module, attr = where
+    agent: LLMAgent[Any] = getattr(importlib.import_module(module), attr).from_env(model, environ=environ, **options)
+    return agent

@@ -358,8 +358,8 @@ class Guard:
 
     async def _close_agent(self, stream: AsyncIterator[Any]) -> None:
         aclose = getattr(stream, "aclose", None)
-        if aclose is None:
-            return
+        if aclose is None or getattr(stream, "ag_frame", True) is None:
+            return  # nothing to close: no aclose, or an async generator that has run to its end
         try:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await aclose()

@@ -473,7 +473,10 @@ class RunManager:
             await recorder.run(agent)
         finally:
             try:
-                await asyncio.shield(self._persist(run, recorder))
+                if type(self.threads) is MemoryThreadStore:  # stored at once: no task, nothing to shield
+                    self._persist_now(run, recorder)
+                else:
+                    await asyncio.shield(self._persist(run, recorder))
             except Exception:
                 logger.exception("storing thread %s after run %s failed", run.thread_id, run.run_id)
             finally:
@@ -483,6 +486,12 @@ class RunManager:
         thread = recorder.thread(run.thread_id, run.input.messages, run.input.state, run.answered)
         if thread is not None:
             await self.threads.save(thread)
+
+    def _persist_now(self, run: Run, recorder: RunRecorder) -> None:
+        assert isinstance(self.threads, MemoryThreadStore)
+        thread = recorder.thread(run.thread_id, run.input.messages, run.input.state, run.answered)
+        if thread is not None:
+            self.threads.save_now(thread)
 
     def _ended(self, run: Run) -> None:
         if self._active.get(run.thread_id) is run:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-import jsonpatch
 import msgspec
 
 from agui_server.protocol import events as ev
@@ -305,6 +304,8 @@ class ThreadFold:
                 call.function.arguments = "".join(self._args.get(call_id, ()))
 
     def _patched(self, document: Any, patch: Any) -> Any:
+        import jsonpatch  # on the first STATE_DELTA: most servers never see one
+
         try:
             return jsonpatch.apply_patch(document, msgspec.to_builtins(patch))
         except (

@@ -317,6 +317,11 @@ class MemoryThreadStore:
 
     async def save(self, thread: Thread) -> None:
         """Store the thread; drop the least recently updated ones over ``max_threads``."""
+        self.save_now(thread)
+
+    def save_now(self, thread: Thread) -> None:
+        """:meth:`save`, without a coroutine: the run engine stores a run's thread this way at the run's end
+        (nothing to wait for, so nothing a cancellation could interrupt)."""
         thread.updated_at = time.time()
         data = _thread_encoder.encode(self.limits.trim(thread))
         info = self._info.get(thread.thread_id, (thread.updated_at, None))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agui_server import AGUIConfig, create_app
 from benchmarks.apps.agent import agent
+from benchmarks.workload import IDLE_PING_SECONDS
 
 __all__ = ("agent", "app")
 
-app = create_app(AGUIConfig(agent=agent, log_requests=False))
+app = create_app(AGUIConfig(agent=agent, log_requests=False, keepalive_interval=IDLE_PING_SECONDS))

@@ -54,7 +54,6 @@ async function open(page) {
 }
 
 const status = (page) => page.locator("#run-state").getAttribute("data-status");
-const cursor = async (page) => Number(await page.locator("#cursor").getAttribute("data-cursor"));
 
 async function waitStatus(page, wanted) {
   await page.waitForFunction(
