@@ -21,7 +21,7 @@ from benchmarks.postgres_server import BenchPostgres, postgres_bin, postgres_ver
 from benchmarks.redis_server import INSTALL_HINT as REDIS_INSTALL_HINT
 from benchmarks.redis_server import RedisServer, redis_server_path
 from benchmarks.report import RATIO_NOTE, render, verdict
-from benchmarks.run import FULL, QUICK, Settings, measure_server, pin_cores
+from benchmarks.run import FULL, GROUPS, QUICK, Settings, measure_server, pin_cores
 from benchmarks.wrk import INSTALL_HINT, ensure_wrk, wrk_version
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per concurrent row")
     parser.add_argument("--idle-streams", type=int, nargs="+", metavar="N",
                         help="idle streams held for the RSS and keepalive rows, a fresh server each")  # fmt: skip
+    parser.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
+                        help=f"measure only these groups of figures, of {', '.join(GROUPS)} (default: all); "
+                        "the rows of the others read 0")  # fmt: skip
     parser.add_argument("--ttfe-runs", type=int, help="sequential runs for time to first event")
     return parser.parse_args(argv)
 
@@ -55,7 +58,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def _settings(args: argparse.Namespace) -> Settings:
     base = QUICK if args.quick else FULL
     overrides: dict[str, Any] = {"servers": tuple(name for name in SERVERS if name in args.servers)}
-    for name in ("tokens", "duration", "idle_streams", "ttfe_runs"):
+    for name in ("tokens", "duration", "idle_streams", "ttfe_runs", "only"):
         if getattr(args, name) is not None:
             value = getattr(args, name)
             overrides[name] = tuple(value) if isinstance(value, list) else value
@@ -64,7 +67,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _wrk(args: argparse.Namespace) -> str | None:
     """wrk's path, ``None`` for the Python load generator; exits when wrk is required but missing."""
-    if args.load_tool == "python":
+    if args.load_tool == "python" or (args.only and set(args.only) <= {"idle"}):
         return None
     wrk = ensure_wrk(install=not (args.quick and args.load_tool == "auto"))
     if wrk is None and not (args.quick and args.load_tool == "auto"):

@@ -243,7 +243,7 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
     by_name = {r.name: r for r in results}
     ours, sdk, ceiling = by_name.get("ours"), by_name.get("sdk"), by_name.get("ceiling")
     lines = []
-    if ours and ceiling:
+    if ours and ceiling and ceiling.events_per_s > 0:
         share = ours.events_per_s / ceiling.events_per_s
         met = "met" if share >= 0.6 else "NOT met"
         lines.append(f"single-stream events/s: ours is {share:.2f} of the ceiling ({met}: target 0.60)")

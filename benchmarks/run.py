@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from benchmarks.postgres_server import BenchPostgres
     from benchmarks.redis_server import RedisServer
 
-__all__ = ("FULL", "QUICK", "Settings", "groups", "measure_server", "pin_cores")
+__all__ = ("FULL", "GROUPS", "QUICK", "Settings", "groups", "measure_server", "pin_cores")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,8 @@ class Settings:
     idle_window: float = 3.0
     """Seconds of server CPU measured while the idle streams wait (keepalives every ``IDLE_PING_SECONDS``)."""
     servers: tuple[str, ...] = DEFAULT_SERVERS
+    only: tuple[str, ...] = ()
+    """The groups of figures to measure (``idle``, ``first_event``, ``concurrent``, ``stream``); empty: all."""
     fresh_server_per_group: bool = True
     """Start each server afresh for each group of figures (and flush Redis between them); off, one start
     serves every group (``--quick``: it only proves the benchmark runs, and starts cost seconds)."""
@@ -157,6 +159,9 @@ _GROUPS: Final = {"idle": None, "first_event": _first_event, "concurrent": _conc
 into the next. Within a group it does, as it would in production. Over Redis, redis-server is flushed
 between groups."""
 
+GROUPS: Final = tuple(_GROUPS)
+"""The names of the groups (``--only``)."""
+
 _NOT_OVER_REDIS: Final = frozenset({"idle"})
 """Groups the servers over Redis skip: RSS per idle stream is a figure of the single-process servers."""
 
@@ -166,11 +171,13 @@ _SHORT_RUNS: Final = frozenset({"first_event", "concurrent"})
 costs shows in short runs (an idle stream writes nothing; a long reply's one write is lost in its length)."""
 
 
-def groups(name: str) -> list[str]:
-    """The groups of figures measured for server ``name``."""
+def groups(name: str, only: tuple[str, ...] = ()) -> list[str]:
+    """The groups of figures measured for server ``name`` (of ``only``, when given)."""
     if name in THREAD_STORES:
-        return [group for group in _GROUPS if group in _SHORT_RUNS]
-    return [group for group in _GROUPS if name not in REDIS or group not in _NOT_OVER_REDIS]
+        chosen = [group for group in _GROUPS if group in _SHORT_RUNS]
+    else:
+        chosen = [group for group in _GROUPS if name not in REDIS or group not in _NOT_OVER_REDIS]
+    return [group for group in chosen if not only or group in only]
 
 
 async def measure_server(
@@ -197,7 +204,7 @@ async def measure_server(
         result.rss_after_mib[group] = server.rss() / 2**20
 
     if settings.fresh_server_per_group:
-        for group in groups(name):
+        for group in groups(name, settings.only):
             for streams in settings.idle_streams if group == "idle" else (0,):
                 async with running_server(
                     name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
@@ -208,7 +215,7 @@ async def measure_server(
         async with running_server(
             name, core=server_core, log_dir=tool.work_dir, redis=redis, postgres=postgres
         ) as server:
-            for group in groups(name):
+            for group in groups(name, settings.only):
                 await measure(group, server)
     _log("RSS at the end of each group, MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in result.rss_after_mib.items()))
     return result
