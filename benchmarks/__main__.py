@@ -62,6 +62,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         if getattr(args, name) is not None:
             value = getattr(args, name)
             overrides[name] = tuple(value) if isinstance(value, list) else value
+    if args.only and "concurrent" not in args.only:
+        overrides["clients"] = ()  # no concurrent rows in the table
     return dataclasses.replace(base, **overrides)
 
 
