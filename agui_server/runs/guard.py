@@ -175,6 +175,12 @@ class Guard:
         then cancel the agent: nothing follows the terminal event."""
         self._fail(code, message)
 
+    def cancelled(self) -> None:
+        """End the run with the ``cancelled`` outcome without its agent (stopped before it started); no-op
+        after a terminal event."""
+        self.start()
+        self._finish(ev.CancelledOutcome())
+
     async def run(self, agent: Agent) -> None:
         """Run the agent to its end, its failure or its cancellation; always emit one terminal event."""
         self.start()

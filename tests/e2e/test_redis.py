@@ -391,3 +391,50 @@ def test_an_eventsource_on_web_b_sees_the_runs_that_messages_to_web_a_start(shar
     assert [line["data"]["runId"] for line in lines if line["event"] == "RUN_STARTED"] == accepted
     assert [line["id"] for line in lines] == [str(n) for n in range(1, len(lines) + 1)]
     assert all(line["event"] == line["data"]["type"] for line in lines)
+
+
+def test_a_run_stopped_while_queued_ends_cancelled_at_once_and_no_worker_runs_it_later(tmp_path: Path) -> None:
+    with cluster(tmp_path, webs=1, workers=0) as c:
+        assert isinstance(c, Cluster)
+        ((web, _),) = c.webs
+        with httpx.Client(timeout=20) as client:
+            with client.stream("POST", web + "/ag-ui/slow", json=body("queued-stop", "queued-thread")) as response:
+                reader = Reader(response)
+                started = reader.take(1)  # (SUBMIT wrote RUN_STARTED; no worker exists to take the run)
+                asked = time.monotonic()
+                stopped = client.post(web + "/ag-ui/runs/queued-stop/stop")
+                answered = time.monotonic() - asked
+                rest = reader.take(10)
+            c.start_worker()
+            after = client.post(web + "/ag-ui/slow", json=body("after-stop", "queued-thread"))
+            replay = parse(client.get(web + "/ag-ui/runs/queued-stop/events", params={"after": 0}).content)
+    events = [e for _, e in started + rest]
+    assert stopped.json() == {"runId": "queued-stop", "status": "cancelled"}
+    assert answered < 1.0  # (not the stop's wait for a worker to settle the run)
+    assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_FINISHED"]
+    assert events[-1]["outcome"] == {"type": "cancelled"}
+    assert after.status_code == 200  # the thread was freed with the run
+    assert [e["type"] for _, e in parse(after.content)][-1] == "RUN_FINISHED"
+    assert [e for _, e in replay] == events  # the worker that came later did not run it
+
+
+def test_a_run_a_worker_claims_with_its_cancel_already_asked_ends_cancelled_without_its_agent(tmp_path: Path) -> None:
+    """The race the stop cannot close by itself (a worker claims the run between the stop reading ``queued`` and
+    ending it): the worker's claim carries the cancel flag; the run ends cancelled, not ``WORKER_LOST`` later."""
+    with cluster(tmp_path, webs=1, workers=0) as c:
+        assert isinstance(c, Cluster)
+        ((web, _),) = c.webs
+        with httpx.Client(timeout=20) as client:
+            with client.stream("POST", web + "/ag-ui/slow", json=body("flagged", "flagged-thread")) as response:
+                reader = Reader(response)
+                started = reader.take(1)
+                redis = c.client()
+                try:
+                    redis.hset(c.keys.meta("flagged"), "cancel", 1)  # what the stop sets for a claimed run
+                finally:
+                    redis.close()
+                c.start_worker()
+                rest = reader.take(10)
+    events = [e for _, e in started + rest]
+    assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_FINISHED"]
+    assert events[-1]["outcome"] == {"type": "cancelled"}

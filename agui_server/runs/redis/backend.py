@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from agui_server.observability.telemetry import handoff
 from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
+from agui_server.protocol import events as ev
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
 from agui_server.runs.backend import (
@@ -210,6 +211,7 @@ class RedisRunBackend:
         self.threads = RedisThreadStore(self.redis, self.keys, thread_limits, durable)
         self._submit = self.redis.register_script(scripts.SUBMIT)
         self._delete_thread = self.redis.register_script(scripts.DELETE_THREAD)
+        self._end_queued = self.redis.register_script(scripts.END_QUEUED)
         self.worker = (
             RedisWorker(
                 self.redis,
@@ -465,11 +467,13 @@ class RedisRunBackend:
         """Cancel the run on whatever worker holds it; answer once it has ended (bounded)."""
         try:
             meta = self.keys.meta(run_id)
-            status = await self.redis.hget(meta, "status")
+            status, thread_id, legacy = await self.redis.hmget(meta, "status", "thread_id", "legacy")
             if status is None:
                 return None
             if status in _ENDED:
                 return "finished"
+            if status == b"queued" and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1"):
+                return "cancelled"
             await self.redis.hset(meta, "cancel", 1)
             await self.redis.publish(self.keys.cancel, run_id)
             loop = asyncio.get_running_loop()
@@ -482,6 +486,23 @@ class RedisRunBackend:
             return "cancelled"
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
+
+    async def _cancel_queued(self, run_id: str, thread_id: str, legacy: bool) -> bool:
+        """End a run no worker has taken yet, now, with the ``cancelled`` outcome (its agent never starts).
+        False if a worker claimed it meanwhile: then the cancel flag reaches that worker."""
+        finished = ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=ev.CancelledOutcome())
+        keys, settings = self.keys, self.settings
+        ended = await self._end_queued(
+            keys=[
+                keys.meta(run_id), keys.log(run_id), keys.feed(thread_id), keys.feed_seq(thread_id), keys.queued,
+                keys.active(thread_id),
+            ],
+            args=[
+                run_id, encode_for_client(finished, legacy), settings.retention_ms, settings.max_events_per_run,
+                settings.max_events_per_thread, "RUN_FINISHED", "cancelled", 0,
+            ],
+        )  # fmt: skip
+        return bool(ended)
 
     # -- threads --------------------------------------------------------------------------------
 

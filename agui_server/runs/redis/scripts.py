@@ -14,10 +14,10 @@ __all__ = (
     "APPEND_FINISH",
     "CLAIM",
     "DELETE_THREAD",
+    "END_QUEUED",
     "EXPIRE",
     "FINISH",
     "HEARTBEAT",
-    "NO_WORKER",
     "OPEN",
     "REQUEUE",
     "SETTLED",
@@ -426,12 +426,15 @@ return 1
 """
 )
 
-NO_WORKER: Final = (
+END_QUEUED: Final = (
     _APPEND_ONE
     + _END_RUN
     + """
--- KEYS: meta, log, feed, feedseq, queued, active ; ARGV: run_id, payload, retention_ms, maxlen, feedmax
--- A queued run past its deadline for a worker to take it (set when it was queued) fails with NO_WORKER.
+-- KEYS: meta, log, feed, feedseq, queued, active
+-- ARGV: run_id, payload, retention_ms, maxlen, feedmax, event_type, status, due_only
+-- Ends a run no worker has taken, with its terminal event: a run past its deadline for a worker (due_only
+-- '1': the reaper's NO_WORKER) or one stopped while queued (RUN_FINISHED cancelled). 0: it is not queued
+-- (a worker claimed it, or it ended), or (due_only) not yet due.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   redis.call('ZREM', KEYS[5], ARGV[1])
   return 0
@@ -440,11 +443,11 @@ end
     + _NOW
     + """
 local due = redis.call('ZSCORE', KEYS[5], ARGV[1])
-if due and tonumber(due) > now then
+if ARGV[8] == '1' and due and tonumber(due) > now then
   return 0
 end
-append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false, ARGV[3])
-end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
+append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6], ARGV[2], false, ARGV[3])
+end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], ARGV[7], ARGV[3])
 return 1
 """
 )

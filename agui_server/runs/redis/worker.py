@@ -215,6 +215,11 @@ class _Execution:
         while True:
             if not outbox:
                 if self.task.done():
+                    if recorder.terminal is None and not self.lost:
+                        # cancelled before its first step (stopped while queued): the agent never ran, the
+                        # run still ends, cancelled, rather than waiting for the reaper's WORKER_LOST
+                        recorder.guard.cancelled()
+                        continue
                     return
                 self._waiter = loop.create_future()
                 await self._waiter  # an event, or the end of the run
@@ -448,7 +453,7 @@ class Reaper:
         self.threads = threads
         """With a durable thread store: the reaper also writes there the threads whose run's process did not."""
         self._expire = redis.register_script(scripts.EXPIRE)
-        self._no_worker = redis.register_script(scripts.NO_WORKER)
+        self._end_queued = redis.register_script(scripts.END_QUEUED)
         self._requeue = redis.register_script(scripts.REQUEUE)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -520,14 +525,14 @@ class Reaper:
             thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
             thread = thread_id.decode() if thread_id else ""
             ended += int(
-                await self._no_worker(
+                await self._end_queued(
                     keys=[
                         keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
                         keys.queued, keys.active(thread),
                     ],
                     args=[
                         run_id, self._no_worker_payload, retention, settings.max_events_per_run,
-                        settings.max_events_per_thread,
+                        settings.max_events_per_thread, "RUN_ERROR", "failed", 1,
                     ],
                 )
             )  # fmt: skip
