@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import DEFAULT_SERVERS, REDIS, SERVERS, THREAD_STORES
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, SERVERS, THREAD_STORES, at_revision, base, revision
 from benchmarks.load import LoadTool
 from benchmarks.machine import busy_percent, describe, redis_version
 from benchmarks.postgres_server import INSTALL_HINT as POSTGRES_INSTALL_HINT
@@ -22,6 +22,7 @@ from benchmarks.redis_server import INSTALL_HINT as REDIS_INSTALL_HINT
 from benchmarks.redis_server import RedisServer, redis_server_path
 from benchmarks.report import RATIO_NOTE, render, verdict
 from benchmarks.run import FULL, GROUPS, QUICK, Settings, measure_server, pin_cores
+from benchmarks.server import extract_revision, short_revision
 from benchmarks.wrk import INSTALL_HINT, ensure_wrk, wrk_version
 
 if TYPE_CHECKING:
@@ -52,12 +53,26 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"measure only these groups of figures, of {', '.join(GROUPS)} (default: all); "
                         "the rows of the others read 0")  # fmt: skip
     parser.add_argument("--ttfe-runs", type=int, help="sequential runs for time to first event")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also measure our servers as they were at COMMIT, in the same run, each just before "
+                        "its working-tree self (rows 'ours @COMMIT'): a before/after on one machine state")  # fmt: skip
     return parser.parse_args(argv)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     base = QUICK if args.quick else FULL
-    overrides: dict[str, Any] = {"servers": tuple(name for name in SERVERS if name in args.servers)}
+    servers = tuple(name for name in SERVERS if name in args.servers)
+    if args.before:
+        try:
+            rev = short_revision(args.before)
+        except ValueError as exc:
+            sys.exit(str(exc))
+        servers = tuple(
+            variant
+            for name in servers
+            for variant in ((at_revision(name, rev), name) if name.startswith("ours") else (name,))
+        )
+    overrides: dict[str, Any] = {"servers": servers}
     for name in ("tokens", "duration", "idle_streams", "ttfe_runs", "only"):
         if getattr(args, name) is not None:
             value = getattr(args, name)
@@ -91,7 +106,7 @@ def _raise_fd_limit(streams: int) -> None:
 
 def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], settings: Settings) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
-    over_redis = any(name in REDIS for name in settings.servers)
+    over_redis = any(base(name) in REDIS for name in settings.servers)
     pinning = (
         f"server on core {cores[0]}"
         + (" (over Redis: its web and worker processes and redis-server, all)" if over_redis else "")
@@ -102,12 +117,14 @@ def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], setti
     redis = f"; {machine['redis']}" if over_redis else ""
     if "postgres" in machine:
         redis += f"; {machine['postgres']} (pinned with the server)"
+    revisions = dict.fromkeys(filter(None, map(revision, settings.servers)))
+    before = "".join(f" (rows '@{rev}': at {rev})" for rev in revisions)
     busy = machine["busy_before_pct"]
     warning = " (WARNING: other processes are running: figures will be skewed)" if busy > _BUSY else ""
     return "\n".join([
         f"Date: {machine['date']}",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['kernel']}",
-        f"Python: {machine['python']}; {packages}; agui-server at {machine['revision']}",
+        f"Python: {machine['python']}; {packages}; agui-server at {machine['revision']}{before}",
         f"Load tool: {machine['load_tool']}{redis}; {pinning}",
         f"Machine busy before the run: {busy:.0f} % CPU over all cores{warning}",
     ])  # fmt: skip
@@ -141,18 +158,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = describe()
     machine["busy_before_pct"] = busy_percent()
     machine["load_tool"] = (wrk_version() or "wrk") if wrk else "Python load generator (benchmarks.pyload)"
-    over_redis = any(name in REDIS for name in settings.servers)
+    over_redis = any(base(name) in REDIS for name in settings.servers)
     if over_redis:
         if redis_server_path() is None:
             sys.exit(REDIS_INSTALL_HINT)
         machine["redis"] = redis_version()
-    in_postgres = any(THREAD_STORES.get(name) == "postgres" for name in settings.servers)
+    in_postgres = any(THREAD_STORES.get(base(name)) == "postgres" for name in settings.servers)
     if in_postgres:
         if postgres_bin() is None:
             sys.exit(POSTGRES_INSTALL_HINT)
         machine["postgres"] = postgres_version()
     with tempfile.TemporaryDirectory(prefix="agui-bench-") as work_dir:
         tool = LoadTool(wrk=wrk, core=cores[1], work_dir=Path(work_dir), server_core=cores[0])
+        for rev in dict.fromkeys(filter(None, map(revision, settings.servers))):
+            extract_revision(rev, Path(work_dir))
         print(_header(machine, cores, settings), flush=True)
         redis = RedisServer.start(core=cores[0], work_dir=Path(work_dir)) if over_redis else None
         postgres = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import REDIS, THREAD_STORES, label
+from benchmarks.apps import REDIS, THREAD_STORES, at_revision, base, label, revision
 from benchmarks.workload import DEFAULT_PING_SECONDS, IDLE_PING_SECONDS
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def figures(settings: Any) -> list[Figure]:
         Figure(
             "ttfe_p50_ms",
             f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection"
-            + ("; over Redis, a connection each)" if any(name in REDIS for name in settings.servers) else ")"),
+            + ("; over Redis, a connection each)" if any(base(name) in REDIS for name in settings.servers) else ")"),
             False,
             lambda r: r.ttfe_p50_ms,
             3,
@@ -188,7 +188,10 @@ def baseline(name: str) -> str | None:
     over Redis or with a thread store, our server in one process (threads in memory)."""
     if name == "ceiling":
         return None
-    return "ours" if name in REDIS or name in THREAD_STORES else "ceiling"
+    if base(name) not in REDIS and base(name) not in THREAD_STORES:
+        return "ceiling"
+    rev = revision(name)  # (a commit's server over Redis: against the same commit's server in one process)
+    return "ours" if rev is None else at_revision("ours", rev)
 
 
 _SHORT_RUN_KEYS = ("ttfe_", "runs_per_s_c", "p99_ms_c")
@@ -197,7 +200,7 @@ _SHORT_RUN_KEYS = ("ttfe_", "runs_per_s_c", "p99_ms_c")
 def measured(figure: Figure, result: ServerResult) -> bool:
     """Whether ``result`` has this figure (servers over Redis have no RSS per idle stream; the thread-store
     servers measure the short runs only)."""
-    if result.name in THREAD_STORES:
+    if base(result.name) in THREAD_STORES:
         return figure.key.startswith(_SHORT_RUN_KEYS)
     return not figure.key.startswith("idle_kib_per_stream") or result.idle_streams > 0
 
@@ -209,7 +212,7 @@ def render(results: Sequence[ServerResult], settings: Any) -> str:
     others = [r for r in results if r.name != "ceiling"]
     head = ["Figure", "ceiling"]
     for r in others:
-        head += [label(r.name), f"{label(r.name)} vs {baseline(r.name)}"]
+        head += [label(r.name), f"{label(r.name)} vs {label(baseline(r.name) or '')}"]
     head.append("CPU % server/load/other: " + " · ".join(label(r.name) for r in results))
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---", *["---:"] * (len(head) - 2), ":---:"]) + "|"]
     for figure in figures(settings):
@@ -257,10 +260,11 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
             f"behind the SDK server in: {', '.join(behind)}" if behind else "ahead of the SDK server in every row"
         )
     for r in results:
-        if r.name not in REDIS:
+        if base(r.name) not in REDIS:
             continue
-        if ours is not None and ours.events_per_s > 0:
-            share = r.events_per_s / ours.events_per_s
+        in_process = by_name.get(baseline(r.name) or "")
+        if in_process is not None and in_process.events_per_s > 0:
+            share = r.events_per_s / in_process.events_per_s
             met = "met" if share >= REDIS_TARGET else "NOT met"
             lines.append(
                 f"single-stream events/s: {label(r.name)} is {share:.2f} of ours in one process "
@@ -274,7 +278,7 @@ def verdict(results: Sequence[ServerResult], settings: Any) -> list[str]:
                         for row in r.load)
         )  # fmt: skip
     for r in results:
-        if THREAD_STORES.get(r.name) == "postgres":
+        if THREAD_STORES.get(base(r.name)) == "postgres":
             rows = [f"{row.clients} client{'' if row.clients == 1 else 's'} {_roles(row.server_cpu_pct_by_role)}"
                     for row in r.load]  # fmt: skip
             lines.append(f"{label(r.name)} server CPU % by process (server / postgres): " + ", ".join(rows))

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from benchmarks.apps import DEFAULT_SERVERS, REDIS, THREAD_STORES
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, THREAD_STORES, base
 from benchmarks.idle import idle_streams
 from benchmarks.latency import time_to_first_event
 from benchmarks.load import LoadTool, measure_load
@@ -101,7 +101,7 @@ async def _first_event(server: Server, settings: Settings, _tool: LoadTool, resu
         tokens=settings.short_tokens,
         runs=settings.ttfe_runs,
         warmup=settings.ttfe_warmup,
-        overlap=server.name in REDIS,
+        overlap=base(server.name) in REDIS,
     )
     result.ttfe_p50_ms, result.ttfe_p99_ms = p50 * 1000, p99 * 1000
     _log(f"time to first event: p50 {result.ttfe_p50_ms:.3f} ms, p99 {result.ttfe_p99_ms:.3f} ms")
@@ -173,10 +173,10 @@ costs shows in short runs (an idle stream writes nothing; a long reply's one wri
 
 def groups(name: str, only: tuple[str, ...] = ()) -> list[str]:
     """The groups of figures measured for server ``name`` (of ``only``, when given)."""
-    if name in THREAD_STORES:
+    if base(name) in THREAD_STORES:
         chosen = [group for group in _GROUPS if group in _SHORT_RUNS]
     else:
-        chosen = [group for group in _GROUPS if name not in REDIS or group not in _NOT_OVER_REDIS]
+        chosen = [group for group in _GROUPS if base(name) not in REDIS or group not in _NOT_OVER_REDIS]
     return [group for group in chosen if not only or group in only]
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 import psutil
 
 from agui_server.runs.redis.keys import Keys
-from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, THREAD_STORES, THREADS_DB_ENV, WORKER_AGENT
+from benchmarks.apps import APPS, REDIS, REDIS_URL_ENV, THREAD_STORES, THREADS_DB_ENV, WORKER_AGENT, base, revision
 from benchmarks.client import connect
 from benchmarks.cpu import process_seconds
 from benchmarks.workload import expected_events, new_run_id, request_body
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from benchmarks.postgres_server import BenchPostgres
     from benchmarks.redis_server import RedisServer
 
-__all__ = ("HOST", "Server", "running_server")
+__all__ = ("HOST", "Server", "extract_revision", "running_server", "short_revision")
 
 HOST: Final = "127.0.0.1"
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -131,9 +131,38 @@ def _pin(processes: Sequence[psutil.Process], core: int | None) -> None:
             raise RuntimeError(f"could not pin process {process.pid} to core {core}")
 
 
+def short_revision(rev: str) -> str:
+    """The short hash of commit ``rev`` (a branch, a tag, ``HEAD~3``…); raises ``ValueError`` if there is none."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        raise ValueError(f"no commit {rev!r} in {ROOT}: {found.stderr.strip()}")
+    return found.stdout.strip()
+
+
+def extract_revision(rev: str, work_dir: Path) -> None:
+    """Write the tree of commit ``rev`` (a short hash) under ``work_dir`` for the servers
+    ``at_revision(name, rev)`` (``git archive``: no checkout, no worktree left behind)."""
+    tree = _tree(rev, work_dir)
+    tree.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+
+
+def _tree(rev: str, work_dir: Path) -> Path:
+    return work_dir / f"tree-{rev}"
+
+
+def _root(name: str, work_dir: Path) -> Path:
+    """Where server ``name``'s code is: the working tree, or a commit's tree (``extract_revision``)."""
+    rev = revision(name)
+    return ROOT if rev is None else _tree(rev, work_dir)
+
+
 def _uvicorn(name: str, port: int) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", APPS[name],
+        sys.executable, "-m", "uvicorn", APPS[base(name)],
         "--host", HOST, "--port", str(port),
         "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning",
@@ -151,14 +180,18 @@ def _log_text(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
-def _spawn(command: list[str], log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _spawn(
+    command: list[str], log: Path, extra_env: dict[str, str] | None = None, root: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` importing the code under ``root`` (first on its path, ahead of the installed
+    package)."""
     taskset = shutil.which("taskset")
     if taskset is not None:
         command = [taskset, "-c", ",".join(map(str, _START_CORES)), *command]
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    pythonpath = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": pythonpath, **(extra_env or {})}
     with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -223,7 +256,7 @@ def _stop_all(web: Sequence[subprocess.Popen[bytes]], workers: Sequence[subproce
 
 def _threads_db(name: str, log_dir: Path, postgres: BenchPostgres | None) -> dict[str, str]:
     """The environment that gives a thread-store server a fresh database; none for the other servers."""
-    store = THREAD_STORES.get(name)
+    store = THREAD_STORES.get(base(name))
     if store is None:
         return {}
     if store == "postgres":
@@ -252,16 +285,17 @@ async def running_server(
     are pinned to ``core`` once they serve (redis-server was pinned when it started). A thread-store server
     gets a fresh SQLite file, or a fresh database on ``postgres`` (the benchmark's PostgreSQL server).
     """
-    deployment = REDIS.get(name)
+    deployment = REDIS.get(base(name))
+    root = _root(name, log_dir)
     if deployment is None:
         port = _free_port()
         log = log_dir / f"{name}.log"
-        process = _spawn(_uvicorn(name, port), log, _threads_db(name, log_dir, postgres))
+        process = _spawn(_uvicorn(name, port), log, _threads_db(name, log_dir, postgres), root)
         try:
             await _wait_ready(process, port, log)
             roles = {"server": (psutil.Process(process.pid),)}
             _pin(roles["server"], core)
-            in_postgres = THREAD_STORES.get(name) == "postgres"
+            in_postgres = THREAD_STORES.get(base(name)) == "postgres"
             yield Server(name=name, ports=(port,), roles=roles, postgres=postgres if in_postgres else None)
         finally:
             _stop(process)
@@ -275,13 +309,13 @@ async def running_server(
     try:
         worker_logs = [log_dir / f"{name}-worker{i + 1}.log" for i in range(deployment.workers)]
         for log in worker_logs:
-            workers.append(_spawn(_worker(redis.url, no_env_file), log, env))
+            workers.append(_spawn(_worker(redis.url, no_env_file), log, env, root))
         ports: tuple[int, ...] = ()
         while len(ports) < deployment.web:
             ports = tuple(dict.fromkeys((*ports, _free_port())))  # distinct ports
         web_logs = [log_dir / f"{name}-web{i + 1}.log" for i in range(deployment.web)]
         for port, log in zip(ports, web_logs, strict=True):
-            web.append(_spawn(_uvicorn(name, port), log, env))
+            web.append(_spawn(_uvicorn(name, port), log, env, root))
         await asyncio.gather(*(_wait_ready(p, port, log) for p, port, log in zip(web, ports, web_logs, strict=True)))
         await _wait_workers(redis, workers, worker_logs)
         roles = {

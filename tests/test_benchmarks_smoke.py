@@ -173,3 +173,41 @@ def test_the_thread_store_servers_measure_their_short_runs(tmp_path: Path) -> No
             assert float(ratio) > 0, (name, figure.key, ratio)
     assert set(results["ours+postgres"]["load"][0]["server_cpu_pct_by_role"]) == {"server", "postgres"}
     assert "ours+postgres server CPU % by process (server / postgres)" in proc.stdout
+
+
+@pytest.mark.redis
+def test_before_measures_our_servers_at_a_commit_in_the_same_run(tmp_path: Path) -> None:
+    """``--before COMMIT`` adds, for each of our servers, the same server running that commit's code (its rows
+    ``ours @COMMIT``), each ratio against that commit's own baseline. (HEAD: a shallow clone has no other.)"""
+    from benchmarks.server import short_revision
+
+    rev = short_revision("HEAD")
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--servers", "ceiling", "ours", "ours+redis-1x1",
+         "--before", "HEAD", "--only", "first_event", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    assert list(results) == ["ceiling", f"ours@{rev}", "ours", f"ours+redis-1x1@{rev}", "ours+redis-1x1"]
+    header = _header(proc.stdout)
+    assert f"ours @{rev} vs ceiling" in header, header
+    assert f"{label('ours+redis-1x1')} @{rev} vs ours @{rev}" in header, header
+    assert all(result["ttfe_p50_ms"] > 0 for result in results.values()), results
+    assert f"(rows '@{rev}': at {rev})" in proc.stdout
+
+
+def test_a_commits_servers_import_that_commits_tree(tmp_path: Path) -> None:
+    from benchmarks.apps import at_revision
+    from benchmarks.server import _root, extract_revision, short_revision
+
+    rev = short_revision("HEAD")
+    extract_revision(rev, tmp_path)
+    tree = _root(at_revision("ours", rev), tmp_path)
+    committed = subprocess.run(
+        ["git", "show", f"{rev}:agui_server/runs/guard.py"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    assert (tree / "agui_server" / "runs" / "guard.py").read_bytes() == committed
+    assert (tree / "benchmarks" / "apps" / "ours.py").is_file()
+    assert _root("ours", tmp_path) == ROOT

@@ -27,7 +27,10 @@ __all__ = (
     "THREAD_STORES",
     "WORKER_AGENT",
     "RedisDeployment",
+    "at_revision",
+    "base",
     "label",
+    "revision",
 )
 
 
@@ -75,6 +78,27 @@ DEFAULT_SERVERS: Final = tuple(name for name in SERVERS if name not in THREAD_ST
 _LABELS: Final = {"ours+redis-1x1": "ours+redis 1×1", "ours+redis-2x2": "ours+redis 2×2"}  # noqa: RUF001
 
 
+_AT: Final = "@"
+"""``ours@d5fb292``: server ``ours`` as it was at commit ``d5fb292`` (``--before``)."""
+
+
+def at_revision(name: str, rev: str) -> str:
+    """Server ``name`` as it was at commit ``rev``: its processes import that commit's code."""
+    return f"{name}{_AT}{rev}"
+
+
+def base(name: str) -> str:
+    """The server a name stands for, without its commit (what ``APPS``, ``REDIS`` and ``THREAD_STORES`` know)."""
+    return name.partition(_AT)[0]
+
+
+def revision(name: str) -> str | None:
+    """The commit of an ``at_revision`` name; ``None``: the working tree's code."""
+    return name.partition(_AT)[2] or None
+
+
 def label(name: str) -> str:
     """How the table names server ``name``."""
-    return _LABELS.get(name, name)
+    rev = revision(name)
+    shown = _LABELS.get(base(name), base(name))
+    return shown if rev is None else f"{shown} @{rev}"
