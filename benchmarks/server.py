@@ -142,11 +142,15 @@ def short_revision(rev: str) -> str:
 
 
 def extract_revision(rev: str, work_dir: Path) -> None:
-    """Write the tree of commit ``rev`` (a short hash) under ``work_dir`` for the servers
-    ``at_revision(name, rev)`` (``git archive``: no checkout, no worktree left behind)."""
+    """Write commit ``rev``'s (a short hash) ``agui_server`` package under ``work_dir`` for the servers
+    ``at_revision(name, rev)`` (``git archive``: no checkout, no worktree left behind). Only the code under
+    test: the benchmark's own apps and agent stay the working tree's, so both sides serve the same
+    workload with the same settings."""
     tree = _tree(rev, work_dir)
     tree.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "agui_server"], cwd=ROOT, check=True, capture_output=True
+    )
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
 
 
@@ -183,12 +187,12 @@ def _log_text(log: Path) -> str:
 def _spawn(
     command: list[str], log: Path, extra_env: dict[str, str] | None = None, root: Path = ROOT
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` importing the code under ``root`` (first on its path, ahead of the installed
-    package)."""
+    """Start ``command`` importing ``agui_server`` from under ``root`` (first on its path, ahead of the
+    installed package) and the benchmark's apps from the working tree."""
     taskset = shutil.which("taskset")
     if taskset is not None:
         command = [taskset, "-c", ",".join(map(str, _START_CORES)), *command]
-    pythonpath = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    pythonpath = os.pathsep.join(dict.fromkeys(filter(None, [str(root), str(ROOT), os.environ.get("PYTHONPATH")])))
     env = {**os.environ, "PYTHONPATH": pythonpath, **(extra_env or {})}
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
