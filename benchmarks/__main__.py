@@ -79,6 +79,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             overrides[name] = tuple(value) if isinstance(value, list) else value
     if args.only and "concurrent" not in args.only:
         overrides["clients"] = ()  # no concurrent rows in the table
+    if args.only and "idle" not in args.only:
+        overrides["idle_streams"] = ()  # nor idle-stream rows
     return dataclasses.replace(base, **overrides)
 
 
