@@ -184,7 +184,11 @@ class Guard:
     async def run(self, agent: Agent) -> None:
         """Run the agent to its end, its failure or its cancellation; always emit one terminal event."""
         self.start()
-        stream = agent.run(self.input, self.ctx)
+        try:
+            stream = agent.run(self.input, self.ctx)
+        except Exception:  # (an agent whose ``run`` fails before it returns its stream)
+            self._agent_failed()
+            return
         try:
             if self.run_timeout is None:
                 await self._pump(stream)
@@ -207,15 +211,18 @@ class Guard:
             )
             self._fail(ErrorCode.AGENT_PROTOCOL_ERROR, f"The agent broke the AG-UI protocol: {exc} (ref {reference})")
         except Exception:
-            reference = uuid.uuid4().hex[:12]
-            logger.exception(
-                "agent failed (ref %s, thread %s, run %s)", reference, self.input.thread_id, self.input.run_id
-            )
-            self._fail(ErrorCode.AGENT_ERROR, f"The agent failed. Reference: {reference}.")
+            self._agent_failed()
         else:
             self._finish(None)
         finally:
             await self._close_agent(stream)
+
+    def _agent_failed(self) -> None:
+        """End the run with ``AGENT_ERROR`` for the exception being handled (logged with a reference the client
+        sees)."""
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("agent failed (ref %s, thread %s, run %s)", reference, self.input.thread_id, self.input.run_id)
+        self._fail(ErrorCode.AGENT_ERROR, f"The agent failed. Reference: {reference}.")
 
     async def _pump(self, stream: AsyncIterator[Any]) -> None:
         count = 0

@@ -394,10 +394,12 @@ def test_an_eventsource_on_web_b_sees_the_runs_that_messages_to_web_a_start(shar
 
 
 def test_a_run_stopped_while_queued_ends_cancelled_at_once_and_no_worker_runs_it_later(tmp_path: Path) -> None:
-    with cluster(tmp_path, webs=1, workers=0) as c:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("alice-token alice\n")  # (signed in: the thread's key in Redis is not the client's id)
+    with cluster(tmp_path, webs=1, workers=0, web_args=("--auth-tokens", str(tokens))) as c:
         assert isinstance(c, Cluster)
         ((web, _),) = c.webs
-        with httpx.Client(timeout=20) as client:
+        with httpx.Client(timeout=20, headers={"authorization": "Bearer alice-token"}) as client:
             with client.stream("POST", web + "/ag-ui/slow", json=body("queued-stop", "queued-thread")) as response:
                 reader = Reader(response)
                 started = reader.take(1)  # (SUBMIT wrote RUN_STARTED; no worker exists to take the run)
@@ -413,6 +415,7 @@ def test_a_run_stopped_while_queued_ends_cancelled_at_once_and_no_worker_runs_it
     assert answered < 1.0  # (not the stop's wait for a worker to settle the run)
     assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_FINISHED"]
     assert events[-1]["outcome"] == {"type": "cancelled"}
+    assert events[-1]["threadId"] == events[0]["threadId"] == "queued-thread"
     assert after.status_code == 200  # the thread was freed with the run
     assert [e["type"] for _, e in parse(after.content)][-1] == "RUN_FINISHED"
     assert [e for _, e in replay] == events  # the worker that came later did not run it

@@ -126,3 +126,33 @@ def test_a_legacy_client_answers_over_redis_with_command_resume(cluster: Cluster
         answer = {**legacy, "runId": "r5-yes", "forwardedProps": {"command": {"resume": {"approved": False}}}}
         answered = run(client, b + "/ag-ui/ask", answer)
     assert "".join(e.get("delta", "") for e in answered) == "ask-r5-0: not sent. "
+
+
+def test_answers_stopped_while_queued_are_stored_by_the_worker_that_ends_the_run(tmp_path: Any) -> None:
+    """A run that carries answers is not ended by the stop itself (that would leave the stored thread asking
+    questions it no longer takes answers to): the worker that claims it ends it cancelled, without running the
+    agent, and stores the thread with the answers."""
+    with started(tmp_path, webs=1, workers=1, agents=AGENT) as c:
+        assert isinstance(c, Cluster)
+        ((web, _),) = c.webs
+        with httpx.Client(timeout=30) as client:
+            asked = run(client, web + "/ag-ui/ask", body("q1", "q1-ask"))
+            assert asked[-1]["outcome"]["interrupts"][0]["id"] == "ask-q1-0"
+            worker = c.workers[0]
+            worker.terminate()  # no worker: the answering run waits in the queue
+            worker.wait(15)
+            resume = [{"interruptId": "ask-q1-0", "status": "resolved", "payload": {"approved": True}}]
+            with client.stream("POST", web + "/ag-ui/ask", json=body("q1", "q1-yes", resume)) as response:
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                head = next(line for line in lines if line.startswith("data:"))
+                stopped = client.post(web + "/ag-ui/runs/q1-yes/stop")
+                c.start_worker(*AGENT)
+                rest = [line for line in lines if line.startswith("data:")]
+            thread = client.get(web + "/ag-ui/threads/q1").json()
+    events = [event for _, event in parse_frames(("\n\n".join([head, *rest]) + "\n\n").encode())]
+    assert stopped.json() == {"runId": "q1-yes", "status": "cancelled"}
+    assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_FINISHED"]
+    assert events[-1]["outcome"] == {"type": "cancelled"}
+    assert thread["interrupts"] == []
+    assert [(x["interrupt"]["id"], x["runId"]) for x in thread["answeredInterrupts"]] == [("ask-q1-0", "q1-yes")]

@@ -288,3 +288,15 @@ async def test_agent_that_never_awaits_still_lets_other_tasks_run() -> None:
     await run_guard(agent)
     task.cancel()
     assert ticks > 5
+
+
+async def test_an_agent_whose_run_fails_before_returning_its_stream_ends_the_run_with_agent_error() -> None:
+    class Broken:
+        def run(self, input: Any, ctx: Any) -> Any:
+            raise RuntimeError("no stream for you")
+
+    out: list[dict[str, Any]] = []
+    guard = Guard(make_input(), RunContext(thread_id="t", run_id="r"), lambda data, _t: out.append(json.loads(data)))
+    await guard.run(Broken())  # type: ignore[arg-type]
+    assert types(out) == ["RUN_STARTED", "RUN_ERROR"]
+    assert out[-1]["code"] == "AGENT_ERROR"

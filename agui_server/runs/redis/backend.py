@@ -20,7 +20,7 @@ import msgspec
 from redis.exceptions import RedisError
 
 from agui_server.observability.telemetry import handoff
-from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
+from agui_server.principals import ANONYMOUS, Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import decode_input
@@ -467,12 +467,17 @@ class RedisRunBackend:
         """Cancel the run on whatever worker holds it; answer once it has ended (bounded)."""
         try:
             meta = self.keys.meta(run_id)
-            status, thread_id, legacy = await self.redis.hmget(meta, "status", "thread_id", "legacy")
+            status, thread_id, legacy, input = await self.redis.hmget(meta, "status", "thread_id", "legacy", "input")
             if status is None:
                 return None
             if status in _ENDED:
                 return "finished"
-            if status == b"queued" and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1"):
+            if (
+                status == b"queued"
+                and input is not None
+                and not decode_input(input).resume  # (answers: the claim that ends it stores them with the thread)
+                and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1")
+            ):
                 return "cancelled"
             await self.redis.hset(meta, "cancel", 1)
             await self.redis.publish(self.keys.cancel, run_id)
@@ -488,9 +493,13 @@ class RedisRunBackend:
             raise _unavailable(exc) from exc
 
     async def _cancel_queued(self, run_id: str, thread_id: str, legacy: bool) -> bool:
-        """End a run no worker has taken yet, now, with the ``cancelled`` outcome (its agent never starts).
-        False if a worker claimed it meanwhile: then the cancel flag reaches that worker."""
-        finished = ev.RunFinishedEvent(thread_id=thread_id, run_id=run_id, outcome=ev.CancelledOutcome())
+        """End a run no worker has taken yet, now, with the ``cancelled`` outcome: its agent never starts and
+        the stored thread stays as it was (as for a run no worker took in time). False if a worker claimed it
+        meanwhile, or it was queued once more after a lost worker: then the cancel flag reaches the worker
+        that claims it, which ends it cancelled and stores the thread."""
+        finished = ev.RunFinishedEvent(
+            thread_id=client_thread_id(thread_id), run_id=run_id, outcome=ev.CancelledOutcome()
+        )
         keys, settings = self.keys, self.settings
         ended = await self._end_queued(
             keys=[

@@ -433,10 +433,16 @@ END_QUEUED: Final = (
 -- KEYS: meta, log, feed, feedseq, queued, active
 -- ARGV: run_id, payload, retention_ms, maxlen, feedmax, event_type, status, due_only
 -- Ends a run no worker has taken, with its terminal event: a run past its deadline for a worker (due_only
--- '1': the reaper's NO_WORKER) or one stopped while queued (RUN_FINISHED cancelled). 0: it is not queued
--- (a worker claimed it, or it ended), or (due_only) not yet due.
+-- '1': the reaper's NO_WORKER) or one stopped while queued (due_only '0': RUN_FINISHED cancelled), which
+-- must be a first attempt whose RUN_STARTED SUBMIT wrote (a run queued once more after a lost worker ends
+-- through its next claim instead, which writes its RUN_STARTED first). 0: it is not queued (a worker
+-- claimed it, or it ended), not yet due, or (a stop) not a first attempt.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
   redis.call('ZREM', KEYS[5], ARGV[1])
+  return 0
+end
+if ARGV[8] ~= '1' and (redis.call('HGET', KEYS[1], 'started') ~= '1'
+    or (tonumber(redis.call('HGET', KEYS[1], 'attempt')) or 0) > 0) then
   return 0
 end
 """

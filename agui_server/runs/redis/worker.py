@@ -215,7 +215,7 @@ class _Execution:
         while True:
             if not outbox:
                 if self.task.done():
-                    if recorder.terminal is None and not self.lost:
+                    if recorder.terminal is None and not self.lost and self.task.cancelled():
                         # cancelled before its first step (stopped while queued): the agent never ran, the
                         # run still ends, cancelled, rather than waiting for the reaper's WORKER_LOST
                         recorder.guard.cancelled()
