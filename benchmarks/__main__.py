@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.apps import DEFAULT_SERVERS, REDIS, SERVERS, THREAD_STORES, at_revision, base, revision
+from benchmarks.apps import DEFAULT_SERVERS, REDIS, SERVERS, THREAD_STORES, at_revision, base, revisions
 from benchmarks.load import LoadTool
 from benchmarks.machine import busy_percent, describe, redis_version
 from benchmarks.postgres_server import INSTALL_HINT as POSTGRES_INSTALL_HINT
@@ -119,8 +119,7 @@ def _header(machine: dict[str, Any], cores: tuple[int | None, int | None], setti
     redis = f"; {machine['redis']}" if over_redis else ""
     if "postgres" in machine:
         redis += f"; {machine['postgres']} (pinned with the server)"
-    revisions = dict.fromkeys(filter(None, map(revision, settings.servers)))
-    before = "".join(f" (rows '@{rev}': at {rev})" for rev in revisions)
+    before = "".join(f" (rows '@{rev}': at {rev})" for rev in revisions(settings.servers))
     busy = machine["busy_before_pct"]
     warning = " (WARNING: other processes are running: figures will be skewed)" if busy > _BUSY else ""
     return "\n".join([
@@ -172,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine["postgres"] = postgres_version()
     with tempfile.TemporaryDirectory(prefix="agui-bench-") as work_dir:
         tool = LoadTool(wrk=wrk, core=cores[1], work_dir=Path(work_dir), server_core=cores[0])
-        for rev in dict.fromkeys(filter(None, map(revision, settings.servers))):
+        for rev in revisions(settings.servers):
             extract_revision(rev, Path(work_dir))
         print(_header(machine, cores, settings), flush=True)
         redis = RedisServer.start(core=cores[0], work_dir=Path(work_dir)) if over_redis else None

@@ -15,7 +15,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = (
     "APPS",
@@ -31,6 +34,7 @@ __all__ = (
     "base",
     "label",
     "revision",
+    "revisions",
 )
 
 
@@ -95,6 +99,11 @@ def base(name: str) -> str:
 def revision(name: str) -> str | None:
     """The commit of an ``at_revision`` name; ``None``: the working tree's code."""
     return name.partition(_AT)[2] or None
+
+
+def revisions(names: Iterable[str]) -> list[str]:
+    """The commits the servers ``names`` run at, each once, in order (none: all run the working tree)."""
+    return list(dict.fromkeys(filter(None, map(revision, names))))
 
 
 def label(name: str) -> str:

@@ -467,17 +467,12 @@ class RedisRunBackend:
         """Cancel the run on whatever worker holds it; answer once it has ended (bounded)."""
         try:
             meta = self.keys.meta(run_id)
-            status, thread_id, legacy, input = await self.redis.hmget(meta, "status", "thread_id", "legacy", "input")
+            status, thread_id, legacy = await self.redis.hmget(meta, "status", "thread_id", "legacy")
             if status is None:
                 return None
             if status in _ENDED:
                 return "finished"
-            if (
-                status == b"queued"
-                and input is not None
-                and not decode_input(input).resume  # (answers: the claim that ends it stores them with the thread)
-                and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1")
-            ):
+            if status == b"queued" and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1"):
                 return "cancelled"
             await self.redis.hset(meta, "cancel", 1)
             await self.redis.publish(self.keys.cancel, run_id)
@@ -496,7 +491,11 @@ class RedisRunBackend:
         """End a run no worker has taken yet, now, with the ``cancelled`` outcome: its agent never starts and
         the stored thread stays as it was (as for a run no worker took in time). False if a worker claimed it
         meanwhile, or it was queued once more after a lost worker: then the cancel flag reaches the worker
-        that claims it, which ends it cancelled and stores the thread."""
+        that claims it, which ends it cancelled and stores the thread; so is a run that answers interrupts
+        (its claim stores the answers with the thread)."""
+        input = await self.redis.hget(self.keys.meta(run_id), "input")  # (read for queued runs only)
+        if input is None or decode_input(input).resume:
+            return False
         finished = ev.RunFinishedEvent(
             thread_id=client_thread_id(thread_id), run_id=run_id, outcome=ev.CancelledOutcome()
         )
