@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from agui_server.principals import ANONYMOUS, Principal
 
@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
     from litestar import Request
 
-__all__ = ("Authenticator", "BearerTokens", "JWTVerifier", "NoAuth")
+__all__ = ("PRINCIPAL_STATE_KEY", "Authenticator", "BearerTokens", "JWTVerifier", "NoAuth")
+
+PRINCIPAL_STATE_KEY: Final = "agui_principal"
+"""Where the caller an authenticator found is kept in the request's ASGI state (``scope["state"]``)."""
 
 
 @runtime_checkable

@@ -38,7 +38,7 @@ from agui_server.dialects.base import StreamInfo
 from agui_server.dialects.builtin import AGUIDialect, ReaderExtras, ThreadMessages
 from agui_server.dialects.routes import InvalidRequest, thread_field, turn_input
 from agui_server.dialects.view import DialectView
-from agui_server.http.auth import Authenticator, NoAuth
+from agui_server.http.auth import PRINCIPAL_STATE_KEY, Authenticator, NoAuth
 from agui_server.http.errors import HTTP_ERRORS, APIError, error_response
 from agui_server.http.limits import PrincipalLimits
 from agui_server.http.streaming import SSEResponse
@@ -70,7 +70,7 @@ from agui_server.runs.log import RunLog
 from agui_server.runs.threads import MAX_PAGE, MAX_TITLE, PAGE_SIZE, InvalidPageCursor
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from litestar import Request
 
@@ -85,13 +85,11 @@ if TYPE_CHECKING:
 
 __all__ = ("Endpoints",)
 
-_DISCONNECT_HEADER = "x-agui-on-disconnect"
+_DISCONNECT_HEADER: Final = b"x-agui-on-disconnect"
 
 Answer = ASGIResponse | SSEResponse
 """What an endpoint answers: a JSON response, or a stream."""
 
-_PRINCIPAL: Final = "agui_principal"
-"""Where :meth:`Endpoints.authenticate` keeps the caller on the request's state."""
 _GET_STREAM_IDS: Final = AGUIDialect()
 _THREAD_MESSAGES: Final = ThreadMessages()
 
@@ -106,6 +104,23 @@ def _is_json(content_type: str | None) -> bool:
         return False  # a body without a type is what a cross-site page can send without a CORS preflight
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The request's first header ``name`` (lower case, as ASGI gives names), read from the scope: on the run
+    path this is cheaper than building Litestar's header map (``request.headers``)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _query(request: Request[Any, Any, Any], name: str) -> str | None:
+    """A query parameter (``None`` at once when the URL has no query)."""
+    if not request.scope["query_string"]:
+        return None
+    value: str | None = request.query_params.get(name)
+    return value
 
 
 def _not_found(what: str, value: str) -> APIError:
@@ -179,7 +194,9 @@ class Endpoints:
         principal = await self.auth.authenticate(request)
         if principal is None or not is_valid_id(principal.id):
             return self.refuse(_unauthenticated())
-        request.state[_PRINCIPAL] = principal
+        request.scope["state"][PRINCIPAL_STATE_KEY] = (
+            principal  # (``request.state`` would build a ``State`` per access)
+        )
         return None
 
     # -- answers and refusals -------------------------------------------------------------------
@@ -261,17 +278,17 @@ class Endpoints:
         """Fetch metadata: a browser marks what another site's page sends (``Sec-Fetch-Site``); such a request
         passes only from an origin in ``allowed_origins`` (CORS). Clients that are no browser send no such
         header and pass."""
-        site = request.headers.get("sec-fetch-site")
+        site = _header(request, b"sec-fetch-site")
         if site not in ("cross-site", "same-site"):
             return True
-        origin = request.headers.get("origin")
+        origin = _header(request, b"origin")
         allowed = self.config.allowed_origins
         return origin is not None and ("*" in allowed or origin in allowed)
 
     @staticmethod
     def principal(request: Request[Any, Any, Any]) -> Principal:
         """The caller, as :meth:`authenticate` found it."""
-        principal: Principal = request.state[_PRINCIPAL]
+        principal: Principal = request.scope["state"][PRINCIPAL_STATE_KEY]
         return principal
 
     def owner(self, request: Request[Any, Any, Any]) -> str:
@@ -313,7 +330,7 @@ class Endpoints:
     # -- request parsing ------------------------------------------------------------------------
 
     async def _body(self, request: Request[Any, Any, Any]) -> bytes:
-        if not _is_json(request.headers.get("content-type")):
+        if not _is_json(_header(request, b"content-type")):
             raise APIError("UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (Content-Type: application/json).")
         try:
             return await request.body()
@@ -343,7 +360,7 @@ class Endpoints:
         return int(raw)
 
     def _policy(self, request: Request[Any, Any, Any]) -> DisconnectPolicy | None:
-        text = request.query_params.get("on_disconnect") or request.headers.get(_DISCONNECT_HEADER)
+        text = _query(request, "on_disconnect") or _header(request, _DISCONNECT_HEADER)
         if text is None:
             return None
         try:
@@ -376,7 +393,8 @@ class Endpoints:
         dialect: Dialect | None = None,
     ) -> tuple[RunHandle, RequestScope | None]:
         """Start the run (under the request's ``agui.request`` span, when tracing is on)."""
-        scope = start_request(self.telemetry, request.headers, dialect.name if dialect else _AG_UI, agent_id)
+        headers: Mapping[str, str] = request.headers if self.telemetry.tracer is not None else {}  # (its parent span)
+        scope = start_request(self.telemetry, headers, dialect.name if dialect else _AG_UI, agent_id)
         if scope is None:
             return await self._admit(request, agent, run_input, agent_id, policy), None
         try:

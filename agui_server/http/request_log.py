@@ -11,6 +11,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Final
 
+from agui_server.http.auth import PRINCIPAL_STATE_KEY
+
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,7 +45,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            principal = (scope.get("state") or {}).get("agui_principal")
+            principal = (scope.get("state") or {}).get(PRINCIPAL_STATE_KEY)
             logger.info(
                 "%s %s %s %d %.1fms",
                 scope.get("method", "-"),

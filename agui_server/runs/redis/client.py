@@ -12,13 +12,20 @@ one prefix lies in one hash slot (keys.py), so a cluster runs every script and t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
-from redis.exceptions import ConnectionError, CrossSlotTransactionError, InvalidPipelineStack, RedisClusterException
+from redis.exceptions import (
+    ConnectionError,
+    CrossSlotTransactionError,
+    InvalidPipelineStack,
+    RedisClusterException,
+    ResponseError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -31,6 +38,9 @@ _CLUSTER_REDIS_PY: Final = (8, 0)
 """The first redis-py whose asyncio cluster client has pub/sub (the workers' cancel channel)."""
 _CONNECT_TIMEOUT: Final = 2.0
 _HEALTH_CHECK: Final = 15
+LEAN_CONNECTIONS: Final = 64
+"""Connections at most (and at most half of ``max_connections``) that a one-server client keeps for the short
+command path (:class:`_LeanRedis`); commands in flight past them go through redis-py's pool."""
 
 
 _T = TypeVar("_T")
@@ -82,6 +92,69 @@ class _RedisCluster(RedisCluster):
         return _ClusterPubSub(self, node=node, host=host, port=port, **kwargs)
 
 
+class _LeanRedis(Redis):
+    """redis-py's asyncio client on one server, with a shorter path for a command.
+
+    redis-py takes a connection from its pool under a lock, checks it for unread data, wraps the command in
+    its retry and observability machinery and gives the connection back under the lock again: about 35 µs
+    of Python per command, more than the round trip to a Redis on loopback (``benchmarks/README.md``, issue
+    15). Here a command takes a connection from a plain list of idle ones (up to ``lean`` of them, made with
+    the pool's own settings: address, TLS, ACL login, timeouts, client name, health checks) and puts it
+    back once its whole reply is read; what redis-py's path does for a command (packing, the reply's
+    parsing and its callbacks) is the same. A connection whose command failed in any other way (the
+    server went away, a timeout, a cancellation mid-reply) is dropped, never reused; when it failed for a
+    closed or broken connection the command goes once more through redis-py's own path, which reconnects
+    and retries as it always does. Past ``lean`` commands in flight, redis-py's pool takes the rest.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle: list[Any] = []
+        self._lean_left = 0
+        """Lean connections that may still be made (the cap less those made and not dropped)."""
+
+    @classmethod
+    def lean_from_pool(cls, pool: ConnectionPool, lean: int) -> _LeanRedis:
+        """A client that owns ``pool`` and keeps up to ``lean`` connections of its own."""
+        client = cls.from_pool(pool)
+        assert isinstance(client, _LeanRedis)
+        client._lean_left = lean
+        return client
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        idle = self._idle
+        if idle:
+            conn = idle.pop()
+        elif self._lean_left > 0:
+            self._lean_left -= 1
+            conn = self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        else:
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_command(*args)
+            result = await self.parse_response(conn, args[0], **options)
+        except ResponseError:  # (the whole reply was read: the connection is fine)
+            idle.append(conn)
+            raise
+        except BaseException as exc:
+            self._lean_left += 1
+            with contextlib.suppress(Exception):
+                await conn.disconnect(nowait=True)
+            if isinstance(exc, ConnectionError):
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            raise
+        idle.append(conn)
+        return result
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        idle, self._idle = self._idle, []
+        self._lean_left = 0
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+        await super().aclose(close_connection_pool)
+
+
 def _split(url: str) -> tuple[str, bool]:
     """``url`` as redis-py reads it, and whether it names a cluster."""
     scheme, sep, rest = url.partition("://")
@@ -112,7 +185,9 @@ def redis_client(url: str, *, name: str, max_connections: int = 1_000, socket_ti
     Commands in flight at once take one connection each, up to ``max_connections`` (per node on a cluster;
     redis-py's default of 100 made the 101st concurrent command fail); each command gives up after
     ``socket_timeout`` seconds. (A pool that makes commands wait for a free connection instead costs about
-    0.15 ms per run.) redis-py types replies as ``bytes | str``, so the client is ``Any`` here.
+    0.15 ms per run.) On one server, up to ``LEAN_CONNECTIONS`` of them (at most half) serve commands
+    through a shorter path than redis-py's pool (:class:`_LeanRedis`). redis-py types replies as
+    ``bytes | str``, so the client is ``Any`` here.
     """
     target, cluster = _split(url)
     if cluster:
@@ -125,16 +200,17 @@ def redis_client(url: str, *, name: str, max_connections: int = 1_000, socket_ti
             health_check_interval=_HEALTH_CHECK,
             client_name=name,
         )
+    lean = min(LEAN_CONNECTIONS, max_connections // 2)
     pool = ConnectionPool.from_url(
         target,
-        max_connections=max_connections,
+        max_connections=max_connections - lean,
         socket_timeout=socket_timeout,
         socket_connect_timeout=_CONNECT_TIMEOUT,
         health_check_interval=_HEALTH_CHECK,
         retry_on_timeout=False,
         client_name=name,
     )
-    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the connections
+    return _LeanRedis.lean_from_pool(pool, lean)  # the client owns the pool: closing it closes the connections
 
 
 def sync_redis_client(url: str, *, socket_timeout: float = 5.0) -> Any:
