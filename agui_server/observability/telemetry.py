@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agui_server.observability.metrics import Metrics
+from agui_server.protocol.compat import CANCELLED_CODE
 
 try:
     from opentelemetry import context as otel_context
@@ -244,6 +245,7 @@ def received(text: str | bytes | None) -> tuple[Any, str]:
 
 
 class _Terminal(msgspec.Struct):
+    type: str = ""
     code: str | None = None
     outcome: dict[str, Any] | None = None
 
@@ -253,12 +255,19 @@ _terminal = msgspec.json.Decoder(_Terminal)
 
 def terminal_labels(event_type: str, payload: bytes) -> tuple[str, str]:
     """The outcome and code a run's terminal event gives its metrics and span: ``error`` and the RUN_ERROR's
-    code, or the RUN_FINISHED's outcome type (``success`` when it has none) and ``""``."""
+    code, or the RUN_FINISHED's outcome type (``success`` when it has none) and ``""``.
+
+    The payload's own ``type`` decides (``event_type`` when it has none): a run's cancel reaches a pre-1.0
+    client as ``RUN_ERROR`` ``CANCELLED`` (protocol.compat.downgrade) under the type of the ``RUN_FINISHED``
+    it stands for, and is labelled ``cancelled``, as the run's status is (redis/writer.status_of_terminal).
+    """
     try:
         terminal = _terminal.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError):
         terminal = _Terminal()
-    if event_type == "RUN_ERROR":
+    if (terminal.type or event_type) == "RUN_ERROR":
+        if terminal.code == CANCELLED_CODE:
+            return "cancelled", ""
         return "error", terminal.code or ""
     return str((terminal.outcome or {}).get("type", "success")), ""
 
