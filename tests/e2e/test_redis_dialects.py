@@ -216,7 +216,7 @@ def test_server_and_agent_feeds_over_redis_show_the_end_of_runs_stopped_while_qu
     """The stop and the reaper end such runs with scripts of their own: their last event reaches the wide feeds
     as every other event of the run does (the feeds' web process is not the one the runs go through)."""
     with (
-        cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "2")) as c,
+        cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "3")) as c,
         uvicorn_app("tests.support.feeds_app:app", {"FEEDS_REDIS_URL": c.redis_url}) as base,
     ):
         ((web, _),) = c.webs

@@ -169,7 +169,8 @@ class RedisRunBackend:
         durable: where finished runs' threads are kept for good (PostgreSQL; ``redis/threads.py``).
         socket_timeout: seconds before a Redis command gives up.
         caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
-        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere); the
+        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere), and
+            where the runs its reaper or a stop ends without a worker are counted (``agui.runs.ended``); the
             trace context of the request that queues a run travels with it to the worker either way.
         max_connections: connections for commands in flight at once (streams are read over connections
             of their own).
