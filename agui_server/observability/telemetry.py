@@ -6,7 +6,9 @@ The seams, each written once:
   (continuing the client's ``traceparent``), which ends when the request's stream does;
 - the run: :class:`RunScope`, made by the run recorder of every engine, opens the ``agui.run`` span (a
   child of the request's span, in process or, over Redis, through :func:`handoff` / :func:`received`),
-  counts the run's events and closes it at the terminal event;
+  counts the run's events and closes it at the terminal event (labelled by :func:`terminal_labels`); a run
+  that a process ends without executing it (over Redis: the reaper's, a stop while queued) is counted by
+  :func:`count_ended`, with the same labels;
 - the model and tools: :class:`ModelCall` (a GenAI ``chat`` span per model request) and :class:`ToolCall`
   (an ``execute_tool`` span per backend tool call), children of the run's span;
 - metrics: :class:`~agui_server.observability.metrics.Metrics`.
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agui_server.observability.metrics import Metrics
+from agui_server.protocol.compat import CANCELLED_CODE
 
 try:
     from opentelemetry import context as otel_context
@@ -52,11 +55,13 @@ __all__ = (
     "RunScope",
     "Telemetry",
     "ToolCall",
+    "count_ended",
     "current_run",
     "current_trace_ids",
     "handoff",
     "received",
     "start_request",
+    "terminal_labels",
 )
 
 SCOPE_NAME: Final = "agui_server"
@@ -240,11 +245,43 @@ def received(text: str | bytes | None) -> tuple[Any, str]:
 
 
 class _Terminal(msgspec.Struct):
+    type: str = ""
     code: str | None = None
     outcome: dict[str, Any] | None = None
 
 
 _terminal = msgspec.json.Decoder(_Terminal)
+
+
+def terminal_labels(event_type: str, payload: bytes) -> tuple[str, str]:
+    """The outcome and code a run's terminal event gives its metrics and span: ``error`` and the RUN_ERROR's
+    code, or the RUN_FINISHED's outcome type (``success`` when it has none) and ``""``.
+
+    The payload's own ``type`` decides (``event_type`` when it has none): a run's cancel reaches a pre-1.0
+    client as ``RUN_ERROR`` ``CANCELLED`` (protocol.compat.downgrade) under the type of the ``RUN_FINISHED``
+    it stands for, and is labelled ``cancelled``, as the run's status is (redis/writer.status_of_terminal).
+    """
+    try:
+        terminal = _terminal.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        terminal = _Terminal()
+    if (terminal.type or event_type) == "RUN_ERROR":
+        if terminal.code == CANCELLED_CODE:
+            return "cancelled", ""
+        return "error", terminal.code or ""
+    return str((terminal.outcome or {}).get("type", "success")), ""
+
+
+def count_ended(telemetry: Telemetry | None, agent_id: str, event_type: str, payload: bytes) -> None:
+    """A run this process ended without executing it, with that terminal event: over Redis, the reaper's
+    ``WORKER_LOST`` and ``NO_WORKER``, and a stop of a run still queued. Counted in ``agui.runs.ended``,
+    labelled as :meth:`RunScope.ended` labels it; not in ``agui.runs.active`` (counted per process: such a
+    run was never active here, and one whose worker died was active in that worker only) nor
+    ``agui.run.duration`` (it did not start here)."""
+    metrics = telemetry.metrics if telemetry is not None else None
+    if metrics is not None:
+        outcome, code = terminal_labels(event_type, payload)
+        metrics.runs_ended.add(1, {"agent": agent_id, "outcome": outcome, "code": code})
 
 
 class RunScope:
@@ -326,14 +363,7 @@ class RunScope:
         if not self.observed:
             return
         self.started, started = 0.0, self.started
-        try:
-            terminal = _terminal.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            terminal = _Terminal()
-        if event_type == "RUN_ERROR":
-            outcome, code = "error", terminal.code or ""
-        else:
-            outcome, code = str((terminal.outcome or {}).get("type", "success")), ""
+        outcome, code = terminal_labels(event_type, payload)
         metrics = self.metrics
         if metrics is not None:
             agent = {"agent": self.agent_id}

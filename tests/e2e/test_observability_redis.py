@@ -8,6 +8,7 @@ started before the request, so the run's span can find its parent only in what t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,10 @@ import pytest
 from agui_server import AGUIConfig, RedisBackend, create_app
 from agui_server.agents.base import FunctionAgent
 from agui_server.runs.redis import RedisRunBackend
+from agui_server.runs.redis.worker import WorkerSettings
 from tests.support.cluster import redis_alone
 from tests.support.otel import CLIENT_SPAN_ID, TRACE_ID, TRACEPARENT, Otel, hex_trace, parent_of, span_id
+from tests.support.reaping import AGENT, end_runs_four_ways, queued_input, vanished_worker
 from tests.support.sse import collect_events, run_input, types
 
 if TYPE_CHECKING:
@@ -119,3 +122,57 @@ async def test_an_untraced_web_side_queues_no_trace_context(redis_url: str) -> N
         stored = await runs.redis.hget(runs.keys.meta("plain"), "trace")
     assert types(events)[-1] == "RUN_FINISHED"
     assert stored == b""
+
+
+async def test_runs_the_reaper_or_a_stop_ends_are_counted_ended_by_the_process_that_ended_them(redis_url: str) -> None:
+    """A run whose worker died (``WORKER_LOST``), one no worker took (``NO_WORKER``) and one stopped while queued
+    (cancelled) end in a script of the reaper or the stop, in a process that never executed them: that process
+    counts them in ``agui.runs.ended``, labelled as a run's own end is (RunScope.ended). A run queued once more
+    after its worker died has not ended: not counted. None was active in this process: ``agui.runs.active``
+    stays untouched."""
+    otel = Otel()
+    settings = WorkerSettings(start_timeout=0.3, reap_interval=60)  # (the test makes the reaper's one pass)
+    web = RedisRunBackend(
+        redis_url, worker_slots=0, prefix=f"o{uuid.uuid4().hex[:8]}", settings=settings, telemetry=otel.telemetry
+    )
+    await web.startup()
+    try:
+        reaped = await end_runs_four_ways(web)
+        ended = sorted(((a["outcome"], a["code"], a["agent"]), p.value) for a, p in otel.points("agui.runs.ended"))
+        active = otel.points("agui.runs.active")
+    finally:
+        await web.shutdown()
+        otel.shutdown()
+    assert ended == [
+        (("cancelled", "", "helper"), 1),  # stopped
+        (("error", "NO_WORKER", "helper"), 1),  # orphan
+        (("error", "WORKER_LOST", "helper"), 1),  # lost (not again: queued once more)
+    ]
+    assert active == []
+    assert reaped == 2  # the runs the reaper's pass ended: lost and orphan
+
+
+async def test_a_run_whose_worker_died_after_writing_its_end_is_not_counted_again_by_the_reaper(
+    redis_url: str,
+) -> None:
+    """The reaper also ends a run whose worker wrote its terminal event (and counted it) but died before it
+    stored the thread: that end is the worker's, not counted a second time."""
+    otel = Otel()
+    settings = WorkerSettings(reap_interval=60)  # (the test makes the reaper's one pass)
+    web = RedisRunBackend(
+        redis_url, worker_slots=0, prefix=f"o{uuid.uuid4().hex[:8]}", settings=settings, telemetry=otel.telemetry
+    )
+    await web.startup()
+    try:
+        await web.start(AGENT, queued_input("done"))
+        await vanished_worker(web, 1)
+        await web.redis.hset(web.keys.meta("done"), "terminal", 1)  # (what its last APPEND set)
+        await asyncio.sleep(0.2)  # past the vanished worker's lease
+        reaped = await web.reaper.reap_once()
+        status = await web.redis.hget(web.keys.meta("done"), "status")
+        ended = otel.points("agui.runs.ended")
+    finally:
+        await web.shutdown()
+        otel.shutdown()
+    assert (reaped, status) == (1, b"failed")
+    assert ended == []

@@ -1,21 +1,33 @@
-"""Dialects over a real Redis: a reused runId, a late subscriber, and outside workers publishing envelopes."""
+"""Dialects over a real Redis: a reused runId, a late subscriber, the server's and agents' feeds (every end of a run
+included), and outside workers publishing envelopes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from agui_server.runs.redis import RedisRunBackend
+from agui_server.runs.redis.entries import continues
+from agui_server.runs.redis.worker import WorkerSettings
 from tests.support.cluster import Cluster, cluster
+from tests.support.reaping import end_runs_four_ways, events_of, frames_of
 from tests.support.server import ROOT, uvicorn_app
-from tests.support.sse import parse_frames, sse_blocks
+from tests.support.sse import SyncReader, parse_frames, sse_blocks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.redis
 
@@ -128,6 +140,143 @@ def _read(response: httpx.Response, marker: bytes, count: int) -> bytes:
         if buffer.count(marker) >= count:
             break
     return buffer
+
+
+def _read_some(response: httpx.Response, marker: bytes, count: int) -> bytes:
+    """Like ``_read``, but what came before a silence of the client's read timeout when fewer came (so that
+    the test's assertion says what is missing rather than wait for the feed's keepalives forever)."""
+    buffer = b""
+    with contextlib.suppress(httpx.ReadTimeout):
+        for chunk in response.iter_raw():
+            buffer += chunk
+            if buffer.count(marker) >= count:
+                break
+    return buffer
+
+
+def _completes(raw: bytes) -> list[dict[str, Any]]:
+    return [data for event, _, data in sse_blocks(raw) if event == "complete"]
+
+
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def bare_redis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of that kind (one server, a 3-primary Redis Cluster) and no process of the server's: the test runs
+    the backend in its own process."""
+    c = Cluster(tmp_path_factory.mktemp(f"bare-{request.param}"), request.param)
+    c.start_redis()
+    try:
+        yield c.redis_url
+    finally:
+        c.stop()
+
+
+async def test_the_wide_feeds_get_the_last_event_of_runs_the_reaper_or_a_queued_stop_ends(bare_redis: str) -> None:
+    settings = WorkerSettings(start_timeout=0.3, reap_interval=60)  # (the test makes the reaper's one pass)
+    web = RedisRunBackend(bare_redis, worker_slots=0, prefix=f"w{uuid.uuid4().hex[:8]}", settings=settings)
+    await web.startup()
+    try:
+        everything = await web.subscribe_all(None, None)
+        helper = await web.subscribe_all("helper", None)
+        starts = len(everything), len(helper)
+        await end_runs_four_ways(web)
+        all_events = events_of(await frames_of(everything, starts[0], 8))
+        helper_events = events_of(await frames_of(helper, starts[1], 6))
+        web.unsubscribe(everything)
+        web.unsubscribe(helper)
+        wide_entries = await web.redis.xrange(web.keys.wide_feed(None))
+        again_log = await web.redis.xrange(web.keys.log("again"))
+    finally:
+        await web.shutdown()
+
+    def named(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+        return [(kind, event.get("runId") or event["code"]) for kind, event in events]
+
+    assert named(all_events[:5]) == [
+        ("RUN_STARTED", "lost"), ("RUN_STARTED", "again"), ("RUN_STARTED", "stopped"), ("RUN_FINISHED", "stopped"),
+        ("RUN_STARTED", "orphan"),
+    ]  # fmt: skip
+    assert all_events[3][1]["outcome"] == {"type": "cancelled"}
+    lost, no_worker = ("RUN_ERROR", "WORKER_LOST"), ("RUN_ERROR", "NO_WORKER")
+    assert named(all_events[5:]) == [lost, lost, no_worker]  # (the reaper's pass: expired leases, then the queue)
+    assert sorted("once more" in event["message"] for _, event in all_events[5:7]) == [False, True]
+    # the agent's feed: the runs of its agent only
+    assert named(helper_events) == [
+        ("RUN_STARTED", "lost"), ("RUN_STARTED", "stopped"), ("RUN_FINISHED", "stopped"), ("RUN_STARTED", "orphan"),
+        lost, no_worker,
+    ]  # fmt: skip
+    assert "once more" not in helper_events[4][1]["message"]
+    # a run that goes on after a RUN_ERROR says so in its log; a feed's readers go on past every end anyway
+    assert continues(again_log[-1][1])
+    assert not any(continues(fields) for _, fields in wide_entries)
+
+
+def test_server_and_agent_feeds_over_redis_show_the_end_of_runs_stopped_while_queued_or_no_worker_took(
+    tmp_path: Path,
+) -> None:
+    """The stop and the reaper end such runs with scripts of their own: their last event reaches the wide feeds
+    as every other event of the run does (the feeds' web process is not the one the runs go through)."""
+    with (
+        cluster(tmp_path, webs=1, workers=0, web_args=("--start-timeout", "3")) as c,
+        uvicorn_app("tests.support.feeds_app:app", {"FEEDS_REDIS_URL": c.redis_url}) as base,
+    ):
+        ((web, _),) = c.webs
+        with httpx.Client(timeout=httpx.Timeout(20, read=10)) as client:
+            with (
+                client.stream("GET", base + "/events") as everything,
+                client.stream("GET", base + "/stream/slow") as agent_feed,
+            ):
+                queued = {**body("queued-stop", "t-queued-stop", "hi"), "protocolVersion": "1.0"}
+                with client.stream("POST", web + "/ag-ui/slow", json=queued) as r:
+                    assert SyncReader(r).take(1)[0][1]["type"] == "RUN_STARTED"  # (admitted; no worker exists)
+                    stopped = client.post(web + "/ag-ui/runs/queued-stop/stop").json()
+                orphan = parse_frames(client.post(web + "/ag-ui/slow", json=body("orphan", "t-orphan", "hi")).content)
+                all_raw = _read_some(everything, b"event: complete", 2)
+                agent_raw = _read_some(agent_feed, b"event: complete", 2)
+    assert stopped == {"runId": "queued-stop", "status": "cancelled"}
+    assert orphan[-1][1]["code"] == "NO_WORKER"  # (what the run's own stream got)
+    expected = [
+        {"thread_id": "t-queued-stop", "run_id": "queued-stop", "outcome": "cancelled"},
+        {"thread_id": None, "run_id": None, "outcome": "error", "error": orphan[-1][1]["message"], "code": "NO_WORKER"},
+    ]  # (a RUN_ERROR names no run)
+    assert _completes(all_raw) == expected
+    assert _completes(agent_raw) == [{**done, "agent_id": "slow"} for done in expected]
+
+
+def test_server_and_agent_feeds_over_redis_show_the_end_of_runs_whose_worker_was_killed(shared: Cluster) -> None:
+    """The reaper's ``WORKER_LOST`` reaches the wide feeds, and so does the ``RUN_ERROR`` of a run that is safe to
+    repeat, before its second attempt (the feeds go on past it, as past every run's end)."""
+    (a, _), _ = shared.webs
+    on_disconnect = {"x-agui-on-disconnect": "continue"}
+    with uvicorn_app("tests.support.feeds_app:app", {"FEEDS_REDIS_URL": shared.redis_url}) as base:
+        with httpx.Client(timeout=httpx.Timeout(20, read=10)) as client:
+            with (
+                client.stream("GET", base + "/events") as everything,
+                client.stream("GET", base + "/stream/slow") as agent_feed,
+            ):
+                for run_id, agent, tokens in (("killed", "slow", 400), ("again", "repeatable", 40)):
+                    run = {**body(run_id, f"t-{run_id}", "hi"), "forwardedProps": {"tokens": tokens}}
+                    with client.stream("POST", f"{a}/ag-ui/{agent}", json=run, headers=on_disconnect) as r:
+                        SyncReader(r).take(3)  # (under way on the cluster's only worker)
+                redis = shared.client()
+                try:
+                    pid = int(redis.hget(shared.keys.meta("killed"), "worker").decode().rsplit("-", 2)[1])
+                    assert int(redis.hget(shared.keys.meta("again"), "worker").decode().rsplit("-", 2)[1]) == pid
+                finally:
+                    redis.close()
+                victim = next(p for p in shared.workers if p.pid == pid)
+                os.kill(pid, signal.SIGKILL)
+                victim.wait(5)
+                shared.workers.remove(victim)
+                shared.start_worker()  # (for the second attempt of the run that may repeat)
+                all_raw = _read_some(everything, b"event: complete", 3)
+                agent_raw = _read_some(agent_feed, b"event: complete", 1)
+    everything_done = _completes(all_raw)
+    assert len(everything_done) == 3
+    lost = [done for done in everything_done if done["outcome"] == "error"]
+    assert [done["code"] for done in lost] == ["WORKER_LOST", "WORKER_LOST"]  # (the killed run's, the retried one's)
+    assert sorted("once more" in done["error"] for done in lost) == [False, True]
+    assert everything_done[-1] == {"thread_id": "t-again", "run_id": "again", "outcome": "success"}
+    assert [(done["outcome"], done["code"]) for done in _completes(agent_raw)] == [("error", "WORKER_LOST")]
 
 
 DOCUMENT_WORKER = textwrap.dedent(

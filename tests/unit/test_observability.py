@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from agui_server.agents.base import FunctionAgent, RunContext
 from agui_server.observability import METRICS, JsonFormatter, RunContextFilter, Telemetry
 from agui_server.observability import telemetry as telemetry_module
-from agui_server.observability.telemetry import handoff, received
+from agui_server.observability.telemetry import handoff, received, terminal_labels
+from agui_server.protocol import events as ev
 from agui_server.protocol.types import RunAgentInput
+from agui_server.runs.guard import encode_for_client
 from agui_server.runs.recorder import RunRecorder
 from tests.support.otel import Otel
 
@@ -79,6 +81,34 @@ async def test_with_a_provider_the_recorder_counts_events_and_ends_the_span_at_t
     assert run.attributes is not None
     assert run.attributes["agui.run.events"] == len(written) == 5  # started, start, content, end, finished
     otel.shutdown()
+
+
+async def test_a_run_a_pre_1_0_client_stops_is_counted_cancelled_as_any_other_cancelled_run() -> None:
+    """Such a client gets the cancel as ``RUN_ERROR`` ``CANCELLED`` (protocol.compat.downgrade), written under the
+    type of the event the guard emitted (``RUN_FINISHED``): the labels go by what the run did."""
+    outcomes = []
+    for legacy in (False, True):
+        otel = Otel()
+        recorder = RunRecorder(
+            RunAgentInput(thread_id="t", run_id="r", messages=[]),
+            RunContext(thread_id="t", run_id="r", legacy_client=legacy),
+            lambda _payload, _kind: None,
+            strict=True,
+            run_timeout=None,
+            telemetry=otel.telemetry,
+        )
+        recorder.guard.cancelled()  # (stopped before its agent started)
+        [(labels, point)] = otel.points("agui.runs.ended")
+        [run] = otel.spans("agui.run")
+        assert run.attributes is not None
+        outcomes.append((labels["outcome"], labels["code"], point.value, run.attributes["agui.run.outcome"]))
+        otel.shutdown()
+    assert outcomes == [("cancelled", "", 1, "cancelled")] * 2
+    cancelled = encode_for_client(ev.RunFinishedEvent(thread_id="t", run_id="r", outcome=ev.CancelledOutcome()), True)
+    assert terminal_labels("RUN_FINISHED", cancelled) == ("cancelled", "")
+    no_worker = b'{"type":"RUN_ERROR","message":"m","code":"NO_WORKER"}'
+    assert terminal_labels("RUN_ERROR", no_worker) == ("error", "NO_WORKER")
+    assert terminal_labels("RUN_FINISHED", b'{"type":"RUN_FINISHED","threadId":"t","runId":"r"}') == ("success", "")
 
 
 def test_a_handoff_that_cannot_be_read_is_ignored() -> None:

@@ -18,17 +18,18 @@ SAMPLE = "id{with}braces"
 
 
 def every_key(keys: Keys) -> list[str]:
-    """Every key name ``keys`` makes: each property, each method called with ``SAMPLE`` ids, and the keys
-    of the ``APPEND`` script (which hold the server's wide feed too)."""
-    names = keys.appended(SAMPLE, SAMPLE, SAMPLE)
+    """Every key name ``keys`` makes: each property, and each method called with ``SAMPLE`` for every id it
+    takes (a script's keys among them: ``appended`` holds the server's wide feed too)."""
+    names: list[str] = []
     for name, member in vars(Keys).items():
-        if name.startswith("_") or name == "appended":
+        if name.startswith("_"):
             continue
         if isinstance(member, property):
             names.append(getattr(keys, name))
         elif inspect.isfunction(member):
-            made = getattr(keys, name)(SAMPLE)
-            names.extend(made if isinstance(made, list) else [made])  # of_thread: a thread's keys
+            ids = [SAMPLE] * (len(inspect.signature(member).parameters) - 1)
+            made = getattr(keys, name)(*ids)
+            names.extend(made if isinstance(made, list) else [made])  # of_thread, appended …: lists of keys
     return names
 
 

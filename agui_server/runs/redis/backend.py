@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
-from agui_server.observability.telemetry import handoff
+from agui_server.observability.telemetry import count_ended, handoff
 from agui_server.principals import ANONYMOUS, Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
 from agui_server.protocol.compat import is_legacy_client
@@ -169,7 +169,8 @@ class RedisRunBackend:
         durable: where finished runs' threads are kept for good (PostgreSQL; ``redis/threads.py``).
         socket_timeout: seconds before a Redis command gives up.
         caps: how many runs may be in progress at once, on all processes (``TooManyRuns`` past them).
-        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere); the
+        telemetry: where the spans and metrics of the runs this process executes go (``None``: nowhere), and
+            where the runs its reaper or a stop ends without a worker are counted (``agui.runs.ended``); the
             trace context of the request that queues a run travels with it to the worker either way.
         max_connections: connections for commands in flight at once (streams are read over connections
             of their own).
@@ -225,7 +226,7 @@ class RedisRunBackend:
             if worker_slots > 0
             else None
         )
-        self.reaper = Reaper(self.redis, self.keys, self.settings, self.threads)
+        self.reaper = Reaper(self.redis, self.keys, self.settings, self.threads, telemetry=telemetry)
         self._local: dict[str, RedisRun] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._watched: dict[str, int] = {}  # wide feed markers this process keeps set → its subscribers
@@ -467,12 +468,16 @@ class RedisRunBackend:
         """Cancel the run on whatever worker holds it; answer once it has ended (bounded)."""
         try:
             meta = self.keys.meta(run_id)
-            status, thread_id, legacy = await self.redis.hmget(meta, "status", "thread_id", "legacy")
+            status, thread_id, agent_id, legacy = await self.redis.hmget(
+                meta, "status", "thread_id", "agent_id", "legacy"
+            )
             if status is None:
                 return None
             if status in _ENDED:
                 return "finished"
-            if status == b"queued" and await self._cancel_queued(run_id, (thread_id or b"").decode(), legacy == b"1"):
+            if status == b"queued" and await self._cancel_queued(
+                run_id, (thread_id or b"").decode(), (agent_id or b"default").decode(), legacy == b"1"
+            ):
                 return "cancelled"
             await self.redis.hset(meta, "cancel", 1)
             await self.redis.publish(self.keys.cancel, run_id)
@@ -487,30 +492,32 @@ class RedisRunBackend:
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from exc
 
-    async def _cancel_queued(self, run_id: str, thread_id: str, legacy: bool) -> bool:
+    async def _cancel_queued(self, run_id: str, thread_id: str, agent_id: str, legacy: bool) -> bool:
         """End a run no worker has taken yet, now, with the ``cancelled`` outcome: its agent never starts and
-        the stored thread stays as it was (as for a run no worker took in time). False if a worker claimed it
-        meanwhile, or it was queued once more after a lost worker: then the cancel flag reaches the worker
-        that claims it, which ends it cancelled and stores the thread; so is a run that answers interrupts
-        (its claim stores the answers with the thread)."""
+        the stored thread stays as it was (as for a run no worker took in time); its ``RUN_FINISHED`` reaches
+        every feed its ``RUN_STARTED`` reached, and the run is counted in this process's ``agui.runs.ended``.
+        False if a worker claimed it meanwhile, or it was queued once more after a lost worker: then the
+        cancel flag reaches the worker that claims it, which ends it cancelled and stores the thread; so is a
+        run that answers interrupts (its claim stores the answers with the thread)."""
         input = await self.redis.hget(self.keys.meta(run_id), "input")  # (read for queued runs only)
         if input is None or decode_input(input).resume:
             return False
         finished = ev.RunFinishedEvent(
             thread_id=client_thread_id(thread_id), run_id=run_id, outcome=ev.CancelledOutcome()
         )
-        keys, settings = self.keys, self.settings
+        payload = encode_for_client(finished, legacy)
+        settings = self.settings
         ended = await self._end_queued(
-            keys=[
-                keys.meta(run_id), keys.log(run_id), keys.feed(thread_id), keys.feed_seq(thread_id), keys.queued,
-                keys.active(thread_id),
-            ],
+            keys=self.keys.ended_queued(run_id, thread_id, agent_id),
             args=[
-                run_id, encode_for_client(finished, legacy), settings.retention_ms, settings.max_events_per_run,
-                settings.max_events_per_thread, "RUN_FINISHED", "cancelled", 0,
+                run_id, payload, settings.retention_ms, settings.max_events_per_run, settings.max_events_per_thread,
+                "RUN_FINISHED", "cancelled", 0,
             ],
         )  # fmt: skip
-        return bool(ended)
+        if ended != 1:
+            return False
+        count_ended(self.telemetry, agent_id, "RUN_FINISHED", payload)
+        return True
 
     # -- threads --------------------------------------------------------------------------------
 

@@ -113,6 +113,17 @@ class Keys:
             self.wide_feed_watched(agent_id),
         ]
 
+    def expired(self, run_id: str, thread_id: str, agent_id: str) -> list[str]:
+        """The keys of the ``EXPIRE`` script for a run (the reaper's ``WORKER_LOST``): those of ``APPEND``, so that
+        its ``RUN_ERROR`` reaches every feed the run's other events reach, then the indexes and the queue."""
+        return [*self.appended(run_id, thread_id, agent_id), self.leases, self.active(thread_id), self.queue,
+                self.queued]  # fmt: skip
+
+    def ended_queued(self, run_id: str, thread_id: str, agent_id: str) -> list[str]:
+        """The keys of the ``END_QUEUED`` script for a run (the reaper's ``NO_WORKER``, a stop while queued): those
+        of ``APPEND``, then the ``queued`` index and the thread's lock."""
+        return [*self.appended(run_id, thread_id, agent_id), self.queued, self.active(thread_id)]
+
     def owner_runs(self, owner: str) -> str:
         """An owner's runs in progress (a sorted set by start time), for its cap."""
         return f"{self.base}:owner:{owner}:runs"

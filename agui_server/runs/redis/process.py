@@ -46,16 +46,9 @@ async def run_worker(
 
         durable = PostgresThreadStore(threads_db, thread_limits)
     threads = RedisThreadStore(redis, keys, thread_limits, durable)
-    worker = RedisWorker(
-        redis,
-        keys,
-        agents,
-        threads,
-        slots=slots,
-        settings=settings,
-        telemetry=Telemetry(),  # the global providers: what the process (opentelemetry-instrument) configured
-    )
-    reaper = Reaper(redis, keys, settings, threads)
+    telemetry = Telemetry()  # the global providers: what the process (opentelemetry-instrument) configured
+    worker = RedisWorker(redis, keys, agents, threads, slots=slots, settings=settings, telemetry=telemetry)
+    reaper = Reaper(redis, keys, settings, threads, telemetry=telemetry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

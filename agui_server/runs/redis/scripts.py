@@ -54,19 +54,43 @@ end
 ``keep`` events (``MINID``: entries wholly older than that go). ``continues``: the entry ends with a
 terminal event after which the run goes on (it was queued once more)."""
 
-_APPEND_ONE: Final = (
+_WIDE: Final = (
     _ADD
     + """
-local function append_one(meta, log, feed, feedseq, maxlen, feedmax, etype, payload, continues, retention)
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  add(log, seq, maxlen, etype, payload, continues)
-  add(feed, redis.call('INCR', feedseq), feedmax, etype, payload, false)
-  redis.call('PEXPIRE', feed, retention)
-  if redis.call('PTTL', feedseq) == -1 then
-    redis.call('PEXPIRE', feedseq, 604800000)  -- a week, like a stored thread (see APPEND)
+local function write_wide(K, count, types, payloads, feedmax, ttl_ms)
+  for k = 5, 8, 3 do
+    if redis.call('EXISTS', K[k + 2]) == 1 then
+      add(K[k], redis.call('INCRBY', K[k + 1], count), feedmax, types, payloads, false)
+      redis.call('PEXPIRE', K[k], ttl_ms)
+    end
   end
+end
+"""
+)
+"""``add``, and ``write_wide``: a batch of ``count`` events of a run into the server's feed and its agent's feed,
+each only while someone watches it (its marker key exists), kept for ``ttl_ms`` after the last write. ``K``:
+the keys of ``Keys.appended`` (the (feed, feedseq, watched) of the server from 5 on, of the agent from 8 on).
+Every event a run writes goes there through this one function: its batches (``write_events``) and the
+terminal events of ``append_one``. Like a thread's feed, a wide feed's entries never carry ``continues``
+(``c``): its readers go on past every terminal event (a feed holds many runs; ``ends_at_terminal=False``)."""
+
+_APPEND_ONE: Final = (
+    _WIDE
+    + """
+-- append_one: one event written by a script that ends a run not holding its lease (the reaper's, a stop of a
+-- queued run), into the run's log, its thread's feed and, while watched, the server's and the agent's feeds.
+-- K: Keys.appended (meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the agent).
+local function append_one(K, maxlen, feedmax, etype, payload, continues, retention)
+  local seq = redis.call('HINCRBY', K[1], 'seq', 1)
+  add(K[2], seq, maxlen, etype, payload, continues)
+  add(K[3], redis.call('INCR', K[4]), feedmax, etype, payload, false)
+  redis.call('PEXPIRE', K[3], retention)
+  if redis.call('PTTL', K[4]) == -1 then
+    redis.call('PEXPIRE', K[4], 604800000)  -- a week, like a stored thread (see APPEND)
+  end
+  write_wide(K, 1, etype, payload, feedmax, retention)
   if etype == 'RUN_FINISHED' or etype == 'RUN_ERROR' then
-    redis.call('HSET', meta, 'terminal', 1)
+    redis.call('HSET', K[1], 'terminal', 1)
   end
   return seq
 end
@@ -91,7 +115,7 @@ end
 """Set a run's final status, drop it from its index, start its retention, free its thread."""
 
 _APPEND_BATCH: Final = (
-    _ADD
+    _WIDE
     + """
 -- K: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
 -- (Keys.appended).
@@ -112,12 +136,7 @@ local function write_events(K, count, types, payloads, terminal, maxlen, feedmax
   if tonumber(seq_ttl_ms) > 0 then
     redis.call('PEXPIRE', K[4], seq_ttl_ms)
   end
-  for k = 5, 8, 3 do
-    if redis.call('EXISTS', K[k + 2]) == 1 then
-      add(K[k], redis.call('INCRBY', K[k + 1], count), feedmax, types, payloads, false)
-      redis.call('PEXPIRE', K[k], ttl_ms)
-    end
-  end
+  write_wide(K, count, types, payloads, feedmax, ttl_ms)
   return seq
 end
 
@@ -394,11 +413,16 @@ EXPIRE: Final = (
     _APPEND_ONE
     + _END_RUN
     + """
--- KEYS: meta, log, feed, feedseq, leases, active, queue, queued
+-- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
+-- (Keys.appended), then leases, active, queue, queued (Keys.expired)
 -- ARGV: run_id, lost_payload, retention_ms, maxlen, feedmax, retry_payload
+-- A running run whose lease ran out: 1, ended with RUN_ERROR WORKER_LOST; 2, its agent is safe to repeat and
+-- this was its first attempt: the attempt ends with a RUN_ERROR the run goes on after ('c' in its log) and
+-- the run is queued once more (not an end); 3, ended with the terminal event its worker wrote before it died
+-- (that worker counted the end); 0: it is not running, or its lease still holds.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' then
-  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[11], ARGV[1])
   return 0
 end
 """
@@ -411,17 +435,19 @@ local finished = redis.call('HGET', KEYS[1], 'terminal') == '1'
 if not finished and redis.call('HGET', KEYS[1], 'repeatable') == '1'
     and tonumber(redis.call('HGET', KEYS[1], 'attempt')) < 2 then
   -- the agent said it is safe to repeat: end this attempt, queue the run once more
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true, ARGV[3])
+  append_one(KEYS, ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[6], true, ARGV[3])
   redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'terminal', 0, 'created_ms', now, 'started', 0)
-  redis.call('ZREM', KEYS[5], ARGV[1])
-  redis.call('ZADD', KEYS[8], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[1])
-  redis.call('XADD', KEYS[7], '*', 'run', ARGV[1], 'thread', redis.call('HGET', KEYS[1], 'thread_id'))
+  redis.call('ZREM', KEYS[11], ARGV[1])
+  redis.call('ZADD', KEYS[14], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[1])
+  redis.call('XADD', KEYS[13], '*', 'run', ARGV[1], 'thread', redis.call('HGET', KEYS[1], 'thread_id'))
   return 2
 end
-if not finished then
-  append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false, ARGV[3])
+if finished then  -- its worker wrote the run's terminal event, then died before it stored the thread
+  end_run(KEYS[1], KEYS[2], KEYS[11], KEYS[12], ARGV[1], 'failed', ARGV[3])
+  return 3
 end
-end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], 'failed', ARGV[3])
+append_one(KEYS, ARGV[4], ARGV[5], 'RUN_ERROR', ARGV[2], false, ARGV[3])
+end_run(KEYS[1], KEYS[2], KEYS[11], KEYS[12], ARGV[1], 'failed', ARGV[3])
 return 1
 """
 )
@@ -430,15 +456,16 @@ END_QUEUED: Final = (
     _APPEND_ONE
     + _END_RUN
     + """
--- KEYS: meta, log, feed, feedseq, queued, active
+-- KEYS: meta, log, feed, feedseq, then (feed, feedseq, watched) of the server and of the run's agent
+-- (Keys.appended), then queued, active (Keys.ended_queued)
 -- ARGV: run_id, payload, retention_ms, maxlen, feedmax, event_type, status, due_only
 -- Ends a run no worker has taken, with its terminal event: a run past its deadline for a worker (due_only
 -- '1': the reaper's NO_WORKER) or one stopped while queued (due_only '0': RUN_FINISHED cancelled), which
 -- must be a first attempt whose RUN_STARTED SUBMIT wrote (a run queued once more after a lost worker ends
--- through its next claim instead, which writes its RUN_STARTED first). 0: it is not queued (a worker
--- claimed it, or it ended), not yet due, or (a stop) not a first attempt.
+-- through its next claim instead, which writes its RUN_STARTED first). 1: it ended; 0: it is not queued (a
+-- worker claimed it, or it ended), not yet due, or (a stop) not a first attempt.
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
-  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[11], ARGV[1])
   return 0
 end
 if ARGV[8] ~= '1' and (redis.call('HGET', KEYS[1], 'started') ~= '1'
@@ -448,12 +475,12 @@ end
 """
     + _NOW
     + """
-local due = redis.call('ZSCORE', KEYS[5], ARGV[1])
+local due = redis.call('ZSCORE', KEYS[11], ARGV[1])
 if ARGV[8] == '1' and due and tonumber(due) > now then
   return 0
 end
-append_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6], ARGV[2], false, ARGV[3])
-end_run(KEYS[1], KEYS[2], KEYS[5], KEYS[6], ARGV[1], ARGV[7], ARGV[3])
+append_one(KEYS, ARGV[4], ARGV[5], ARGV[6], ARGV[2], false, ARGV[3])
+end_run(KEYS[1], KEYS[2], KEYS[11], KEYS[12], ARGV[1], ARGV[7], ARGV[3])
 return 1
 """
 )

@@ -29,7 +29,7 @@ import msgspec
 from redis.exceptions import RedisError, ResponseError
 
 from agui_server.agents.base import RunContext
-from agui_server.observability.telemetry import received
+from agui_server.observability.telemetry import count_ended, received
 from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
 from agui_server.protocol.encoding import decode_input, encode_event
@@ -442,16 +442,29 @@ class RedisWorker:
 
 class Reaper:
     """Ends runs whose worker died (``WORKER_LOST``) and runs nobody claimed (``NO_WORKER``); writes to the
-    durable thread store the threads a dead process left unwritten (``RedisThreadStore.settle_pending``)."""
+    durable thread store the threads a dead process left unwritten (``RedisThreadStore.settle_pending``).
+
+    Its terminal events reach every feed the run's other events reach (the run's log, its thread's feed, and
+    the server's and its agent's feeds while watched), and each run it ends is counted in ``agui.runs.ended``
+    of this process's ``telemetry`` (a run queued once more has not ended: it is not counted).
+    """
 
     def __init__(
-        self, redis: Any, keys: Keys, settings: WorkerSettings, threads: RedisThreadStore | None = None
+        self,
+        redis: Any,
+        keys: Keys,
+        settings: WorkerSettings,
+        threads: RedisThreadStore | None = None,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
         self.threads = threads
         """With a durable thread store: the reaper also writes there the threads whose run's process did not."""
+        self.telemetry = telemetry
+        """Where the runs it ends are counted (``None``: nowhere)."""
         self._expire = redis.register_script(scripts.EXPIRE)
         self._end_queued = redis.register_script(scripts.END_QUEUED)
         self._requeue = redis.register_script(scripts.REQUEUE)
@@ -493,7 +506,7 @@ class Reaper:
                 logger.exception("reaper: a pass failed")
 
     async def reap_once(self) -> int:
-        """One pass; returns how many runs it ended."""
+        """One pass; returns how many runs it ended (not those it queued once more or put back in the queue)."""
         keys = self.keys
         settings = self.settings
         interval_ms = int(settings.reap_interval * 1000)
@@ -505,43 +518,48 @@ class Reaper:
         retention = settings.retention_ms
         for member in await self.redis.zrangebyscore(keys.leases, "-inf", now):
             run_id = member.decode()
-            thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
-            thread = thread_id.decode() if thread_id else ""
-            ended += int(
+            thread, agent = await self._owners(run_id)
+            result = int(
                 await self._expire(
-                    keys=[
-                        keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
-                        keys.leases, keys.active(thread), keys.queue, keys.queued,
-                    ],
+                    keys=keys.expired(run_id, thread, agent),
                     args=[
                         run_id, self._lost_payload, retention, settings.max_events_per_run,
                         settings.max_events_per_thread, self._retry_payload,
                     ],
                 )
             )  # fmt: skip
-        ended += await self._requeue_stranded()
+            if result == 1:  # (2: queued once more; 3: ended with its own terminal event, counted by its worker)
+                count_ended(self.telemetry, agent, "RUN_ERROR", self._lost_payload)
+            if result in (1, 3):
+                ended += 1
+        await self._requeue_stranded()
         for member in await self.redis.zrangebyscore(keys.queued, "-inf", now):  # past their start deadline
             run_id = member.decode()
-            thread_id = await self.redis.hget(keys.meta(run_id), "thread_id")
-            thread = thread_id.decode() if thread_id else ""
-            ended += int(
+            thread, agent = await self._owners(run_id)
+            result = int(
                 await self._end_queued(
-                    keys=[
-                        keys.meta(run_id), keys.log(run_id), keys.feed(thread), keys.feed_seq(thread),
-                        keys.queued, keys.active(thread),
-                    ],
+                    keys=keys.ended_queued(run_id, thread, agent),
                     args=[
                         run_id, self._no_worker_payload, retention, settings.max_events_per_run,
                         settings.max_events_per_thread, "RUN_ERROR", "failed", 1,
                     ],
                 )
             )  # fmt: skip
+            if result == 1:
+                count_ended(self.telemetry, agent, "RUN_ERROR", self._no_worker_payload)
+                ended += 1
         if self.threads is not None and self.threads.durable is not None:
             try:
                 await self.threads.settle_pending(now)
             except Exception as exc:  # (the durable store is down: the marks wait for the next pass)
                 logger.warning("reaper: writing threads to the durable store failed: %s", exc)
         return ended
+
+    async def _owners(self, run_id: str) -> tuple[str, str]:
+        """The run's thread key and agent, for its keys (a run whose status is gone has neither: its script
+        then writes nothing)."""
+        thread_id, agent_id = await self.redis.hmget(self.keys.meta(run_id), "thread_id", "agent_id")
+        return (thread_id or b"").decode(), (agent_id or b"default").decode()
 
     async def _requeue_stranded(self) -> int:
         """Queue entries read by a worker that never claimed them (idle for a lease): back in the queue."""
