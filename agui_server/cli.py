@@ -262,6 +262,7 @@ def _start(args: argparse.Namespace) -> tuple[Settings, list[str], dict[str, obj
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agui_server.agents.base import DEFAULT_AGENT_ID
     from agui_server.http.app import create_app
     from agui_server.http.config import AGUIConfig
     from agui_server.http.request_log import RequestLogMiddleware
@@ -270,8 +271,8 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     log_level = args.log_level or settings.log_level
-    agent = agents.pop("default", None)
-    agent_ref = next((r for r in references if "=" not in r or r.startswith("default=")), None)
+    agent = agents.pop(DEFAULT_AGENT_ID, None)
+    agent_ref = next((r for r in references if "=" not in r or r.startswith(f"{DEFAULT_AGENT_ID}=")), None)
     try:
         config = AGUIConfig(
             agent=agent,
@@ -373,6 +374,7 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
     from pathlib import Path
 
     from agui_server.agents._llm_factory import LLM_AGENTS, llm_agent_from_env
+    from agui_server.agents.base import DEFAULT_AGENT_ID
     from agui_server.agents.errors import LLMConfigurationError
     from agui_server.agents.loader import AgentLoadError, load_agent
     from agui_server.settings import read_dotenv
@@ -382,7 +384,7 @@ def _load_agents(references: list[str], model: str | None = None, env_file: str 
     for reference in references:
         agent_id, sep, target = reference.partition("=")
         if not sep:
-            agent_id, target = "default", reference
+            agent_id, target = DEFAULT_AGENT_ID, reference
         try:
             if target.strip().lower() in LLM_AGENTS:
                 agents[agent_id] = llm_agent_from_env(target, model, environ=environ)
@@ -407,7 +409,7 @@ def _backend(args: argparse.Namespace, settings: Settings) -> MemoryBackend | Re
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    from agui_server.agents.base import as_agent
+    from agui_server.agents.base import DEFAULT_AGENT_ID, as_agent
     from agui_server.agents.offline import OfflineAgent
 
     settings, _references, loaded = _start(args)
@@ -415,7 +417,7 @@ def _worker(args: argparse.Namespace) -> int:
     if not url:
         raise _UsageError("worker: --redis URL (or AGUI_REDIS_URL) is required")
     agents = {agent_id: as_agent(agent) for agent_id, agent in loaded.items()}
-    agents.setdefault("default", OfflineAgent())
+    agents.setdefault(DEFAULT_AGENT_ID, OfflineAgent())
     from agui_server.runs.redis.process import run_worker
     from agui_server.runs.redis.worker import WorkerSettings
 

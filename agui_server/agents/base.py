@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from agui_server.principals import ANONYMOUS, Principal
 
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
     from agui_server.protocol.types import RunAgentInput
 
-__all__ = ("Agent", "AgentOutput", "FunctionAgent", "RunContext", "as_agent")
+__all__ = ("DEFAULT_AGENT_ID", "Agent", "AgentOutput", "FunctionAgent", "RunContext", "as_agent")
+
+DEFAULT_AGENT_ID: Final = "default"
+"""The id of the agent ``POST <path>`` runs (``AGUIConfig.agent``; ``--agent`` without a name)."""
 
 AgentOutput = Any
 """What an agent may yield: an event (Struct, ``ag_ui.core`` model or dict) or a ``str`` of text."""
@@ -49,7 +52,7 @@ class RunContext:
 
     thread_id: str
     run_id: str
-    agent_id: str = "default"
+    agent_id: str = DEFAULT_AGENT_ID
     legacy_client: bool = False
     generation: int = 0
     principal: Principal = ANONYMOUS

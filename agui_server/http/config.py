@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from agui_server.agents.base import DEFAULT_AGENT_ID
 from agui_server.dialects.routes import FeedRoute, RunRoute
 from agui_server.runs.backend import MAX_EVENTS_PER_RUN, RUN_RETENTION, RUN_TIMEOUT, DisconnectPolicy
 from agui_server.runs.config import MemoryBackend, RedisBackend
@@ -27,7 +28,7 @@ class AGUIConfig:
     agent: Any = None
     """The default agent: an agent instance, an agent class or an async generator function.
     ``None`` serves the built-in offline agent."""
-    agent_id: str = "default"
+    agent_id: str = DEFAULT_AGENT_ID
     """The id the default agent is served under (also at ``<path>/<agent_id>``)."""
     agents: dict[str, Any] = field(default_factory=dict)
     """More agents by id, each served at ``<path>/<id>``."""

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
-from agui_server.agents.base import RunContext
+from agui_server.agents.base import DEFAULT_AGENT_ID, RunContext
 from agui_server.principals import ANONYMOUS, Principal, owner_of, thread_key
 from agui_server.protocol.compat import is_legacy_client
 from agui_server.protocol.encoding import encode_json
@@ -329,7 +329,7 @@ class RunManager:
         agent: Agent,
         input: RunAgentInput,
         *,
-        agent_id: str = "default",
+        agent_id: str = DEFAULT_AGENT_ID,
         policy: DisconnectPolicy | None = None,
         principal: Principal = ANONYMOUS,
         owner: str | None = None,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 from redis.exceptions import RedisError
 
+from agui_server.agents.base import DEFAULT_AGENT_ID
 from agui_server.observability.telemetry import count_ended, handoff
 from agui_server.principals import ANONYMOUS, Principal, client_thread_id, owner_of, thread_key
 from agui_server.protocol import events as ev
@@ -261,7 +262,7 @@ class RedisRunBackend:
         agent: Agent,
         input: RunAgentInput,
         *,
-        agent_id: str = "default",
+        agent_id: str = DEFAULT_AGENT_ID,
         policy: DisconnectPolicy | None = None,
         principal: Principal = ANONYMOUS,
         owner: str | None = None,
@@ -364,7 +365,7 @@ class RedisRunBackend:
         return RedisRun(
             run_id=run_id,
             thread_id=thread_id.decode(),
-            agent_id=(agent_id or b"default").decode(),
+            agent_id=(agent_id.decode() if agent_id else DEFAULT_AGENT_ID),
             legacy_client=legacy == b"1",
             input=decode_input(raw_input),
             policy=DisconnectPolicy.parse((policy or b"cancel").decode()),
@@ -476,7 +477,10 @@ class RedisRunBackend:
             if status in _ENDED:
                 return "finished"
             if status == b"queued" and await self._cancel_queued(
-                run_id, (thread_id or b"").decode(), (agent_id or b"default").decode(), legacy == b"1"
+                run_id,
+                (thread_id or b"").decode(),
+                agent_id.decode() if agent_id else DEFAULT_AGENT_ID,
+                legacy == b"1",
             ):
                 return "cancelled"
             await self.redis.hset(meta, "cancel", 1)

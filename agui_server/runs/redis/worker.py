@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 from redis.exceptions import RedisError, ResponseError
 
-from agui_server.agents.base import RunContext
+from agui_server.agents.base import DEFAULT_AGENT_ID, RunContext
 from agui_server.observability.telemetry import count_ended, received
 from agui_server.principals import Principal, owner_of
 from agui_server.protocol import events as ev
@@ -559,7 +559,7 @@ class Reaper:
         """The run's thread key and agent, for its keys (a run whose status is gone has neither: its script
         then writes nothing)."""
         thread_id, agent_id = await self.redis.hmget(self.keys.meta(run_id), "thread_id", "agent_id")
-        return (thread_id or b"").decode(), (agent_id or b"default").decode()
+        return (thread_id or b"").decode(), (agent_id.decode() if agent_id else DEFAULT_AGENT_ID)
 
     async def _requeue_stranded(self) -> int:
         """Queue entries read by a worker that never claimed them (idle for a lease): back in the queue."""
