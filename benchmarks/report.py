@@ -86,8 +86,7 @@ def figures(settings: Any) -> list[Figure]:
         ),
         Figure(
             "ttfe_p50_ms",
-            f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection"
-            + ("; over Redis, a connection each)" if any(base(name) in REDIS for name in settings.servers) else ")"),
+            f"Time to first event p50, ms ({settings.ttfe_runs} sequential runs, 1 keep-alive connection)",
             False,
             lambda r: r.ttfe_p50_ms,
             3,

@@ -101,7 +101,6 @@ async def _first_event(server: Server, settings: Settings, _tool: LoadTool, resu
         tokens=settings.short_tokens,
         runs=settings.ttfe_runs,
         warmup=settings.ttfe_warmup,
-        overlap=base(server.name) in REDIS,
     )
     result.ttfe_p50_ms, result.ttfe_p99_ms = p50 * 1000, p99 * 1000
     _log(f"time to first event: p50 {result.ttfe_p50_ms:.3f} ms, p99 {result.ttfe_p99_ms:.3f} ms")

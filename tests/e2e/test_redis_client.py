@@ -112,3 +112,29 @@ async def test_commands_in_flight_never_take_more_than_max_connections(redis_url
         assert len(named(redis_url, "lean-cap")) <= 4
     finally:
         await client.aclose()
+
+
+async def test_arguments_reach_the_server_as_redis_py_sends_them(redis_url: str) -> None:
+    """The short path packs with hiredis in one call: every kind of argument is stored as redis-py's own path
+    stores it, what redis-py turns away is still turned away, and a value larger than the socket takes at once
+    is written whole."""
+    client = redis_client(redis_url, name="lean-pack")
+    values: list[Any] = [b"\x00bytes\xff", "naïve ☃", 0, -17, 2**62, 0.1, 1 / 3, 1e20, -2.5e-300]
+    big = bytes(range(256)) * (16 * 1024)  # 4 MiB: more than a loopback socket takes in one write
+    try:
+        with redis.Redis.from_url(redis_url) as plain:
+            for n, value in enumerate(values):
+                await client.set(f"lean:pack:{n}", value)
+                plain.set(f"plain:pack:{n}", value)
+                assert await client.get(f"lean:pack:{n}") == plain.get(f"plain:pack:{n}"), value
+            await client.set("lean:pack:big", big)
+            assert plain.get("lean:pack:big") == big
+            await client.set("lean:pack:view", memoryview(b"viewed"))
+            assert plain.get("lean:pack:view") == b"viewed"
+        with pytest.raises(redis.DataError):
+            await client.set("lean:pack:bool", True)  # type: ignore[arg-type]
+        assert await client.execute_command("CONFIG GET", "maxmemory") == {"maxmemory": "0"}  # a two-word name
+        assert await client.get("lean:pack:0") == b"\x00bytes\xff"  # the connection still serves
+        assert len(named(redis_url, "lean-pack")) == 1
+    finally:
+        await client.aclose()

@@ -12,11 +12,13 @@ one prefix lies in one hash slot (keys.py), so a cluster runs every script and t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
+from hiredis import pack_command
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.exceptions import (
@@ -26,6 +28,7 @@ from redis.exceptions import (
     RedisClusterException,
     ResponseError,
 )
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -105,6 +108,10 @@ class _LeanRedis(Redis):
     server went away, a timeout, a cancellation mid-reply) is dropped, never reused; when it failed for a
     closed or broken connection the command goes once more through redis-py's own path, which reconnects
     and retries as it always does. Past ``lean`` commands in flight, redis-py's pool takes the rest.
+
+    A command is also sent more directly (:func:`_send`): packed by hiredis in one call and written to the
+    connection's stream, where redis-py encodes each argument in Python and wraps the write in a task with a
+    timeout (``asyncio.wait_for``) even when the socket takes the bytes at once (about 15 µs a command).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -131,7 +138,7 @@ class _LeanRedis(Redis):
         else:
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         try:
-            await conn.send_command(*args)
+            await _send(conn, args)
             result = await self.parse_response(conn, args[0], **options)
         except ResponseError:  # (the whole reply was read: the connection is fine)
             idle.append(conn)
@@ -153,6 +160,38 @@ class _LeanRedis(Redis):
             with contextlib.suppress(Exception):
                 await conn.disconnect()
         await super().aclose(close_connection_pool)
+
+
+async def _send(conn: Any, args: tuple[Any, ...]) -> None:
+    """Send a command on a lean connection. The bytes go straight to the connection's stream when it is open,
+    needs no health check now, and every argument is one hiredis packs as redis-py would (``bytes``, ``str``,
+    ``int``, ``float``, and a command name without a space); otherwise, or when its buffer is not empty once
+    written (the socket is slow to take it), redis-py's own path: it connects, checks the connection's
+    health, packs anything else the way it always does (a ``DataError`` for a ``bool``), and bounds the wait
+    for the socket by the connection's timeout."""
+    writer = conn._writer
+    if (
+        writer is None
+        or writer.transport.is_closing()
+        or (conn.health_check_interval and asyncio.get_running_loop().time() > conn.next_health_check)
+        or not isinstance(args[0], str)
+        or " " in args[0]
+    ):
+        await conn.send_command(*args)
+        return
+    try:
+        packed = pack_command(args)
+    except TypeError:  # (a bool, a memoryview, something redis-py turns away or packs its own way)
+        await conn.send_command(*args)
+        return
+    writer.write(packed)
+    if writer.transport.get_write_buffer_size():
+        try:
+            await asyncio.wait_for(writer.drain(), conn.socket_timeout)
+        except TimeoutError:
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            raise ConnectionError(f"Error while writing to socket: {exc}") from exc
 
 
 def _split(url: str) -> tuple[str, bool]:
