@@ -95,7 +95,7 @@ class RedisBackend:
     ``BACKEND_UNAVAILABLE``). Lost connections are made again at the next command."""
     max_connections: int = REDIS_MAX_CONNECTIONS
     """Connections this process opens for commands in flight at once (streams are read over connections of
-    their own, one per 100 streams)."""
+    their own, one per 32 streams: ``mirror.STREAMS_PER_READER``)."""
     requeue_lost_runs: bool = False
     """When a worker dies mid-run, run it once more if its agent is ``safe_to_repeat`` (default: end it with
     ``WORKER_LOST``)."""

@@ -202,8 +202,8 @@ class RedisRunBackend:
         self.busy_policy = busy_policy
         self.disconnect_policy = disconnect_policy or DisconnectPolicy()
         self.redis: Any = redis_client(url, name="agui", max_connections=max_connections, socket_timeout=socket_timeout)
-        # the stream readers: each holds one connection (a reader follows up to 100 streams) while it waits in
-        # XREAD BLOCK (1 s at most)
+        # the stream readers: each holds one connection (a reader follows up to mirror.STREAMS_PER_READER streams)
+        # while it waits in XREAD BLOCK (1 s at most)
         self.blocking: Any = redis_client(
             url, name="agui-streams", max_connections=10_000, socket_timeout=socket_timeout + 2.0
         )

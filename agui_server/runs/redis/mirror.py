@@ -41,10 +41,15 @@ from agui_server.runs.redis.keys import Keys
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ("StreamHub", "StreamMirror")
+__all__ = ("STREAMS_PER_READER", "StreamHub", "StreamMirror")
 
 logger = logging.getLogger("agui_server.runs.redis")
 
+STREAMS_PER_READER: Final = 32
+"""Streams one reader follows at most. Each read names every stream of its reader, and each batch of any of
+them ends the read, so a reader's work per batch grows with its streams: with 100 runs at once on one reader,
+a short run over Redis cost about 40 % more CPU than with 32 per reader (``benchmarks/README.md``, issue
+15); 10,000 idle streams take ~313 connections."""
 _BATCH: Final = 512
 """Frames handed to the follower at once."""
 _ENTRIES: Final = 16
@@ -345,7 +350,7 @@ class StreamHub:
         redis: Any,
         prefix: str,
         *,
-        per_reader: int = 100,
+        per_reader: int = STREAMS_PER_READER,
         block_ms: int = 1000,
         outage_limit: float = 20.0,
     ) -> None:
