@@ -11,6 +11,15 @@ and unlike a timing it does not move with what else runs on the machine::
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m benchmarks.fixed_path ours 400
 
 ("Collected" in the output of each; per run = (second - first) / 400.)
+
+``--redis URL`` measures ``ours`` over Redis instead, all in one process (``RedisBackend(URL)`` with worker
+slots: the web side's admission and stream reading and the worker's claim, run and writes, each command a
+real round trip to the redis-server at URL), after the app's startup; ``--concurrency N`` sends the runs N at
+a time (N streams followed at once, as with N clients). redis-server's own share is counted by running it,
+not Python, under callgrind for the two run counts (issue 15)::
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m benchmarks.fixed_path ours 400 \
+        --redis redis://127.0.0.1:6391/0 --concurrency 100
 """
 
 from __future__ import annotations
@@ -69,12 +78,56 @@ async def _one(app: Any, body: bytes) -> bytes:
     return b"".join(chunks)
 
 
-async def drive(app: Any, runs: int, warmup: int) -> None:
-    """``warmup`` then ``runs`` sequential runs through ``app`` (no lifespan: the in-memory engine needs none)."""
-    for _ in range(warmup + runs):
-        out = await _one(app, request_body(new_run_id("fixed"), tokens=_TOKENS))
-        if b"RUN_FINISHED" not in out[-400:]:
-            raise RuntimeError(f"a run did not finish: {out[-400:]!r}")
+async def drive(app: Any, runs: int, warmup: int, concurrency: int = 1) -> None:
+    """``warmup`` then ``runs`` runs through ``app``, ``concurrency`` at a time (no lifespan: the in-memory
+    engine needs none)."""
+    for first in range(0, warmup + runs, concurrency):
+        count = min(concurrency, warmup + runs - first)
+        bodies = [request_body(new_run_id("fixed"), tokens=_TOKENS) for _ in range(count)]
+        for out in await asyncio.gather(*(_one(app, body) for body in bodies)):
+            if b"RUN_FINISHED" not in out[-400:]:
+                raise RuntimeError(f"a run did not finish: {out[-400:]!r}")
+
+
+class _Lifespan:
+    """The app's ASGI lifespan: one call that gets ``startup`` and, later, ``shutdown``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.stages: asyncio.Queue[str] = asyncio.Queue()
+        self.answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Future[Any] | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": f"lifespan.{await self.stages.get()}"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.answers.put(message)
+
+    async def step(self, stage: str) -> None:
+        if self.task is None:
+            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+            self.task = asyncio.ensure_future(self.app(scope, self.receive, self.send))
+        await self.stages.put(stage)
+        answer = await self.answers.get()
+        if answer["type"] != f"lifespan.{stage}.complete":
+            raise RuntimeError(f"the app's {stage} failed: {answer}")
+        if stage == "shutdown":
+            await self.task
+
+
+async def _over_redis(url: str, runs: int, warmup: int, concurrency: int) -> None:
+    from agui_server import AGUIConfig, RedisBackend, create_app
+    from benchmarks.apps.agent import agent
+
+    backend = RedisBackend(url, worker_slots=max(concurrency, 1))
+    app = create_app(AGUIConfig(agent=agent, backend=backend, log_requests=False))
+    lifespan = _Lifespan(app)
+    await lifespan.step("startup")
+    try:
+        await drive(app, runs, warmup, concurrency)
+    finally:
+        await lifespan.step("shutdown")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("app", help="ceiling, ours, or module:attr")
     parser.add_argument("runs", type=int)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--redis", metavar="URL", help="ours over the Redis at URL, all in one process")
+    parser.add_argument("--concurrency", type=int, default=1, help="runs at a time")
     args = parser.parse_args(argv)
-    asyncio.run(drive(_load(args.app), args.runs, args.warmup))
+    if args.redis is not None:
+        if args.app != "ours":
+            parser.error("--redis measures ours only")
+        asyncio.run(_over_redis(args.redis, args.runs, args.warmup, args.concurrency))
+    else:
+        asyncio.run(drive(_load(args.app), args.runs, args.warmup, args.concurrency))
     return 0
 
 
