@@ -225,6 +225,15 @@ class ThreadLimits:
     max_total_bytes: int = 512 * 1024 * 1024
     """Bytes the in-memory store keeps in all (the least recently updated threads go first)."""
 
+    def to_drop(self, stored: int) -> int:
+        """How many threads a store that holds ``stored`` drops, the least recently updated first, when each
+        drop costs it a round trip (Redis): none within ``max_threads``; past it, down to ``max_threads`` less
+        1 %, so that a full store drops a batch of threads once in a while rather than one on every run's
+        end (which had cost a full store two more round trips per run)."""
+        if stored <= self.max_threads:
+            return 0
+        return stored - self.max_threads + self.max_threads // 100
+
     def trim(self, thread: Thread) -> Thread:
         """``thread`` with its messages within the limits (count and bytes)."""
         if len(thread.messages) > self.max_messages:

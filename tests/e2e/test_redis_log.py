@@ -26,6 +26,7 @@ from agui_server.runs.redis import mirror as mirror_module
 from agui_server.runs.redis.entries import MAX_BATCH, Outbox, first_seq, unpack
 from agui_server.runs.redis.mirror import STREAMS_PER_READER, StreamMirror
 from agui_server.runs.redis.worker import Reaper, WorkerSettings
+from agui_server.runs.threads import ThreadLimits
 from tests.support.cluster import redis_alone
 
 if TYPE_CHECKING:
@@ -360,3 +361,34 @@ async def test_a_thread_feed_keeps_its_numbering_after_the_feed_itself_expired(r
         seen = await take(live, 0, total)
         runs.unsubscribe(live)
     assert ids(seen) == list(range(1, total + 1))
+
+
+async def test_a_full_thread_store_drops_its_oldest_threads_a_batch_at_a_time(redis_url: str) -> None:
+    """Past ``max_threads`` the store drops its least recently updated threads down to 1 % below the limit in
+    one go, so that a full store does not pay two more round trips on every run's end."""
+    runs = RedisRunBackend(
+        redis_url,
+        agents={"default": FunctionAgent(numbered)},
+        worker_slots=8,
+        prefix=f"t{uuid.uuid4().hex[:8]}",
+        thread_limits=ThreadLimits(max_threads=300),
+    )
+    await runs.startup()
+    try:
+        await runs.redis.config_resetstat()
+        batches: list[list[str]] = []
+        for _ in range(8):  # 400 runs, each on a thread of its own, 50 at a time
+            started = [await runs.start(FunctionAgent(numbered), run_input(1)) for _ in range(50)]
+            for run in started:
+                assert b"RUN_FINISHED" in (await drain(runs.open(run, 0), 0))[-1]
+            batches.append([run.thread_id for run in started])
+        await asyncio.sleep(0.3)  # (the last run's worker drops after its end reached the client)
+        stored = await runs.redis.zcard(runs.keys.threads)
+        pops = (await runs.redis.info("commandstats")).get("cmdstat_zpopmin", {}).get("calls", 0)
+        kept = [[await runs.redis.exists(runs.keys.thread(thread)) for thread in batch] for batch in batches]
+    finally:
+        await runs.shutdown()
+    assert 297 <= stored <= 300
+    assert pops <= 26  # 100 threads too many, dropped 4 at a time (one over the limit and 1 % of 300)
+    assert kept[0] == kept[1] == [0] * 50  # the least recently updated went first
+    assert all(flags == [1] * 50 for flags in kept[3:])

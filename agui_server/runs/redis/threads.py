@@ -122,25 +122,30 @@ class RedisThreadStore:
         await self.trim(int(results[-1]))
 
     async def trim(self, stored: int) -> None:
-        """With ``stored`` threads stored, drop the least recently updated beyond ``max_threads``."""
-        excess = stored - self.limits.max_threads
+        """With ``stored`` threads stored, drop the least recently updated beyond ``max_threads``, in batches
+        (``ThreadLimits.to_drop``)."""
+        excess = self.limits.to_drop(stored)
         if excess > 0:
-            keys = self.keys
-            dropped = await self.redis.zpopmin(keys.threads, excess)
-            for member, _score in dropped:
-                await self.delete(member.decode())
+            dropped = await self.redis.zpopmin(self.keys.threads, excess)
+            await self._forget([member.decode() for member, _score in dropped])
 
     async def delete(self, thread_id: str) -> None:
         """Forget the thread: its keys (feed included), its index entries, and its copy in the durable store."""
+        await self._forget([thread_id])
+
+    async def _forget(self, thread_ids: list[str]) -> None:
+        """Forget these threads, in one round trip to Redis (and one call each to the durable store)."""
         keys = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(*keys.of_thread(thread_id))
-            pipe.zrem(keys.threads, thread_id)
-            pipe.zrem(keys.owner_threads(owner_of(thread_id)), thread_id)
-            pipe.hdel(keys.durable, thread_id)
+            for thread_id in thread_ids:
+                pipe.delete(*keys.of_thread(thread_id))
+                pipe.zrem(keys.threads, thread_id)
+                pipe.zrem(keys.owner_threads(owner_of(thread_id)), thread_id)
+                pipe.hdel(keys.durable, thread_id)
             await pipe.execute()
         if self.durable is not None:
-            await self.durable.delete(thread_id)
+            for thread_id in thread_ids:
+                await self.durable.delete(thread_id)
 
     async def list_threads(self, owner: str, limit: int, cursor: str | None) -> ThreadPage:
         """``owner``'s threads, newest first: from the durable store when there is one, else through the
