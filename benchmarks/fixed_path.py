@@ -89,45 +89,14 @@ async def drive(app: Any, runs: int, warmup: int, concurrency: int = 1) -> None:
                 raise RuntimeError(f"a run did not finish: {out[-400:]!r}")
 
 
-class _Lifespan:
-    """The app's ASGI lifespan: one call that gets ``startup`` and, later, ``shutdown``."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.stages: asyncio.Queue[str] = asyncio.Queue()
-        self.answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.task: asyncio.Future[Any] | None = None
-
-    async def receive(self) -> dict[str, Any]:
-        return {"type": f"lifespan.{await self.stages.get()}"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.answers.put(message)
-
-    async def step(self, stage: str) -> None:
-        if self.task is None:
-            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-            self.task = asyncio.ensure_future(self.app(scope, self.receive, self.send))
-        await self.stages.put(stage)
-        answer = await self.answers.get()
-        if answer["type"] != f"lifespan.{stage}.complete":
-            raise RuntimeError(f"the app's {stage} failed: {answer}")
-        if stage == "shutdown":
-            await self.task
-
-
 async def _over_redis(url: str, runs: int, warmup: int, concurrency: int) -> None:
     from agui_server import AGUIConfig, RedisBackend, create_app
     from benchmarks.apps.agent import agent
 
     backend = RedisBackend(url, worker_slots=max(concurrency, 1))
     app = create_app(AGUIConfig(agent=agent, backend=backend, log_requests=False))
-    lifespan = _Lifespan(app)
-    await lifespan.step("startup")
-    try:
+    async with app.lifespan():  # (Litestar's own: the startup and shutdown hooks, the backend's among them)
         await drive(app, runs, warmup, concurrency)
-    finally:
-        await lifespan.step("shutdown")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,7 +57,12 @@ async def numbered(input: RunAgentInput, ctx: Any) -> AsyncIterator[Any]:
 
 @contextlib.asynccontextmanager
 async def backend(
-    url: str, prefix: str | None = None, *, slots: int = 2, **settings: Any
+    url: str,
+    prefix: str | None = None,
+    *,
+    slots: int = 2,
+    thread_limits: ThreadLimits | None = None,
+    **settings: Any,
 ) -> AsyncIterator[RedisRunBackend]:
     """A backend with ``slots`` worker slots running ``numbered``, on a prefix of its own unless given one."""
     runs = RedisRunBackend(
@@ -66,6 +71,7 @@ async def backend(
         worker_slots=slots,
         prefix=prefix or f"t{uuid.uuid4().hex[:8]}",
         settings=WorkerSettings(**settings),
+        thread_limits=thread_limits,
     )
     await runs.startup()
     try:
@@ -366,15 +372,7 @@ async def test_a_thread_feed_keeps_its_numbering_after_the_feed_itself_expired(r
 async def test_a_full_thread_store_drops_its_oldest_threads_a_batch_at_a_time(redis_url: str) -> None:
     """Past ``max_threads`` the store drops its least recently updated threads down to 1 % below the limit in
     one go, so that a full store does not pay two more round trips on every run's end."""
-    runs = RedisRunBackend(
-        redis_url,
-        agents={"default": FunctionAgent(numbered)},
-        worker_slots=8,
-        prefix=f"t{uuid.uuid4().hex[:8]}",
-        thread_limits=ThreadLimits(max_threads=300),
-    )
-    await runs.startup()
-    try:
+    async with backend(redis_url, slots=8, thread_limits=ThreadLimits(max_threads=300)) as runs:
         await runs.redis.config_resetstat()
         batches: list[list[str]] = []
         for _ in range(8):  # 400 runs, each on a thread of its own, 50 at a time
@@ -386,8 +384,6 @@ async def test_a_full_thread_store_drops_its_oldest_threads_a_batch_at_a_time(re
         stored = await runs.redis.zcard(runs.keys.threads)
         pops = (await runs.redis.info("commandstats")).get("cmdstat_zpopmin", {}).get("calls", 0)
         kept = [[await runs.redis.exists(runs.keys.thread(thread)) for thread in batch] for batch in batches]
-    finally:
-        await runs.shutdown()
     assert 297 <= stored <= 300
     assert pops <= 26  # 100 threads too many, dropped 4 at a time (one over the limit and 1 % of 300)
     assert kept[0] == kept[1] == [0] * 50  # the least recently updated went first
