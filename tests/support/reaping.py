@@ -40,18 +40,14 @@ async def vanished_worker(runs: RedisRunBackend, count: int, *, lease_ms: int = 
     keys = runs.keys
     with contextlib.suppress(ResponseError):  # BUSYGROUP: a worker made the group already
         await runs.redis.xgroup_create(keys.queue, keys.GROUP, id="0", mkstream=True)
-    reply = await runs.redis.xreadgroup(keys.GROUP, "ghost", {keys.queue: ">"}, count=count)
+    await runs.redis.xreadgroup(keys.GROUP, "ghost-1-000000", {keys.queue: ">"}, count=count)
     claim = runs.redis.register_script(scripts.CLAIM)
-    claimed: list[str] = []
-    for _stream, entries in reply or ():
-        for entry_id, fields in entries:
-            run_id, thread = fields[b"run"].decode(), fields[b"thread"].decode()
-            reply = await claim(
-                keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue, keys.thread(thread)],
-                args=[uuid.uuid4().hex, lease_ms, "ghost-1-000000", run_id, keys.GROUP, entry_id],
-            )
-            assert reply, f"{run_id} could not be claimed"
-            claimed.append(run_id)
+    parts = [part for key in (keys.meta, keys.thread) for part in key("\0").split("\0")]
+    reply = await claim(
+        keys=[keys.queue, keys.leases, keys.queued],
+        args=[keys.GROUP, "ghost-1-000000", count, f"{uuid.uuid4().hex}:", lease_ms, *parts],
+    )
+    claimed = [run_id.decode() for run_id, *_ in reply]
     assert len(claimed) == count
     return claimed
 

@@ -31,9 +31,16 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Sequence
 
-__all__ = ("CLUSTER_SCHEMES", "ClusterUnavailable", "is_cluster_url", "redis_client", "sync_redis_client")
+__all__ = (
+    "CLUSTER_SCHEMES",
+    "ClusterUnavailable",
+    "is_cluster_url",
+    "redis_client",
+    "send_together",
+    "sync_redis_client",
+)
 
 CLUSTER_SCHEMES: Final = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 """URL schemes that mean a Redis Cluster, and the plain scheme redis-py reads after them."""
@@ -153,6 +160,46 @@ class _LeanRedis(Redis):
         idle.append(conn)
         return result
 
+    async def execute_together(self, commands: Sequence[tuple[Any, ...]]) -> list[Any] | None:
+        """``commands`` written to one lean connection at once and their replies read in order (an error reply
+        in its place as a ``ResponseError``); ``None`` when no lean connection is free or the connection failed
+        (closed or broken: some of the commands may have run)."""
+        idle = self._idle
+        if idle:
+            conn = idle.pop()
+        elif self._lean_left > 0:
+            self._lean_left -= 1
+            conn = self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        else:
+            return None
+        replies: list[Any] = []
+        try:
+            packed = b"".join(pack_command(args) for args in commands)
+            writer = conn._writer
+            if (
+                writer is None
+                or writer.transport.is_closing()
+                or (conn.health_check_interval and asyncio.get_running_loop().time() > conn.next_health_check)
+            ):
+                await conn.send_packed_command(packed)  # (connects and checks health when due, bounded)
+            else:
+                writer.write(packed)
+                await _drained(conn, writer)
+            for args in commands:
+                try:
+                    replies.append(await self.parse_response(conn, args[0]))
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException as exc:
+            self._lean_left += 1
+            with contextlib.suppress(Exception):
+                await conn.disconnect(nowait=True)
+            if isinstance(exc, ConnectionError):
+                return None
+            raise
+        idle.append(conn)
+        return replies
+
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         idle, self._idle = self._idle, []
         self._lean_left = 0
@@ -185,6 +232,12 @@ async def _send(conn: Any, args: tuple[Any, ...]) -> None:
         await conn.send_command(*args)
         return
     writer.write(packed)
+    await _drained(conn, writer)
+
+
+async def _drained(conn: Any, writer: asyncio.StreamWriter) -> None:
+    """Once the socket took what was written to ``writer`` (at once, as a rule), bounded by the connection's
+    timeout."""
     if writer.transport.get_write_buffer_size():
         try:
             await asyncio.wait_for(writer.drain(), conn.socket_timeout)
@@ -192,6 +245,27 @@ async def _send(conn: Any, args: tuple[Any, ...]) -> None:
             raise RedisTimeoutError("Timeout writing to socket") from None
         except OSError as exc:
             raise ConnectionError(f"Error while writing to socket: {exc}") from exc
+
+
+async def send_together(redis: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The replies of ``commands``, in order, each error reply in its place as a ``ResponseError``.
+
+    On one server they are written at once on one connection (one round trip; Redis runs them in order, a
+    command after a blocking one once that one returns: the worker's read of the queue and the claim of what
+    it read, ``worker.py``); on a cluster, or with no lean connection free, one after another through the
+    client's own path, as also when the connection failed on the way (so the commands must be safe to send
+    twice). Commands are plain Redis commands of ``str``, ``bytes`` and numbers."""
+    if isinstance(redis, _LeanRedis):
+        replies = await redis.execute_together(commands)
+        if replies is not None:
+            return replies
+    replies = []
+    for args in commands:
+        try:
+            replies.append(await redis.execute_command(*args))
+        except ResponseError as exc:
+            replies.append(exc)
+    return replies
 
 
 def _split(url: str) -> tuple[str, bool]:

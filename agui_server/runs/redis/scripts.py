@@ -19,6 +19,7 @@ __all__ = (
     "FINISH",
     "HEARTBEAT",
     "OPEN",
+    "RELEASE",
     "REQUEUE",
     "SETTLED",
     "SUBMIT",
@@ -253,30 +254,68 @@ return {'queued', redis.call('ZCARD', KEYS[3])}
 
 CLAIM: Final = (
     """
--- KEYS: meta, leases, queued, queue, thread ; ARGV: token, lease_ms, worker_id, run_id, group, entry_id
--- Takes the queue entry off the queue and the run from queued to running; returns what the run needs
--- ('started': its RUN_STARTED is in its log already, SUBMIT wrote it), the thread's stored history, then the
--- trace context the web side handed over, the runs still queued and the milliseconds since the run's
--- submission (for the metrics).
-redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
-redis.call('XDEL', KEYS[4], ARGV[6])
-if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
-  return false
+-- KEYS: queue, leases, queued ; ARGV: group, worker_id, count, token prefix, lease_ms, then what a run's meta key
+-- and a thread's key are around their ids (Keys.meta, Keys.thread)
+-- Claims the queue entries delivered to this worker (its consumer) and not yet claimed, up to count: a worker
+-- sends this right behind its XREADGROUP, in the same write, and Redis runs it as soon as that read returns,
+-- so a run is handed over and claimed in one round trip. Each entry goes off the queue; its run goes from
+-- queued to running under the token prefix .. entry id (an entry is claimed once: it is deleted here).
+-- Returns, per run claimed: its id, its token, then what the run needs ('started': its RUN_STARTED is in its
+-- log already, SUBMIT wrote it), the thread's stored history, the trace context the web side handed over, the
+-- runs still queued and the milliseconds since the run's submission (for the metrics). A run no longer queued
+-- (stopped, ended by the reaper, claimed elsewhere) is left out.
+"""
+    + _NOW
+    + """
+local claims = {}
+for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[3], ARGV[2])) do
+  local entry_id = pending[1]
+  local entry = redis.call('XRANGE', KEYS[1], entry_id, entry_id)[1]
+  redis.call('XACK', KEYS[1], ARGV[1], entry_id)
+  redis.call('XDEL', KEYS[1], entry_id)
+  local run, thread = nil, nil
+  if entry then
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'run' then run = fields[i + 1] elseif fields[i] == 'thread' then thread = fields[i + 1] end
+    end
+  end
+  local meta = run and ARGV[6] .. run .. ARGV[7]
+  if meta and redis.call('HGET', meta, 'status') == 'queued' then
+    local token = ARGV[4] .. entry_id
+    redis.call('HSET', meta, 'status', 'running', 'owner', token, 'lease_until', now + ARGV[5], 'worker', ARGV[2])
+    redis.call('HINCRBY', meta, 'attempt', 1)
+    redis.call('ZADD', KEYS[2], now + ARGV[5], run)
+    redis.call('ZREM', KEYS[3], run)
+    local claim = redis.call('HMGET', meta, 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
+      'generation', 'seq', 'started', 'trace', 'created_ms')
+    thread = thread or claim[4] or ''
+    claims[#claims + 1] = {run, token, claim[1], claim[2], claim[3], claim[4], claim[5], claim[6], claim[7],
+      claim[8], claim[9], redis.call('GET', ARGV[8] .. thread .. ARGV[9]), claim[10] or '',
+      redis.call('ZCARD', KEYS[3]), now - (tonumber(claim[11]) or now)}
+  end
+end
+return claims
+"""
+)
+
+RELEASE: Final = (
+    """
+-- KEYS: meta, leases, queued, queue ; ARGV: token, run_id, thread_id
+-- A run a worker claimed as it began to stop, before its agent started: back in the queue for another worker,
+-- queued as a run queued once more is (with a new deadline for a worker to take it).
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return 0
 end
 """
     + _NOW
     + """
-redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1], 'lease_until', now + ARGV[2], 'worker', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'attempt', 1)
-redis.call('ZADD', KEYS[2], now + ARGV[2], ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[4])
-local claim = redis.call('HMGET', KEYS[1], 'input', 'agent_id', 'legacy', 'thread_id', 'cancel', 'policy',
-  'generation', 'seq', 'started')
-claim[10] = redis.call('GET', KEYS[5])
-claim[11] = redis.call('HGET', KEYS[1], 'trace') or ''
-claim[12] = redis.call('ZCARD', KEYS[3])
-claim[13] = now - (tonumber(redis.call('HGET', KEYS[1], 'created_ms')) or now)
-return claim
+redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '')
+redis.call('HINCRBY', KEYS[1], 'attempt', -1)
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], now + tonumber(redis.call('HGET', KEYS[1], 'start_ms') or 30000), ARGV[2])
+redis.call('XADD', KEYS[4], '*', 'run', ARGV[2], 'thread', ARGV[3])
+return 1
 """
 )
 

@@ -1,7 +1,8 @@
 """Workers: claim queued runs, execute them under the guard, append their events to Redis, finish them.
 
-A worker reads the queue with a consumer group and claims each run by compare-and-set (``queued ->
-running``) with a fresh owner token, acknowledging its queue entry in the same script. While the run
+A worker reads the queue with a consumer group and claims what it read by compare-and-set (``queued ->
+running``) with a fresh owner token, taking the queue entry off the queue in the same script; the read and
+the claim go to Redis in one write, so a run is handed over and claimed in one round trip. While the run
 executes it renews its lease every ``lease / 3`` seconds; the renewal also tells it when the run was
 cancelled. Events go to Redis in batches, one stream entry per batch (entries.py): while one append is in
 flight the next batch gathers. Writes are fenced by the token, so a worker that lost its lease cannot
@@ -23,10 +24,10 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import msgspec
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from agui_server.agents.base import DEFAULT_AGENT_ID, RunContext
 from agui_server.observability.telemetry import count_ended, received
@@ -39,11 +40,14 @@ from agui_server.runs.config import LEASE, START_TIMEOUT, WORKER_SLOTS
 from agui_server.runs.interrupts import answered_after
 from agui_server.runs.recorder import RunRecorder
 from agui_server.runs.redis import scripts
+from agui_server.runs.redis.client import send_together
 from agui_server.runs.redis.threads import RedisThreadStore
 from agui_server.runs.redis.writer import LeaseScripts, RunWriter
 from agui_server.runs.reducer import with_history
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agui_server.agents.base import Agent
     from agui_server.observability.telemetry import Telemetry
     from agui_server.runs.guard import Guard
@@ -95,7 +99,7 @@ class WorkerSettings:
 
 
 class _Claim(NamedTuple):
-    """The reply of the ``CLAIM`` script (scripts.py), field by field."""
+    """A run's part of the ``CLAIM`` script's reply (scripts.py) after its id and token, field by field."""
 
     input: bytes
     agent_id: bytes
@@ -115,6 +119,12 @@ class _Claim(NamedTuple):
     """Runs still queued."""
     waited_ms: int
     """Milliseconds since the run's submission."""
+
+
+def _around(key: Callable[[str], str]) -> tuple[str, str]:
+    """What the keys ``key`` makes are around the id they are made of."""
+    head, _, tail = key("\0").partition("\0")
+    return head, tail
 
 
 class _Execution:
@@ -293,6 +303,9 @@ class RedisWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.scripts = LeaseScripts.register(redis)
         self._claim_script = redis.register_script(scripts.CLAIM)
+        self._release_script = redis.register_script(scripts.RELEASE)
+        self._key_parts = [*_around(keys.meta), *_around(keys.thread)]
+        """What a run's meta key and a thread's key are around their ids (the ``CLAIM`` script makes them)."""
         self._running: dict[str, _Execution] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -350,19 +363,8 @@ class RedisWorker:
                     self._free.clear()
                     await self._free.wait()
                     continue
-                reply = await self.redis.xreadgroup(
-                    self.keys.GROUP, self.worker_id, {self.keys.queue: ">"}, count=free, block=1000
-                )
-                for _stream, entries in reply or ():
-                    for entry_id, fields in entries:
-                        if self._is_stopping():  # hand the run back to the queue for another worker
-                            async with self.redis.pipeline(transaction=True) as pipe:
-                                pipe.xack(self.keys.queue, self.keys.GROUP, entry_id)
-                                pipe.xdel(self.keys.queue, entry_id)
-                                pipe.xadd(self.keys.queue, fields)
-                                await pipe.execute()
-                        else:
-                            await self._claim(entry_id, fields[b"run"].decode(), await self._thread_of(fields))
+                for run_id, token, *claim in await self._take(free):
+                    await self._start(run_id.decode(), token.decode(), _Claim(*claim))
                 now = time.monotonic()
                 if now - seen_at >= 1.0:
                     seen_at = now
@@ -377,23 +379,38 @@ class RedisWorker:
                 logger.exception("worker %s: taking a run from the queue failed; going on in 1 s", self.worker_id)
                 await asyncio.sleep(1.0)
 
-    async def _thread_of(self, fields: dict[bytes, bytes]) -> str:
-        """The thread of a queue entry (entries carry it; the run's status has it too)."""
-        thread = fields.get(b"thread") or await self.redis.hget(self.keys.meta(fields[b"run"].decode()), "thread_id")
-        return (thread or b"").decode()
-
-    async def _claim(self, entry_id: bytes, run_id: str, thread_id: str) -> None:
-        token = uuid.uuid4().hex
+    async def _take(self, free: int) -> list[list[Any]]:
+        """Up to ``free`` runs from the queue, claimed: the read of the queue (blocking up to 1 s) and the
+        ``CLAIM`` of what it delivered go to Redis in one write, so the worker wakes once per hand-over. The
+        claim takes whatever was delivered to this worker and not yet claimed, so entries a lost reply left
+        behind are taken with the next read."""
         keys = self.keys
-        reply = await self._claim_script(
-            keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue, keys.thread(thread_id)],
-            args=[token, self.settings.lease_ms, self.worker_id, run_id, keys.GROUP, entry_id],
-        )
-        if not reply:
-            return  # cancelled, expired or claimed elsewhere
-        claim = _Claim(*reply)
+        claim = self._claim_script
+        claim_keys = [keys.queue, keys.leases, keys.queued]
+        claim_args = [keys.GROUP, self.worker_id, free, f"{uuid.uuid4().hex}:", self.settings.lease_ms,
+                      *self._key_parts]  # fmt: skip
+        read = ("XREADGROUP", "GROUP", keys.GROUP, self.worker_id, "COUNT", free, "BLOCK", 1000, "STREAMS",
+                keys.queue, ">")  # fmt: skip
+        _read, claimed = await send_together(self.redis, [read, ("EVALSHA", claim.sha, 3, *claim_keys, *claim_args)])
+        if isinstance(claimed, NoScriptError):  # (a new or flushed Redis: redis-py loads the script, runs it)
+            claimed = await claim(keys=claim_keys, args=claim_args)
+        elif isinstance(claimed, ResponseError):
+            raise claimed
+        if isinstance(_read, ResponseError):
+            raise _read
+        return cast("list[list[Any]]", claimed)
+
+    async def _start(self, run_id: str, token: str, claim: _Claim) -> None:
+        """Execute a run this worker claimed (or, when it is stopping, put the run back in the queue)."""
+        if self._is_stopping():
+            keys = self.keys
+            await self._release_script(
+                keys=[keys.meta(run_id), keys.leases, keys.queued, keys.queue],
+                args=[token, run_id, claim.thread_id],
+            )
+            return
         if claim.stored is None and self.threads.durable is not None:  # Redis no longer has the thread: its
-            kept = await self.threads.durable.get(thread_id)  # history from the durable store
+            kept = await self.threads.durable.get(claim.thread_id.decode())  # history from the durable store
             claim = claim._replace(stored=None if kept is None else msgspec.json.encode(kept))
         metrics = self.telemetry.metrics if self.telemetry is not None else None
         if metrics is not None:
