@@ -35,6 +35,7 @@ from agui_server.protocol.encoding import encode_event
 from agui_server.runs.backend import CursorExpired
 from agui_server.runs.codes import ErrorCode
 from agui_server.runs.log import _Followable
+from agui_server.runs.redis.client import send_together
 from agui_server.runs.redis.entries import TERMINAL_TYPES, continues, unpack
 from agui_server.runs.redis.keys import Keys
 
@@ -238,10 +239,12 @@ class _Reader:
 
     async def _poke(self) -> None:
         try:
-            async with self.hub.redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self.wake_key, {"w": "1"}, maxlen=1, approximate=False)
-                pipe.pexpire(self.wake_key, 60_000)
-                await pipe.execute()
+            key = self.wake_key
+            replies = await send_together(self.hub.redis, [("XADD", key, "MAXLEN", 1, "*", "w", 1),
+                                                           ("PEXPIRE", key, 60_000)])  # fmt: skip
+            for reply in replies:
+                if isinstance(reply, RedisError):
+                    raise reply
         except (RedisError, OSError) as exc:
             logger.debug("waking a stream reader failed: %s", exc)
 
