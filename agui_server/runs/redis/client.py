@@ -135,52 +135,51 @@ class _LeanRedis(Redis):
         client._lean_left = lean
         return client
 
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        idle = self._idle
-        if idle:
-            conn = idle.pop()
-        elif self._lean_left > 0:
+    def _take(self) -> Any | None:
+        """An idle lean connection, or a new one while the cap allows (``None`` past it)."""
+        if self._idle:
+            return self._idle.pop()
+        if self._lean_left > 0:
             self._lean_left -= 1
-            conn = self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        else:
+            return self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        return None
+
+    async def _drop(self, conn: Any) -> None:
+        """Close ``conn`` for good (its command failed part-way); a new one may take its place."""
+        self._lean_left += 1
+        with contextlib.suppress(Exception):
+            await conn.disconnect(nowait=True)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        conn = self._take()
+        if conn is None:
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         try:
             await _send(conn, args)
             result = await self.parse_response(conn, args[0], **options)
         except ResponseError:  # (the whole reply was read: the connection is fine)
-            idle.append(conn)
+            self._idle.append(conn)
             raise
         except BaseException as exc:
-            self._lean_left += 1
-            with contextlib.suppress(Exception):
-                await conn.disconnect(nowait=True)
+            await self._drop(conn)
             if isinstance(exc, ConnectionError):
                 return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
             raise
-        idle.append(conn)
+        self._idle.append(conn)
         return result
 
     async def execute_together(self, commands: Sequence[tuple[Any, ...]]) -> list[Any] | None:
         """``commands`` written to one lean connection at once and their replies read in order (an error reply
         in its place as a ``ResponseError``); ``None`` when no lean connection is free or the connection failed
         (closed or broken: some of the commands may have run)."""
-        idle = self._idle
-        if idle:
-            conn = idle.pop()
-        elif self._lean_left > 0:
-            self._lean_left -= 1
-            conn = self.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        else:
+        conn = self._take()
+        if conn is None:
             return None
         replies: list[Any] = []
         try:
             packed = b"".join(pack_command(args) for args in commands)
-            writer = conn._writer
-            if (
-                writer is None
-                or writer.transport.is_closing()
-                or (conn.health_check_interval and asyncio.get_running_loop().time() > conn.next_health_check)
-            ):
+            writer = _open_writer(conn)
+            if writer is None:
                 await conn.send_packed_command(packed)  # (connects and checks health when due, bounded)
             else:
                 writer.write(packed)
@@ -191,13 +190,11 @@ class _LeanRedis(Redis):
                 except ResponseError as exc:
                     replies.append(exc)
         except BaseException as exc:
-            self._lean_left += 1
-            with contextlib.suppress(Exception):
-                await conn.disconnect(nowait=True)
+            await self._drop(conn)
             if isinstance(exc, ConnectionError):
                 return None
             raise
-        idle.append(conn)
+        self._idle.append(conn)
         return replies
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
@@ -216,14 +213,8 @@ async def _send(conn: Any, args: tuple[Any, ...]) -> None:
     written (the socket is slow to take it), redis-py's own path: it connects, checks the connection's
     health, packs anything else the way it always does (a ``DataError`` for a ``bool``), and bounds the wait
     for the socket by the connection's timeout."""
-    writer = conn._writer
-    if (
-        writer is None
-        or writer.transport.is_closing()
-        or (conn.health_check_interval and asyncio.get_running_loop().time() > conn.next_health_check)
-        or not isinstance(args[0], str)
-        or " " in args[0]
-    ):
+    writer = _open_writer(conn)
+    if writer is None or not isinstance(args[0], str) or " " in args[0]:
         await conn.send_command(*args)
         return
     try:
@@ -233,6 +224,18 @@ async def _send(conn: Any, args: tuple[Any, ...]) -> None:
         return
     writer.write(packed)
     await _drained(conn, writer)
+
+
+def _open_writer(conn: Any) -> asyncio.StreamWriter | None:
+    """The stream of ``conn`` when bytes may go straight to it: it is open and needs no health check now."""
+    writer: asyncio.StreamWriter | None = conn._writer
+    if (
+        writer is None
+        or writer.transport.is_closing()
+        or (conn.health_check_interval and asyncio.get_running_loop().time() > conn.next_health_check)
+    ):
+        return None
+    return writer
 
 
 async def _drained(conn: Any, writer: asyncio.StreamWriter) -> None:
