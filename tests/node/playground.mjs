@@ -174,9 +174,14 @@ const steps = {
     await open(page);
     await send(page, "slow", "count slowly, again");
     await page.waitForFunction(() => Number(document.querySelector("#cursor").dataset.cursor) >= 12, null, { timeout: WAIT });
-    // the cursor as the page leaves (the run goes on streaming until the reload takes it down)
+    // the cursor as the page leaves (the run goes on streaming until the reload takes it down): what the page
+    // stored of its run as it left (its own pagehide listener, added first, has just saved it; the #cursor
+    // element can trail that by one render, which is drawn on the next animation frame)
     await page.evaluate(() =>
-      addEventListener("pagehide", () => sessionStorage.setItem("test:cursor-at-unload", document.querySelector("#cursor").dataset.cursor)),
+      addEventListener("pagehide", () => {
+        const stored = JSON.parse(sessionStorage.getItem("agui-playground:session"));
+        sessionStorage.setItem("test:cursor-at-unload", String(stored.run.cursor));
+      }),
     );
     const resumed = page.waitForEvent("request", {
       predicate: (request) => request.url().includes("/runs/") && request.url().endsWith("/events"),
