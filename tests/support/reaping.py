@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,7 +12,7 @@ from redis.exceptions import ResponseError
 
 from agui_server.agents.base import FunctionAgent
 from agui_server.protocol.types import RunAgentInput
-from agui_server.runs.redis import scripts
+from agui_server.runs.redis.worker import RedisWorker, WorkerSettings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,14 +39,10 @@ async def vanished_worker(runs: RedisRunBackend, count: int, *, lease_ms: int = 
     keys = runs.keys
     with contextlib.suppress(ResponseError):  # BUSYGROUP: a worker made the group already
         await runs.redis.xgroup_create(keys.queue, keys.GROUP, id="0", mkstream=True)
-    await runs.redis.xreadgroup(keys.GROUP, "ghost-1-000000", {keys.queue: ">"}, count=count)
-    claim = runs.redis.register_script(scripts.CLAIM)
-    parts = [part for key in (keys.meta, keys.thread) for part in key("\0").split("\0")]
-    reply = await claim(
-        keys=[keys.queue, keys.leases, keys.queued],
-        args=[keys.GROUP, "ghost-1-000000", count, f"{uuid.uuid4().hex}:", lease_ms, *parts],
+    ghost = RedisWorker(
+        runs.redis, keys, {}, runs.threads, worker_id="ghost-1-000000", settings=WorkerSettings(lease=lease_ms / 1000)
     )
-    claimed = [run_id.decode() for run_id, *_ in reply]
+    claimed = [run_id.decode() for run_id, *_ in await ghost._take(count)]  # (its read and claim; it never starts)
     assert len(claimed) == count
     return claimed
 

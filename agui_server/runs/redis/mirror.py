@@ -240,8 +240,8 @@ class _Reader:
     async def _poke(self) -> None:
         try:
             key = self.wake_key
-            replies = await send_together(self.hub.redis, [("XADD", key, "MAXLEN", 1, "*", "w", 1),
-                                                           ("PEXPIRE", key, 60_000)])  # fmt: skip
+            wake = [("XADD", key, "MAXLEN", 1, "*", "w", 1), ("PEXPIRE", key, 60_000)]
+            replies = await send_together(self.hub.redis, wake)
             for reply in replies:
                 if isinstance(reply, RedisError):
                     raise reply

@@ -391,13 +391,15 @@ class RedisWorker:
                       *self._key_parts]  # fmt: skip
         read = ("XREADGROUP", "GROUP", keys.GROUP, self.worker_id, "COUNT", free, "BLOCK", 1000, "STREAMS",
                 keys.queue, ">")  # fmt: skip
-        _read, claimed = await send_together(self.redis, [read, ("EVALSHA", claim.sha, 3, *claim_keys, *claim_args)])
+        delivered, claimed = await send_together(
+            self.redis, [read, ("EVALSHA", claim.sha, len(claim_keys), *claim_keys, *claim_args)]
+        )
+        if isinstance(delivered, ResponseError):
+            raise delivered
         if isinstance(claimed, NoScriptError):  # (a new or flushed Redis: redis-py loads the script, runs it)
             claimed = await claim(keys=claim_keys, args=claim_args)
         elif isinstance(claimed, ResponseError):
             raise claimed
-        if isinstance(_read, ResponseError):
-            raise _read
         return cast("list[list[Any]]", claimed)
 
     async def _start(self, run_id: str, token: str, claim: _Claim) -> None:
